@@ -1,0 +1,139 @@
+/** The subcommands of dcm-admin: base images, users, reconcile, status. */
+import { ImageManager } from '../../src/manager/image-manager.js';
+import { reconcile } from '../../src/manager/reconcile.js';
+import { UserManager } from '../../src/manager/user-manager.js';
+import { imagesTable, table } from '../../src/shell/render.js';
+import { list } from '../../src/shell/command.js';
+import type { AdminTool } from './admin-cli.js';
+
+const imagesAdd: AdminTool = {
+  name: 'dcm-admin images add',
+  summary: 'Register an image that is in the local engine as a base image users may create from.',
+  args: { positional: ['REF'], flags: {} },
+  async run(app, a) {
+    const v = await new ImageManager(app).addBase(a.positional[0]!);
+    return { text: `registered base image ${v.ref} (${v.id.slice(7, 19)})`, json: v };
+  },
+};
+
+const imagesRm: AdminTool = {
+  name: 'dcm-admin images rm',
+  summary: 'Unregister a base image (the engine keeps it; running containers are not touched).',
+  args: { positional: ['REF'], flags: {} },
+  async run(app, a) {
+    const r = new ImageManager(app).removeBase(a.positional[0]!);
+    return { text: `unregistered base image ${r.ref}`, json: r };
+  },
+};
+
+const imagesLs: AdminTool = {
+  name: 'dcm-admin images ls',
+  summary: 'List base images.',
+  args: { positional: [], flags: {} },
+  async run(app) {
+    const v = await new ImageManager(app).list(null);
+    return { text: imagesTable(v), json: v };
+  },
+};
+
+const usersLs: AdminTool = {
+  name: 'dcm-admin users ls',
+  summary: 'List dcm users with their groups, keys, containers and images.',
+  args: { positional: [], flags: {} },
+  async run(app) {
+    const s = app.store;
+    const rows = s.users.list().map((u) => ({
+      user: u.name, uid: u.uid, gid: u.gid, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
+      containers: s.containers.countByOwner(u.name), images: s.images.ownedBy(u.name).length,
+    }));
+    const text = rows.length
+      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
+      : 'no users (add one with dcm-useradd)';
+    return { text, json: rows };
+  },
+};
+
+const usersKey: AdminTool = {
+  name: 'dcm-admin users key',
+  summary: "Add public keys to a user (installed in their storage's authorized_keys too).",
+  args: { positional: ['NAME'], flags: { key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'public key file or key line (repeatable)' } } },
+  async run(app, a) {
+    const { readKeyArg } = await import('./useradd.js');
+    const keys = new UserManager(app).addKeys(a.positional[0]!, list(a.flags.key).flatMap(readKeyArg));
+    return { text: keys.map((k) => `added key ${k.algo} ${k.fingerprint}`).join('\n'), json: keys };
+  },
+};
+
+const usersGroup: AdminTool = {
+  name: 'dcm-admin users group',
+  summary: 'Add a user to, or remove them from, dcm groups.',
+  args: {
+    positional: ['NAME'],
+    flags: {
+      add: { type: 'list', value: 'GROUP', help: 'add to this group (repeatable)' },
+      rm: { type: 'list', value: 'GROUP', help: 'remove from this group (repeatable)' },
+    },
+  },
+  async run(app, a) {
+    const um = new UserManager(app);
+    const name = um.get(a.positional[0]!).name;
+    app.store.tx(() => {
+      for (const g of list(a.flags.add)) app.store.users.addToGroup(name, g);
+      for (const g of list(a.flags.rm)) app.store.users.removeFromGroup(name, g);
+    });
+    const groups = app.store.users.groups(name);
+    return { text: `${name}: ${groups.join(', ') || 'no groups'}`, json: { user: name, groups } };
+  },
+};
+
+const reconcileCmd: AdminTool = {
+  name: 'dcm-admin reconcile',
+  summary: 'Repair what a crash left: rows without containers, containers without rows, stale reservations.',
+  args: { positional: [], flags: { 'dry-run': { type: 'bool', short: 'n', help: 'report only, change nothing' } } },
+  async run(app, a) {
+    const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
+    const verb = r.dryRun ? 'would repair' : 'repaired';
+    const parts: [string, (string | number)[]][] = [
+      ['rows without a container', r.rowsWithoutContainer],
+      ['containers without a row', r.containersWithoutRow.map((i) => i.slice(0, 12))],
+      ['interrupted creates/removes', r.staleReservations],
+      ['image rows without an image', r.imagesWithoutEngineImage],
+      ['images without a row', r.imagesWithoutRow],
+    ];
+    const found = parts.filter(([, v]) => v.length);
+    const text = found.length ? found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`).join('\n') : 'nothing to repair';
+    return { text, json: r };
+  },
+};
+
+const status: AdminTool = {
+  name: 'dcm-admin status',
+  summary: 'Engine, database and usage at a glance.',
+  args: { positional: [], flags: {} },
+  async run(app) {
+    const s = app.store;
+    let engine = 'ok';
+    try {
+      await app.engine.ping();
+    } catch {
+      engine = 'unavailable';
+    }
+    const c = app.config;
+    const json = {
+      engine,
+      database: c.dbFile,
+      config: c.configFile ?? '(defaults)',
+      instance: c.instance,
+      users: s.users.list().length,
+      containers: s.containers.all().length,
+      ports: s.containers.allPorts().length,
+      baseImages: s.images.bases().map((i) => i.ref),
+      sshPorts: `${c.network.ssh_ports.lo}-${c.network.ssh_ports.hi}`,
+      ipAliases: c.network.ip_aliases,
+    };
+    const text = Object.entries(json).map(([k, v]) => `${k.padEnd(11)} ${Array.isArray(v) ? v.join(', ') || '-' : v}`).join('\n');
+    return { text, json };
+  },
+};
+
+export const ADMIN_COMMANDS: AdminTool[] = [imagesAdd, imagesRm, imagesLs, usersLs, usersKey, usersGroup, reconcileCmd, status];

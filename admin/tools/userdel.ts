@@ -1,0 +1,27 @@
+/** dcm-userdel NAME [--keep-images] [--keep-storage] */
+import { UserManager } from '../../src/manager/user-manager.js';
+import type { AdminTool } from './admin-cli.js';
+
+export const userdel: AdminTool = {
+  name: 'dcm-userdel',
+  summary: "Delete a dcm user with their containers, port allocations, images and storage.",
+  args: {
+    positional: ['NAME'],
+    flags: {
+      'keep-images': { type: 'bool', help: "leave the user's images in the engine (dcm forgets them)" },
+      'keep-storage': { type: 'bool', help: 'leave the storage directories on disk' },
+    },
+  },
+  async run(app, a) {
+    const r = await new UserManager(app).del(a.positional[0]!, { keepImages: a.flags['keep-images'] === true, keepStorage: a.flags['keep-storage'] === true });
+    const text = [
+      `deleted ${r.user}`,
+      `  containers removed: ${r.containers.join(', ') || 'none'}`,
+      `  images removed: ${r.images.join(', ') || 'none'}`,
+      ...(r.keptImages.length ? [`  images kept in the engine: ${r.keptImages.join(', ')}`] : []),
+      `  storage: ${r.storage ? `removed ${r.storage}` : 'kept'}`,
+    ].join('\n');
+    return { text, json: r };
+  },
+};
+

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 host (or CI machine) for dcm: apt packages, a running
+# dockerd, Node dependencies and the base image. Idempotent: every step checks
+# first and does nothing when its work is already done. Safe with CI=true and
+# no stdin (nothing prompts).
+#
+# usage: sudo scripts/setup-host.sh
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+DOCKERD_LOG=/var/log/dcm-dockerd.log
+export DEBIAN_FRONTEND=noninteractive
+
+step() { printf 'dcm-setup: %s\n' "$*" >&2; }
+die() { printf 'dcm-setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (apt, dockerd and debootstrap need it)"
+
+# --- 1. apt packages ---------------------------------------------------------
+# docker.io/containerd/runc/iptables: the engine (Hub is unreachable, so images
+# are built locally with debootstrap). openssh-*: tests use the real client and a
+# baseline sshd. python3/make/g++: node-gyp builds better-sqlite3 from source
+# when no prebuilt binary fits.
+PACKAGES="docker.io containerd runc iptables debootstrap openssh-client openssh-server tmux ca-certificates python3 make g++"
+missing=""
+for p in $PACKAGES; do
+  # "ii " = wanted and installed; anything else (absent, half-installed) counts as missing.
+  [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null)" = "ii " ] || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  step "installing apt packages:$missing"
+  # Update only when something is missing: keeps re-runs offline and fast.
+  apt-get update -q </dev/null
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  apt-get install -y -q --no-install-recommends $missing </dev/null
+else
+  step "apt packages: all present"
+fi
+
+# --- 2. dockerd --------------------------------------------------------------
+# /usr/local/bin/docker may be a newer client than Debian's; it negotiates the
+# API version with the 20.10 daemon, so whichever `docker` is first in PATH works.
+command -v docker >/dev/null || die "no docker CLI in PATH after installing docker.io"
+if docker info >/dev/null 2>&1; then
+  step "dockerd: running"
+else
+  # No systemd here (containers, CI): start the daemon by hand, detached from
+  # this shell's stdin so it survives the script and never waits on a terminal.
+  step "dockerd: not reachable, starting it (log: $DOCKERD_LOG)"
+  nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+  dockerd_pid=$!
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    kill -0 "$dockerd_pid" 2>/dev/null || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd exited during start-up"; }
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd did not answer within 60 s"; }
+  step "dockerd: started (pid $dockerd_pid)"
+fi
+
+# --- 3. Node dependencies ----------------------------------------------------
+command -v node >/dev/null && command -v npm >/dev/null ||
+  die "node (>= 20) and npm are required; install Node 20 first"
+if [ -d "$REPO/node_modules" ]; then
+  step "node modules: present"
+else
+  step "node modules: installing (better-sqlite3 may compile for ~2 min)"
+  # npm ci when a lockfile exists: exact, reproducible versions.
+  if [ -f "$REPO/package-lock.json" ]; then
+    (cd "$REPO" && npm ci --no-audit --no-fund </dev/null)
+  else
+    (cd "$REPO" && npm install --no-audit --no-fund </dev/null)
+  fi
+fi
+
+# --- 4. base image -----------------------------------------------------------
+# build-base.sh itself skips when the image exists; it prints its own progress.
+bash "$REPO/images/build-base.sh" </dev/null
+step "done"

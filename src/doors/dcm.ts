@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * `dcm`: the local door. `sudo dcm show` on the host itself, or as root
+ * `dcm --user NAME show`. One command, text or --json, exit code 0 on success.
+ */
+import { exitCodeFor, userLine } from '../errors.js';
+import { openApp } from '../main.js';
+import { CommandCore } from '../shell/core.js';
+import { finish, takeGlobalOptions } from './cli-options.js';
+import { localIdentity } from './identity.js';
+
+async function main(): Promise<void> {
+  try {
+    const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
+    const user = localIdentity({ euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user });
+    const app = await openApp(opts);
+    const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
+    const r = await core.run(user, opts.rest);
+    app.close();
+    finish(r.code, r.stdout, r.stderr);
+  } catch (e) {
+    finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
+  }
+}
+
+void main();

@@ -1,0 +1,208 @@
+/**
+ * Engine port implemented with dockerode over the local Docker socket.
+ *
+ * The hardening lives here, not in callers: every container gets CapDrop ALL
+ * plus only the capabilities in the spec, no-new-privileges, a pids limit,
+ * memory/CPU limits, log rotation, the default seccomp profile, no host
+ * namespaces, no devices and no mounts beyond the spec's.
+ */
+import Docker from 'dockerode';
+import { DcmError } from '../errors.js';
+import type { ContainerSpec, ContainerStatus, Engine, ImageStatus, RunState } from './engine.js';
+
+/** Docker errors carry an HTTP status; 404 means "no such object". */
+function statusOf(e: unknown): number | undefined {
+  return (e as { statusCode?: number }).statusCode;
+}
+
+function isConnError(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ECONNRESET';
+}
+
+/** Map a Docker failure to one user-facing line; the engine's text goes to adminDetail. */
+function wrap(action: string, e: unknown): DcmError {
+  if (e instanceof DcmError) return e;
+  if (isConnError(e)) return new DcmError('unavailable', 'container engine unavailable', String(e));
+  const msg = (e as { json?: { message?: string } }).json?.message ?? (e as Error).message ?? String(e);
+  const st = statusOf(e);
+  if (st === 404) return new DcmError('not-found', `${action}: not found`, msg);
+  if (st === 409) return new DcmError('conflict', `${action}: ${msg}`, msg);
+  return new DcmError('internal', `${action} failed`, msg);
+}
+
+export class DockerEngine implements Engine {
+  private readonly docker: Docker;
+
+  constructor(socketPath = '/var/run/docker.sock') {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (e) {
+      throw new DcmError('unavailable', 'container engine unavailable', String(e));
+    }
+  }
+
+  async createContainer(s: ContainerSpec): Promise<string> {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+    for (const p of s.publish) {
+      const key = `${p.containerPort}/tcp`;
+      exposed[key] = {};
+      (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+    }
+    try {
+      const c = await this.docker.createContainer({
+        name: s.name,
+        Hostname: s.hostname,
+        Image: s.image,
+        Labels: s.labels,
+        Entrypoint: s.entrypoint,
+        Cmd: s.cmd,
+        Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
+        ExposedPorts: exposed,
+        Tty: false,
+        OpenStdin: false,
+        HostConfig: {
+          Binds: s.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+          PortBindings: bindings,
+          CapDrop: ['ALL'],
+          CapAdd: s.capAdd,
+          SecurityOpt: ['no-new-privileges:true'],
+          PidsLimit: s.pidsLimit,
+          Memory: s.memoryBytes,
+          MemorySwap: s.memoryBytes, // no swap beyond the memory limit
+          NanoCpus: s.nanoCpus,
+          Privileged: false,
+          ReadonlyRootfs: false,
+          NetworkMode: 'bridge',
+          IpcMode: 'private',
+          PidMode: '',
+          Init: false,
+          RestartPolicy: { Name: 'no' },
+          LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+        },
+      });
+      return c.id;
+    } catch (e) {
+      throw wrap('create container', e);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    await this.call('start', () => this.docker.getContainer(id).start(), 304);
+  }
+
+  async stop(id: string, timeoutSec: number): Promise<void> {
+    await this.call('stop', () => this.docker.getContainer(id).stop({ t: timeoutSec }), 304);
+  }
+
+  async restart(id: string, timeoutSec: number): Promise<void> {
+    await this.call('restart', () => this.docker.getContainer(id).restart({ t: timeoutSec }));
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.call('pause', () => this.docker.getContainer(id).pause());
+  }
+
+  async unpause(id: string): Promise<void> {
+    await this.call('unpause', () => this.docker.getContainer(id).unpause());
+  }
+
+  async remove(id: string, force: boolean): Promise<void> {
+    await this.call('remove', () => this.docker.getContainer(id).remove({ force, v: true }), 404);
+  }
+
+  async inspect(id: string): Promise<ContainerStatus | null> {
+    try {
+      const i = await this.docker.getContainer(id).inspect();
+      return {
+        id: i.Id,
+        state: (i.State.Status as RunState) ?? 'dead',
+        status: i.State.Status,
+        labels: i.Config.Labels ?? {},
+      };
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw wrap('inspect', e);
+    }
+  }
+
+  async list(labels: string[]): Promise<ContainerStatus[]> {
+    try {
+      const rows = await this.docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) });
+      return rows.map((r) => ({ id: r.Id, state: r.State as RunState, status: r.Status, labels: r.Labels ?? {} }));
+    } catch (e) {
+      throw wrap('list containers', e);
+    }
+  }
+
+  async logs(id: string, tail: number): Promise<string> {
+    try {
+      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
+      return demux(buf);
+    } catch (e) {
+      throw wrap('logs', e);
+    }
+  }
+
+  async commit(id: string, repo: string, tag: string, labels: Record<string, string>): Promise<string> {
+    try {
+      const r = (await this.docker.getContainer(id).commit({ repo, tag, pause: true, changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${v}`) })) as { Id: string };
+      return r.Id;
+    } catch (e) {
+      throw wrap('commit', e);
+    }
+  }
+
+  async inspectImage(ref: string): Promise<ImageStatus | null> {
+    try {
+      const i = await this.docker.getImage(ref).inspect();
+      return { id: i.Id, tags: i.RepoTags ?? [], sizeBytes: i.Size, created: i.Created, labels: i.Config?.Labels ?? {} };
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw wrap('inspect image', e);
+    }
+  }
+
+  async removeImage(refOrId: string): Promise<void> {
+    await this.call('remove image', () => this.docker.getImage(refOrId).remove({ force: false, noprune: false }), 404);
+  }
+
+  async listImages(labels: string[]): Promise<ImageStatus[]> {
+    try {
+      const rows = await this.docker.listImages({ filters: JSON.stringify({ label: labels }) });
+      return rows.map((r) => ({ id: r.Id, tags: r.RepoTags ?? [], sizeBytes: r.Size, created: new Date(r.Created * 1000).toISOString(), labels: r.Labels ?? {} }));
+    } catch (e) {
+      throw wrap('list images', e);
+    }
+  }
+
+  /** Run a call; a status in `okStatus` (e.g. 304 "already started") counts as success. */
+  private async call(action: string, fn: () => Promise<unknown>, okStatus?: number): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (okStatus !== undefined && statusOf(e) === okStatus) return;
+      throw wrap(action, e);
+    }
+  }
+}
+
+/** Docker multiplexes stdout/stderr in 8-byte-header frames when there is no TTY. */
+export function demux(buf: Buffer): string {
+  if (!Buffer.isBuffer(buf)) return String(buf);
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const kind = buf[i];
+    if (kind !== 0 && kind !== 1 && kind !== 2) return buf.toString('utf8'); // not multiplexed
+    const len = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + len));
+    i += 8 + len;
+  }
+  return Buffer.concat(out).toString('utf8');
+}

@@ -1,0 +1,81 @@
+/**
+ * The narrow port dcm needs from a container engine. Everything passed in is
+ * already validated and typed: full ids, allowlisted spec fields, never raw user
+ * text. The Docker adapter applies the hardening (CapDrop ALL, no-new-privileges,
+ * log rotation) itself, so no caller can build an unhardened container.
+ */
+
+/** One bind mount from the host into the container. */
+export interface MountSpec {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** A host port published on one IP, to a container TCP port. */
+export interface PublishSpec {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+}
+
+/** Everything that may vary between containers; the rest is fixed hardening. */
+export interface ContainerSpec {
+  /** Docker container name, made by dcm (never user text). */
+  name: string;
+  hostname: string;
+  /** Full image id (sha256:...). */
+  image: string;
+  labels: Record<string, string>;
+  entrypoint: string[];
+  cmd: string[];
+  env: Record<string, string>;
+  mounts: MountSpec[];
+  publish: PublishSpec[];
+  /** Capabilities added back on top of CapDrop ALL. */
+  capAdd: string[];
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+}
+
+export type RunState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'dead' | 'removing';
+
+export interface ContainerStatus {
+  id: string;
+  state: RunState;
+  /** e.g. "Up 5 minutes" as the engine words it; informative only. */
+  status: string;
+  labels: Record<string, string>;
+}
+
+export interface ImageStatus {
+  id: string;
+  tags: string[];
+  sizeBytes: number;
+  created: string;
+  labels: Record<string, string>;
+}
+
+export interface Engine {
+  ping(): Promise<void>;
+  createContainer(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  stop(id: string, timeoutSec: number): Promise<void>;
+  restart(id: string, timeoutSec: number): Promise<void>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  remove(id: string, force: boolean): Promise<void>;
+  /** null when the container does not exist. */
+  inspect(id: string): Promise<ContainerStatus | null>;
+  /** All containers carrying every given label (label=value or bare label). */
+  list(labels: string[]): Promise<ContainerStatus[]>;
+  logs(id: string, tail: number): Promise<string>;
+  /** Commits to repo:tag and returns the new image id. */
+  commit(id: string, repo: string, tag: string, labels: Record<string, string>): Promise<string>;
+  /** null when the image does not exist. */
+  inspectImage(ref: string): Promise<ImageStatus | null>;
+  /** Removes one tag (or the image when given an id); never forced. */
+  removeImage(refOrId: string): Promise<void>;
+  listImages(labels: string[]): Promise<ImageStatus[]>;
+}

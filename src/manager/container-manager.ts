@@ -1,0 +1,161 @@
+/**
+ * A user's containers: lifecycle, listing, logs and commit. Every method takes
+ * the caller's name and resolves references only among that user's rows.
+ */
+import { DcmError } from '../errors.js';
+import { parseImageNameTag } from '../names.js';
+import { waitForSsh } from '../net/ssh-ready.js';
+import { LABEL_INSTANCE, imageLabels } from '../engine/labels.js';
+import type { ContainerStatus } from '../engine/engine.js';
+import type { ContainerRow } from '../store/containers-repo.js';
+import type { UserRow } from '../store/users-repo.js';
+import type { Deps } from './deps.js';
+import { createContainer, type CreateRequest } from './create-container.js';
+import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
+import type { ContainerView, ImageView } from './views.js';
+
+export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
+
+export class ContainerManager {
+  constructor(private readonly deps: Deps) {}
+
+  async create(user: UserRow, req: CreateRequest): Promise<ContainerView> {
+    const row = await createContainer(this.deps, user, req);
+    return this.view(row, { id: row.docker_id!, state: 'running', status: 'Up', labels: {} });
+  }
+
+  /** Runs one lifecycle action and returns the container as it is afterwards. */
+  async act(user: string, ref: string, action: Action): Promise<ContainerView> {
+    const { engine, config, store } = this.deps;
+    const row = this.usable(user, ref);
+    const id = row.docker_id!;
+    const before = await this.status(row);
+    const t = config.engine.stop_timeout;
+    const needs: Partial<Record<Action, string[]>> = { pause: ['running'], unpause: ['paused'] };
+    const okStates = needs[action];
+    if (okStates && !okStates.includes(before.state)) {
+      throw new DcmError('conflict', `container ${row.id} is ${before.state}: cannot ${action} it`);
+    }
+    if ((action === 'stop' || action === 'restart') && before.state === 'paused') {
+      throw new DcmError('conflict', `container ${row.id} is paused: unpause it first`);
+    }
+    if (action === 'start' && before.state === 'paused') {
+      throw new DcmError('conflict', `container ${row.id} is paused: use unpause`);
+    }
+    switch (action) {
+      case 'start': await engine.start(id); break;
+      case 'stop': await engine.stop(id, t); break;
+      case 'restart': await engine.restart(id, t); break;
+      case 'pause': await engine.pause(id); break;
+      case 'unpause': await engine.unpause(id); break;
+    }
+    if ((action === 'start' && before.state !== 'running') || action === 'restart') {
+      // "Works immediately": return only once sshd answers.
+      await waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
+    }
+    store.audit.record({ actor: user, action, target: row.id, ok: true });
+    return this.view(row, await this.status(row));
+  }
+
+  async remove(user: string, ref: string, force: boolean): Promise<ContainerView> {
+    const { engine, store } = this.deps;
+    const row = resolveContainer(store, user, ref);
+    if (row.state === 'creating') throw new DcmError('conflict', `container ${row.id} is still being created`);
+    const st = row.docker_id ? await engine.inspect(row.docker_id) : null;
+    if (st && (st.state === 'running' || st.state === 'paused' || st.state === 'restarting') && !force) {
+      throw new DcmError('conflict', `container ${row.id} is ${st.state}: stop it first, or use rm -f`);
+    }
+    const view = this.view(row, st ?? missing(row));
+    store.containers.setState(row.id, 'removing');
+    try {
+      if (row.docker_id) await engine.remove(row.docker_id, true);
+    } catch (e) {
+      store.containers.setState(row.id, 'created');
+      throw e;
+    }
+    store.containers.delete(row.id);
+    store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true });
+    return view;
+  }
+
+  /** The user's containers with live state from one engine call. */
+  async list(user: string): Promise<ContainerView[]> {
+    const { engine, store, config } = this.deps;
+    const rows = store.containers.byOwner(user);
+    if (rows.length === 0) return [];
+    const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`]);
+    // Joined on the Docker id recorded in the database: labels never decide ownership.
+    const byId = new Map(live.map((c) => [c.id, c]));
+    return rows.map((r) => this.view(r, (r.docker_id && byId.get(r.docker_id)) || missing(r)));
+  }
+
+  async get(user: string, ref: string): Promise<ContainerView> {
+    const row = resolveContainer(this.deps.store, user, ref);
+    return this.view(row, await this.status(row));
+  }
+
+  async logs(user: string, ref: string, tail: number): Promise<string> {
+    const row = this.usable(user, ref);
+    return this.deps.engine.logs(row.docker_id!, tail);
+  }
+
+  /** Saves the container as dcm/u/<user>/NAME:TAG; an existing image is never overwritten. */
+  async commit(user: string, ref: string, nameTag: string): Promise<ImageView> {
+    const { engine, store } = this.deps;
+    const row = this.usable(user, ref);
+    const { name, tag } = parseImageNameTag(nameTag);
+    const repo = `${userRepo(user)}/${name}`;
+    const full = `${repo}:${tag}`;
+    if (store.images.get(full)) throw new DcmError('conflict', `you already have an image ${name}:${tag}; remove it with rmi first or pick another tag`);
+    const imageId = await engine.commit(row.docker_id!, repo, tag, imageLabels(user, this.deps.config.instance));
+    try {
+      store.images.insert({ ref: full, docker_id: imageId, owner: user, source: row.id });
+    } catch (e) {
+      await engine.removeImage(full).catch(() => undefined);
+      throw e;
+    }
+    store.audit.record({ actor: user, action: 'commit', target: row.id, ok: true, detail: full });
+    const info = await engine.inspectImage(imageId);
+    return { ref: full, name: `${name}:${tag}`, kind: 'own', id: imageId, sizeBytes: info?.sizeBytes ?? null, createdAt: new Date().toISOString(), inUseBy: [] };
+  }
+
+  /** A resolved container that has finished creating and is not being removed. */
+  private usable(user: string, ref: string): ContainerRow {
+    const row = resolveContainer(this.deps.store, user, ref);
+    if (row.state !== 'created' || !row.docker_id) {
+      throw new DcmError('conflict', `container ${row.id} is ${row.state === 'removing' ? 'being removed' : 'still being created'}`);
+    }
+    return row;
+  }
+
+  private async status(row: ContainerRow): Promise<ContainerStatus> {
+    if (!row.docker_id) return missing(row);
+    return (await this.deps.engine.inspect(row.docker_id)) ?? missing(row);
+  }
+
+  private view(row: ContainerRow, st: ContainerStatus): ContainerView {
+    const { config, store } = this.deps;
+    const ports = store.containers.ports(row.id).filter((p) => p.kind === 'extra');
+    const single = config.network.ip_aliases.length === 1;
+    const host = row.ip === '0.0.0.0' || single ? config.host : row.ip;
+    const state = row.state === 'created' ? st.state : row.state;
+    return {
+      id: row.id,
+      name: row.name,
+      image: row.image_ref,
+      state,
+      status: row.state === 'created' ? st.status : row.state,
+      host,
+      ip: row.ip,
+      sshPort: row.id,
+      ports: ports.map((p) => ({ container: p.container_port, host: p.port, ip: p.ip })),
+      createdAt: row.created_at,
+    };
+  }
+}
+
+function missing(row: ContainerRow): ContainerStatus {
+  return { id: row.docker_id ?? '', state: 'dead', status: 'missing from the engine (run dcm-admin reconcile)', labels: {} };
+}
+
+export { noSuchContainer };

@@ -1,0 +1,10 @@
+/** What every manager needs: the store, the engine and the configuration. */
+import type { Config } from '../config.js';
+import type { Engine } from '../engine/engine.js';
+import type { Store } from '../store/store.js';
+
+export interface Deps {
+  store: Store;
+  engine: Engine;
+  config: Config;
+}

@@ -1,0 +1,34 @@
+/** The shape of one shell command, and what it is handed when it runs. */
+import type { Deps } from '../manager/deps.js';
+import type { ContainerManager } from '../manager/container-manager.js';
+import type { ImageManager } from '../manager/image-manager.js';
+import type { UserManager } from '../manager/user-manager.js';
+import type { UserRow } from '../store/users-repo.js';
+import type { ArgSpec, ParsedArgs } from './args.js';
+
+export interface CommandContext {
+  user: UserRow;
+  deps: Deps;
+  containers: ContainerManager;
+  images: ImageManager;
+  users: UserManager;
+}
+
+/** What a command produced: text for people, data for --json. */
+export interface Output {
+  text: string;
+  json: unknown;
+}
+
+export interface Command {
+  name: string;
+  aliases?: string[];
+  summary: string;
+  /** Longer help shown by `help CMD`, after the usage line. */
+  details?: string;
+  args: ArgSpec;
+  run(ctx: CommandContext, args: ParsedArgs): Promise<Output>;
+}
+
+export const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+export const list = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);

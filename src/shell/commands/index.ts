@@ -1,0 +1,48 @@
+/** The command table: every user command, looked up by name or alias. */
+import type { Command } from '../command.js';
+import { usageLine } from '../args.js';
+import { commit } from './commit.js';
+import { create } from './create.js';
+import { images } from './images.js';
+import { pause, restart, start, stop, unpause } from './lifecycle.js';
+import { logs } from './logs.js';
+import { rm } from './rm.js';
+import { rmi } from './rmi.js';
+import { show } from './show.js';
+import { whoami } from './whoami.js';
+
+const help: Command = {
+  name: 'help',
+  summary: 'list commands, or explain one',
+  args: { positional: ['COMMAND?'], flags: {} },
+  async run(_ctx, a) {
+    const name = a.positional[0];
+    if (name) {
+      const c = findCommand(name);
+      if (!c) return { text: `no such command: ${name}`, json: null };
+      return { text: commandHelp(c), json: { name: c.name, usage: usageLine(c.name, c.args), summary: c.summary } };
+    }
+    return { text: overview(), json: COMMANDS.map((c) => ({ name: c.name, aliases: c.aliases ?? [], summary: c.summary, usage: usageLine(c.name, c.args) })) };
+  },
+};
+
+export const COMMANDS: Command[] = [create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, whoami, help];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+export function commandHelp(c: Command): string {
+  const flagLines = Object.entries(c.args.flags).map(([n, f]) => {
+    const left = `${f.short ? `-${f.short}, ` : '    '}--${n}${f.type === 'bool' ? '' : ` ${f.value ?? 'VALUE'}`}`;
+    return `  ${left.padEnd(22)} ${f.help}`;
+  });
+  flagLines.push(`  ${'    --json'.padEnd(22)} print machine-readable JSON`);
+  return [`usage: ${usageLine(c.name, c.args)}`, '', c.summary + '.', ...(c.details ? ['', c.details] : []), '', 'options:', ...flagLines].join('\n');
+}
+
+function overview(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
+  const rows = COMMANDS.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
+  return ['commands:', ...rows, '', 'A container is named by its id (its SSH port) or its --name.', 'Every command takes --json; "help COMMAND" explains one.'].join('\n');
+}

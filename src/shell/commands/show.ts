@@ -1,0 +1,18 @@
+import type { Command } from '../command.js';
+import { containerJson, containersTable, reachText } from '../render.js';
+
+export const show: Command = {
+  name: 'show',
+  aliases: ['ps'],
+  summary: 'list your containers, or show one',
+  args: { positional: ['CONTAINER?'], flags: {} },
+  async run(ctx, a) {
+    const ref = a.positional[0];
+    if (ref) {
+      const c = await ctx.containers.get(ctx.user.name, ref);
+      return { text: reachText(c, ctx.user.name), json: containerJson(c) };
+    }
+    const all = await ctx.containers.list(ctx.user.name);
+    return { text: containersTable(all), json: all.map(containerJson) };
+  },
+};

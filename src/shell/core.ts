@@ -1,0 +1,54 @@
+/**
+ * CommandCore: the one place every door ends in. Words in, exit code and text
+ * (or JSON) out; the caller has already established who the user is.
+ */
+import { DcmError, exitCodeFor, userLine } from '../errors.js';
+import { ContainerManager } from '../manager/container-manager.js';
+import { ImageManager } from '../manager/image-manager.js';
+import { UserManager } from '../manager/user-manager.js';
+import type { Deps } from '../manager/deps.js';
+import { parseArgs } from './args.js';
+import type { CommandContext } from './command.js';
+import { commandHelp, findCommand } from './commands/index.js';
+import { clip } from '../names.js';
+
+export interface CoreResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandCore {
+  readonly containers: ContainerManager;
+  readonly images: ImageManager;
+  readonly users: UserManager;
+
+  constructor(readonly deps: Deps, private readonly log: (line: string) => void = () => {}) {
+    this.containers = new ContainerManager(deps);
+    this.images = new ImageManager(deps);
+    this.users = new UserManager(deps);
+  }
+
+  /** Runs one command for an authenticated user. Never throws. */
+  async run(userName: string, words: string[]): Promise<CoreResult> {
+    const [name, ...rest] = words;
+    const wantJson = rest.includes('--json');
+    try {
+      const user = this.deps.store.users.get(userName);
+      if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
+      if (!name) return this.run(userName, ['help']);
+      const cmd = findCommand(name);
+      if (!cmd) throw new DcmError('usage', `unknown command: ${clip(name)} (type "help" for the list)`);
+      const args = parseArgs(cmd.name, rest, cmd.args);
+      if (args.flags.help) return { code: 0, stdout: commandHelp(cmd) + '\n', stderr: '' };
+      const ctx: CommandContext = { user, deps: this.deps, containers: this.containers, images: this.images, users: this.users };
+      const out = await cmd.run(ctx, args);
+      const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
+      return { code: 0, stdout: body ? body + '\n' : '', stderr: '' };
+    } catch (e) {
+      if (!(e instanceof DcmError) || e.adminDetail) this.log(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`);
+      const line = userLine(e);
+      return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${line}\n` };
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/** Plain-text rendering shared by commands: tables, sizes, container summaries. */
+import type { ContainerView, ImageView } from '../manager/views.js';
+
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n');
+}
+
+export function humanSize(bytes: number | null): string {
+  if (bytes === null) return '-';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v >= 100 || u === 0 ? Math.round(v) : v.toFixed(1)}${units[u]}`;
+}
+
+export function portsText(c: ContainerView): string {
+  return c.ports.map((p) => `${p.ip}:${p.host}->${p.container}`).join(', ');
+}
+
+export function containersTable(list: ContainerView[]): string {
+  if (list.length === 0) return 'no containers (create one with "create")';
+  return table(
+    ['ID', 'NAME', 'IMAGE', 'STATE', 'SSH', 'PORTS'],
+    list.map((c) => [String(c.id), c.name ?? '-', c.image, c.state, `${c.host}:${c.sshPort}`, portsText(c) || '-']),
+  );
+}
+
+export function imagesTable(list: ImageView[]): string {
+  if (list.length === 0) return 'no images';
+  return table(
+    ['IMAGE', 'KIND', 'SIZE', 'CREATED', 'USED BY'],
+    list.map((i) => [i.name, i.kind, humanSize(i.sizeBytes), i.createdAt.slice(0, 16).replace('T', ' '), i.inUseBy.join(',') || '-']),
+  );
+}
+
+/** How to reach a container: what `create` and `show ID` print. */
+export function reachText(c: ContainerView, user: string): string {
+  const lines = [
+    `container ${c.id}${c.name ? ` (${c.name})` : ''} from ${c.image} is ${c.state}`,
+    `  ssh -p ${c.sshPort} root@${c.host}`,
+    `  ssh -p ${c.sshPort} ${user}@${c.host}`,
+  ];
+  for (const p of c.ports) lines.push(`  port ${p.container} -> ${p.ip}:${p.host}`);
+  return lines.join('\n');
+}
+
+export function containerJson(c: ContainerView) {
+  return { id: c.id, name: c.name, image: c.image, state: c.state, status: c.status, host: c.host, ip: c.ip, sshPort: c.sshPort, ports: c.ports, createdAt: c.createdAt };
+}

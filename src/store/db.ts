@@ -1,0 +1,41 @@
+/**
+ * Opening the SQLite database: WAL so readers never block the writer, a busy
+ * timeout so several dcm processes (server, forced-command shells, admin tools)
+ * can share one file, and foreign keys on.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { migrate } from './migrate.js';
+import { DcmError } from '../errors.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** Directory holding NNNN_name.sql files; defaults to the shipped migrations/. */
+  migrationsDir?: string;
+}
+
+export function openDb(file: string, opts: OpenOptions = {}): Db {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (e) {
+    throw new DcmError('unavailable', `cannot open the dcm database ${file}: ${(e as Error).message}`);
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  migrate(db, opts.migrationsDir);
+  return db;
+}
+
+/**
+ * Run fn inside BEGIN IMMEDIATE: the write lock is taken up front, so a
+ * check-then-insert cannot interleave with another process doing the same.
+ */
+export function immediate<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}

@@ -1,0 +1,45 @@
+/** images: admin base images (owner NULL) and users' committed images. */
+import type { Db } from './db.js';
+
+export interface ImageRow {
+  ref: string;
+  docker_id: string;
+  owner: string | null;
+  source: number | null;
+  created_at: string;
+}
+
+export class ImagesRepo {
+  constructor(private readonly db: Db) {}
+
+  get(ref: string): ImageRow | undefined {
+    return this.db.prepare('SELECT * FROM images WHERE ref = ?').get(ref) as ImageRow | undefined;
+  }
+
+  bases(): ImageRow[] {
+    return this.db.prepare('SELECT * FROM images WHERE owner IS NULL ORDER BY ref').all() as ImageRow[];
+  }
+
+  ownedBy(owner: string): ImageRow[] {
+    return this.db.prepare('SELECT * FROM images WHERE owner = ? ORDER BY ref').all(owner) as ImageRow[];
+  }
+
+  /** Images visible to a user: bases plus their own. */
+  visibleTo(owner: string): ImageRow[] {
+    return this.db
+      .prepare('SELECT * FROM images WHERE owner IS NULL OR owner = ? ORDER BY owner IS NOT NULL, ref')
+      .all(owner) as ImageRow[];
+  }
+
+  insert(r: Omit<ImageRow, 'created_at'>): void {
+    this.db.prepare('INSERT INTO images (ref, docker_id, owner, source) VALUES (@ref, @docker_id, @owner, @source)').run(r);
+  }
+
+  delete(ref: string): void {
+    this.db.prepare('DELETE FROM images WHERE ref = ?').run(ref);
+  }
+
+  refsForDockerId(dockerId: string): ImageRow[] {
+    return this.db.prepare('SELECT * FROM images WHERE docker_id = ?').all(dockerId) as ImageRow[];
+  }
+}

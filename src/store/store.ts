@@ -1,0 +1,33 @@
+/** The store: one database handle and a repository per table. */
+import { openDb, immediate, type Db, type OpenOptions } from './db.js';
+import { UsersRepo } from './users-repo.js';
+import { ContainersRepo } from './containers-repo.js';
+import { ImagesRepo } from './images-repo.js';
+import { AuditRepo } from './audit-repo.js';
+
+export class Store {
+  readonly users: UsersRepo;
+  readonly containers: ContainersRepo;
+  readonly images: ImagesRepo;
+  readonly audit: AuditRepo;
+
+  constructor(readonly db: Db) {
+    this.users = new UsersRepo(db);
+    this.containers = new ContainersRepo(db);
+    this.images = new ImagesRepo(db);
+    this.audit = new AuditRepo(db);
+  }
+
+  static open(file: string, opts?: OpenOptions): Store {
+    return new Store(openDb(file, opts));
+  }
+
+  /** BEGIN IMMEDIATE transaction: use for every check-then-allocate. */
+  tx<T>(fn: () => T): T {
+    return immediate(this.db, fn);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,71 @@
+/** users, user_keys, groups and user_groups. */
+import type { Db } from './db.js';
+
+export interface UserRow {
+  name: string;
+  uid: number;
+  gid: number;
+  created_at: string;
+}
+
+export interface KeyRow {
+  id: number;
+  user: string;
+  algo: string;
+  key_b64: string;
+  comment: string;
+  fingerprint: string;
+}
+
+export class UsersRepo {
+  constructor(private readonly db: Db) {}
+
+  get(name: string): UserRow | undefined {
+    return this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
+  }
+
+  list(): UserRow[] {
+    return this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[];
+  }
+
+  insert(u: { name: string; uid: number; gid: number }): void {
+    this.db.prepare('INSERT INTO users (name, uid, gid) VALUES (?, ?, ?)').run(u.name, u.uid, u.gid);
+  }
+
+  delete(name: string): void {
+    this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
+  }
+
+  /** Highest uid handed out within [lo, hi], or undefined. */
+  maxUidIn(lo: number, hi: number): number | undefined {
+    const r = this.db.prepare('SELECT MAX(uid) AS m FROM users WHERE uid BETWEEN ? AND ?').get(lo, hi) as { m: number | null };
+    return r.m ?? undefined;
+  }
+
+  uidTaken(uid: number): boolean {
+    return this.db.prepare('SELECT 1 FROM users WHERE uid = ?').get(uid) !== undefined;
+  }
+
+  keys(user: string): KeyRow[] {
+    return this.db.prepare('SELECT * FROM user_keys WHERE user = ? ORDER BY id').all(user) as KeyRow[];
+  }
+
+  addKey(k: Omit<KeyRow, 'id'>): void {
+    this.db
+      .prepare('INSERT OR IGNORE INTO user_keys (user, algo, key_b64, comment, fingerprint) VALUES (?, ?, ?, ?, ?)')
+      .run(k.user, k.algo, k.key_b64, k.comment, k.fingerprint);
+  }
+
+  groups(user: string): string[] {
+    return (this.db.prepare('SELECT grp FROM user_groups WHERE user = ? ORDER BY grp').all(user) as { grp: string }[]).map((r) => r.grp);
+  }
+
+  addToGroup(user: string, grp: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO groups (name) VALUES (?)').run(grp);
+    this.db.prepare('INSERT OR IGNORE INTO user_groups (user, grp) VALUES (?, ?)').run(user, grp);
+  }
+
+  removeFromGroup(user: string, grp: string): void {
+    this.db.prepare('DELETE FROM user_groups WHERE user = ? AND grp = ?').run(user, grp);
+  }
+}
