@@ -4,7 +4,7 @@
  */
 import { DcmError } from '../errors.js';
 import { parseImageNameTag } from '../names.js';
-import { waitForSsh } from '../net/ssh-ready.js';
+import { realHostNet } from '../net/host-net.js';
 import { LABEL_INSTANCE, imageLabels } from '../engine/labels.js';
 import type { ContainerStatus } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
@@ -51,7 +51,7 @@ export class ContainerManager {
     }
     if ((action === 'start' && before.state !== 'running') || action === 'restart') {
       // "Works immediately": return only once sshd answers.
-      await waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
+      await (this.deps.net ?? realHostNet).waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     }
     store.audit.record({ actor: user, action, target: row.id, ok: true });
     return this.view(row, await this.status(row));

@@ -7,8 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
-import { isPortFree } from '../net/port-probe.js';
-import { waitForSsh } from '../net/ssh-ready.js';
+import { realHostNet } from '../net/host-net.js';
 import { containerLabels } from '../engine/labels.js';
 import { BASE_CAPABILITIES } from '../policy/capabilities.js';
 import { effectiveLimits } from '../policy/limits.js';
@@ -46,7 +45,7 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
     await engine.start(dockerId);
-    const ready = await waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
+    const ready = await (deps.net ?? realHostNet).waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     if (!ready) {
       const tail = (await engine.logs(dockerId, 5).catch(() => '')).trim().split('\n').pop() ?? '';
       throw new DcmError('internal', `container did not start sshd within ${config.engine.ready_timeout}s${tail ? `: ${tail}` : ''}`);
@@ -129,7 +128,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<Co
       return r;
     });
     const wanted = [row.id, ...inp.ports];
-    const free = await Promise.all(wanted.map((p) => isPortFree(row.ip, p)));
+    const free = await Promise.all(wanted.map((p) => (deps.net ?? realHostNet).isPortFree(row.ip, p)));
     if (free.every(Boolean)) return row;
     wanted.forEach((p, i) => free[i] || hostBusy.add(`${row.ip}:${p}`));
     store.containers.delete(row.id);

@@ -1,0 +1,71 @@
+/**
+ * An in-memory Engine for fast unit tests of the managers' logic (sagas,
+ * ownership, rollbacks). Never the only proof: the e2e tests use real Docker.
+ */
+import type { ContainerSpec, ContainerStatus, Engine, ImageStatus, RunState } from '../../src/engine/engine.js';
+import { DcmError } from '../../src/errors.js';
+
+export class FakeEngine implements Engine {
+  containers = new Map<string, { spec: ContainerSpec; state: RunState }>();
+  images = new Map<string, ImageStatus>();
+  /** Method names that should throw on their next call. */
+  failNext = new Set<string>();
+  private n = 0;
+
+  addImage(ref: string): string {
+    const id = `sha256:${String(++this.n).padStart(64, '0')}`;
+    this.images.set(id, { id, tags: [ref], sizeBytes: 1000, created: new Date().toISOString(), labels: {} });
+    return id;
+  }
+
+  private maybeFail(name: string): void {
+    if (this.failNext.delete(name)) throw new DcmError('internal', `${name} failed (fake)`);
+  }
+
+  private get(id: string) {
+    const c = this.containers.get(id);
+    if (!c) throw new DcmError('not-found', 'no such container');
+    return c;
+  }
+
+  async ping() {}
+  async createContainer(spec: ContainerSpec) {
+    this.maybeFail('createContainer');
+    const id = String(++this.n).padStart(64, 'a');
+    this.containers.set(id, { spec, state: 'created' });
+    return id;
+  }
+  async start(id: string) { this.maybeFail('start'); this.get(id).state = 'running'; }
+  async stop(id: string) { this.get(id).state = 'exited'; }
+  async restart(id: string) { this.get(id).state = 'running'; }
+  async pause(id: string) { this.get(id).state = 'paused'; }
+  async unpause(id: string) { this.get(id).state = 'running'; }
+  async remove(id: string) { this.containers.delete(id); }
+  async inspect(id: string): Promise<ContainerStatus | null> {
+    const c = this.containers.get(id);
+    return c ? { id, state: c.state, status: c.state, labels: c.spec.labels } : null;
+  }
+  async list(labels: string[]): Promise<ContainerStatus[]> {
+    const want = labels.map((l) => l.split('='));
+    return [...this.containers.entries()]
+      .filter(([, c]) => want.every(([k, v]) => c.spec.labels[k!] !== undefined && (v === undefined || c.spec.labels[k!] === v)))
+      .map(([id, c]) => ({ id, state: c.state, status: c.state, labels: c.spec.labels }));
+  }
+  async logs() { return 'fake log\n'; }
+  async commit(_id: string, repo: string, tag: string, labels: Record<string, string>) {
+    const id = this.addImage(`${repo}:${tag}`);
+    this.images.get(id)!.labels = labels;
+    return id;
+  }
+  async inspectImage(ref: string) {
+    return this.images.get(ref) ?? [...this.images.values()].find((i) => i.tags.includes(ref)) ?? null;
+  }
+  async removeImage(ref: string) {
+    const i = await this.inspectImage(ref);
+    if (i) this.images.delete(i.id);
+  }
+  async listImages(labels: string[]) {
+    const want = labels.map((l) => l.split('='));
+    return [...this.images.values()].filter((i) => want.every(([k, v]) => i.labels[k!] !== undefined && (v === undefined || i.labels[k!] === v)));
+  }
+}

@@ -1,0 +1,174 @@
+/** Manager logic on a fake engine: ownership, the create saga's undo, rmi rules. */
+import { test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveConfig } from '../../src/config.js';
+import { Store } from '../../src/store/store.js';
+import { CommandCore } from '../../src/shell/core.js';
+import { UserManager } from '../../src/manager/user-manager.js';
+import { reconcile } from '../../src/manager/reconcile.js';
+import type { HostNet } from '../../src/net/host-net.js';
+import { FakeEngine } from '../helpers/fake-engine.js';
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test';
+
+let engine: FakeEngine;
+let core: CommandCore;
+let store: Store;
+let busy: Set<string>;
+let baseId: string;
+
+beforeEach(() => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcm-unit-'));
+  const config = resolveConfig({ instance: 'unit', network: { ssh_ports: '20000-20002', ip_aliases: ['127.0.0.1', '127.0.0.2'] }, defaults: { limits: { max_containers: 2 } } }, dir, null);
+  store = Store.open(config.dbFile);
+  engine = new FakeEngine();
+  busy = new Set();
+  const net: HostNet = { isPortFree: async (ip, p) => !busy.has(`${ip}:${p}`), waitForSsh: async () => true };
+  const deps = { store, engine, config, net };
+  core = new CommandCore(deps);
+  baseId = engine.addImage('dcm/debian-base:bookworm');
+  store.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: baseId, owner: null, source: null });
+  const um = new UserManager(deps);
+  // Storage goes to the temp state dir; chown to these ids works as root.
+  um.add({ name: 'alice', keys: [KEY], groups: [] });
+  um.add({ name: 'bob', keys: [KEY], groups: [] });
+});
+
+const run = async (user: string, line: string) => core.run(user, line.split(' '));
+const json = async (user: string, line: string) => {
+  const r = await run(user, `${line} --json`);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+
+test('create records a row and ports; the spec is the hardened allowlist', async () => {
+  const c = await json('alice', 'create --name web --port 8080');
+  assert.equal(c.id, 20000);
+  assert.deepEqual(c.ports, [{ container: 8080, host: 8080, ip: '127.0.0.1' }]);
+  const [spec] = [...engine.containers.values()].map((x) => x.spec);
+  assert.equal(spec!.image, baseId);
+  assert.deepEqual(spec!.publish, [{ hostIp: '127.0.0.1', hostPort: 20000, containerPort: 22 }, { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 8080 }]);
+  assert.equal(spec!.labels['dcm.owner'], 'alice');
+  assert.equal(spec!.env.DCM_USER, 'alice');
+  assert.ok(!spec!.capAdd.includes('SYS_ADMIN'));
+  assert.equal(spec!.name, 'unit-20000');
+});
+
+test('the same extra port goes to the next alias; all aliases full is refused', async () => {
+  await json('alice', 'create --port 8080');
+  const b = await json('bob', 'create --port 8080');
+  assert.equal(b.ip, '127.0.0.2');
+  assert.equal(b.host, '127.0.0.2');
+  const r = await run('bob', 'create --port 8080');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /port 8080 already in use on every address/);
+  assert.equal(store.containers.all().length, 2);
+});
+
+test('a port held by another process is skipped', async () => {
+  busy.add('127.0.0.1:20000');
+  const c = await json('alice', 'create');
+  assert.equal(c.id, 20001);
+});
+
+test('a failed start undoes the create: no container, no row, no port', async () => {
+  engine.failNext.add('start');
+  const r = await run('alice', 'create --port 9000');
+  assert.notEqual(r.code, 0);
+  assert.equal(engine.containers.size, 0);
+  assert.equal(store.containers.all().length, 0);
+  assert.equal(store.containers.allPorts().length, 0);
+  const ok = await json('alice', 'create --port 9000');
+  assert.equal(ok.id, 20000);
+});
+
+test("another user's container is 'no such container' by id, name or docker id prefix", async () => {
+  const c = await json('alice', 'create --name secret');
+  const dockerId = store.containers.get(c.id)!.docker_id!;
+  for (const ref of [String(c.id), 'secret', dockerId.slice(0, 12), dockerId, '99999']) {
+    for (const cmd of ['stop', 'rm -f', 'logs', 'show']) {
+      const r = await run('bob', `${cmd} ${ref}`);
+      assert.equal(r.code, 3, `${cmd} ${ref}`);
+      assert.equal(r.stderr, `dcm: no such container: ${ref.slice(0, 40)}${ref.length > 40 ? '…' : ''}\n`);
+    }
+  }
+  assert.equal(engine.containers.size, 1);
+  assert.equal([...engine.containers.values()][0]!.state, 'running');
+  assert.deepEqual(await json('bob', 'show'), []);
+});
+
+test('max containers is enforced with usage and limit', async () => {
+  await json('alice', 'create');
+  await json('alice', 'create');
+  const r = await run('alice', 'create');
+  assert.equal(r.code, 5);
+  assert.match(r.stderr, /2 of 2 containers/);
+});
+
+test('commit, create from it, rmi refused while used, then allowed; base images protected', async () => {
+  const c = await json('alice', 'create --name src');
+  const img = await json('alice', 'commit src tools:v1');
+  assert.equal(img.ref, 'dcm/u/alice/tools:v1');
+  assert.equal((await run('alice', 'commit src tools:v1')).code, 1);
+  const d = await json('alice', 'create tools:v1');
+  assert.equal(d.image, 'dcm/u/alice/tools:v1');
+  assert.equal((await run('bob', 'create tools:v1')).code, 3);
+  assert.equal((await run('bob', 'create dcm/u/alice/tools:v1')).code, 3);
+  assert.equal((await run('bob', 'rmi dcm/u/alice/tools:v1')).code, 3);
+  const used = await run('alice', 'rmi tools:v1');
+  assert.match(used.stderr, new RegExp(`used by container ${d.id}`));
+  assert.match((await run('alice', 'rmi dcm/debian-base:bookworm')).stderr, /base image: only the administrator/);
+  await json('alice', `rm -f ${d.id}`);
+  await json('alice', 'rmi tools:v1');
+  assert.equal(store.images.ownedBy('alice').length, 0);
+  const imgs = await json('alice', 'images');
+  assert.deepEqual(imgs.map((i: { name: string }) => i.name), ['dcm/debian-base:bookworm']);
+  assert.ok(c.id);
+});
+
+test('rm refuses a running container without -f, and keeps the row when the engine fails', async () => {
+  const c = await json('alice', 'create');
+  assert.match((await run('alice', `rm ${c.id}`)).stderr, /is running: stop it first, or use rm -f/);
+  await json('alice', `stop ${c.id}`);
+  await json('alice', `rm ${c.id}`);
+  assert.equal(store.containers.all().length, 0);
+});
+
+test('unknown commands and options get one line; nothing reaches the engine', async () => {
+  const r = await run('alice', 'create --privileged');
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
+  assert.match((await run('alice', 'exec 1 sh')).stderr, /unknown command: exec/);
+  assert.match((await run('mallory', 'show')).stderr, /not a dcm user/);
+  assert.equal(engine.containers.size, 0);
+});
+
+test('userdel removes containers, ports, images and storage', async () => {
+  const c = await json('alice', 'create --port 8080');
+  await json('alice', `commit ${c.id} snap`);
+  const um = new UserManager({ store, engine, config: core.deps.config });
+  const rep = await um.del('alice', { keepImages: false, keepStorage: false });
+  assert.deepEqual(rep.containers, [c.id]);
+  assert.deepEqual(rep.images, ['dcm/u/alice/snap:latest']);
+  assert.equal(engine.containers.size, 0);
+  assert.equal(store.containers.allPorts().length, 0);
+  assert.equal(store.users.get('alice'), undefined);
+  assert.ok(!existsSync(join(core.deps.config.storageDir, 'alice')));
+  assert.ok(existsSync(join(core.deps.config.storageDir, 'bob', 'home', '.ssh', 'authorized_keys')));
+});
+
+test('reconcile removes rows without containers and containers without rows', async () => {
+  const a = await json('alice', 'create');
+  const b = await json('alice', 'create');
+  const bDocker = store.containers.get(b.id)!.docker_id!;
+  engine.containers.delete(bDocker); // container vanished
+  store.containers.delete(a.id); // row lost
+  const rep = await reconcile(core.deps, {});
+  assert.deepEqual(rep.rowsWithoutContainer, [b.id]);
+  assert.equal(rep.containersWithoutRow.length, 1);
+  assert.equal(engine.containers.size, 0);
+  assert.equal(store.containers.allPorts().length, 0);
+});
