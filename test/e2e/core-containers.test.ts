@@ -1,0 +1,159 @@
+/**
+ * The core, end to end on the real engine with the real OpenSSH client:
+ * create → ssh as root and as the user → storage shared and kept → lifecycle
+ * → commit → create from the commit → rmi rules → rm.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestEnv, sshInto, dockerInspect, type TestUser } from '../helpers/env.js';
+
+const env = new TestEnv({ tag: 'core', sshPorts: '30100-30149' });
+let alice: TestUser;
+
+before(async () => {
+  await env.registerBase();
+  alice = await env.addUser('alice');
+});
+after(() => env.cleanup());
+
+test('useradd lays out storage with the key, owners and modes sshd accepts', () => {
+  const base = join(env.stateDir, 'storage', 'alice');
+  const root = statSync(join(base, 'root'));
+  const home = statSync(join(base, 'home'));
+  assert.equal(root.uid, 0);
+  assert.equal(root.mode & 0o777, 0o700);
+  assert.ok(home.uid >= 1000);
+  assert.equal(home.mode & 0o022, 0, 'home must not be group/world-writable');
+  for (const d of ['root', 'home']) {
+    const f = join(base, d, '.ssh', 'authorized_keys');
+    assert.equal(readFileSync(f, 'utf8').trim(), alice.pubKey);
+    assert.equal(statSync(f).mode & 0o777, 0o600);
+  }
+});
+
+test('create prints how to connect; root and user logins work at once; storage is shared', async () => {
+  const text = await env.dcm('alice', 'create', '--name', 'one');
+  assert.equal(text.code, 0, text.stderr);
+  const id = Number(/container (\d+)/.exec(text.stdout)![1]);
+  assert.match(text.stdout, new RegExp(`ssh -p ${id} root@127\\.0\\.0\\.1`));
+  assert.match(text.stdout, new RegExp(`ssh -p ${id} alice@127\\.0\\.0\\.1`));
+
+  const asRoot = await sshInto(alice.keyFile, 'root', '127.0.0.1', id, 'id -u; echo from-one > /root/r.txt');
+  assert.equal(asRoot.code, 0, asRoot.stderr);
+  assert.equal(asRoot.stdout.trim(), '0');
+  const home = statSync(join(env.stateDir, 'storage', 'alice', 'home'));
+  const asUser = await sshInto(alice.keyFile, 'alice', '127.0.0.1', id, 'id -u; id -g; echo hello > ~/h.txt; pwd');
+  assert.equal(asUser.code, 0, asUser.stderr);
+  assert.deepEqual(asUser.stdout.trim().split('\n'), [String(home.uid), String(home.gid), '/home/alice']);
+
+  const two = await env.dcmJson('alice', 'create', '--name', 'two');
+  assert.equal(two.state, 'running');
+  assert.notEqual(two.sshPort, id);
+  for (const k of ['id', 'name', 'image', 'state', 'host', 'sshPort', 'ports']) assert.ok(k in two, k);
+  const seen = await sshInto(alice.keyFile, 'alice', '127.0.0.1', two.sshPort, 'cat ~/h.txt; sudo -n true 2>/dev/null || echo nosudo');
+  assert.equal(seen.stdout.split('\n')[0], 'hello');
+  const seenRoot = await sshInto(alice.keyFile, 'root', '127.0.0.1', two.sshPort, 'cat /root/r.txt');
+  assert.equal(seenRoot.stdout.trim(), 'from-one');
+
+  // Files outlive the container.
+  assert.equal((await env.dcm('alice', 'rm', '-f', 'one')).code, 0);
+  assert.equal(readFileSync(join(env.stateDir, 'storage', 'alice', 'home', 'h.txt'), 'utf8'), 'hello\n');
+  assert.equal((await env.dcm('alice', 'rm', '-f', 'two')).code, 0);
+});
+
+test('the container is hardened exactly as designed', async () => {
+  const c = await env.dcmJson('alice', 'create', '--name', 'hard');
+  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  assert.ok(i, 'container exists under its dcm name');
+  const h = i.HostConfig;
+  assert.deepEqual(h.CapDrop, ['ALL']);
+  assert.deepEqual([...h.CapAdd].sort(), ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID', 'SYS_CHROOT']);
+  assert.ok(h.SecurityOpt.includes('no-new-privileges:true'));
+  assert.equal(h.Privileged, false);
+  assert.equal(h.PidsLimit, 1024);
+  assert.equal(h.Memory, 2 * 1024 ** 3);
+  assert.equal(h.LogConfig.Config['max-size'], '10m');
+  assert.deepEqual(h.Devices ?? [], []);
+  assert.notEqual(h.NetworkMode, 'host');
+  assert.notEqual(h.PidMode, 'host');
+  const binds = [...h.Binds].sort();
+  assert.equal(binds.length, 3);
+  assert.ok(binds.some((b: string) => b.endsWith(':/root:rw')));
+  assert.ok(binds.some((b: string) => b.endsWith(':/home/alice:rw')));
+  assert.ok(binds.some((b: string) => b.endsWith(':/usr/local/lib/dcm/init:ro')));
+  assert.deepEqual(h.PortBindings, { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: String(c.id) }] });
+  assert.equal(i.Config.Labels['dcm.owner'], 'alice');
+  assert.equal(i.Config.Labels['dcm.id'], String(c.id));
+  assert.equal(i.Config.Labels['dcm.managed'], '1');
+  assert.equal((await env.dcm('alice', 'rm', '-f', String(c.id))).code, 0);
+});
+
+test('lifecycle: stop, start, restart, pause, unpause, logs; host key kept across restart', async () => {
+  const c = await env.dcmJson('alice', 'create', '--name', 'life');
+  const key1 = (await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'cat /etc/ssh/ssh_host_ed25519_key.pub')).stdout;
+  assert.match(key1, /^ssh-ed25519 /);
+  assert.equal((await env.dcmJson('alice', 'stop', 'life')).state, 'exited');
+  assert.notEqual((await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'true')).code, 0);
+  assert.equal((await env.dcmJson('alice', 'start', String(c.id))).state, 'running');
+  const key2 = (await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'cat /etc/ssh/ssh_host_ed25519_key.pub')).stdout;
+  assert.equal(key2, key1);
+  assert.equal((await env.dcmJson('alice', 'pause', 'life')).state, 'paused');
+  const stopPaused = await env.dcm('alice', 'stop', 'life');
+  assert.match(stopPaused.stderr, /paused: unpause it first/);
+  assert.equal((await env.dcmJson('alice', 'unpause', 'life')).state, 'running');
+  assert.equal((await env.dcmJson('alice', 'restart', 'life')).state, 'running');
+  assert.equal((await sshInto(alice.keyFile, 'alice', '127.0.0.1', c.id, 'true')).code, 0);
+  const logs = await env.dcm('alice', 'logs', 'life', '--tail', '50');
+  assert.equal(logs.code, 0);
+  assert.match(logs.stdout, /Server listening|sshd/);
+  const list = await env.dcmJson('alice', 'show');
+  assert.deepEqual(list.map((x: { name: string }) => x.name), ['life']);
+  assert.match((await env.dcm('alice', 'rm', 'life')).stderr, /is running: stop it first, or use rm -f/);
+  assert.equal((await env.dcm('alice', 'rm', '-f', 'life')).code, 0);
+  assert.equal(await dockerInspect(`${env.instance}-${c.id}`), null);
+});
+
+test('commit → create from the new image → rmi refused while used, then removed', async () => {
+  const c = await env.dcmJson('alice', 'create', '--name', 'src');
+  const mark = await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'echo baked > /etc/dcm-baked; cat /etc/ssh/ssh_host_ed25519_key.pub');
+  assert.equal(mark.code, 0, mark.stderr);
+  const img = await env.dcmJson('alice', 'commit', 'src', 'baked:v1');
+  assert.equal(img.ref, 'dcm/u/alice/baked:v1');
+  const imgs = await env.dcmJson('alice', 'images');
+  assert.deepEqual(imgs.map((i: { name: string; kind: string }) => `${i.name}/${i.kind}`), ['dcm/debian-base:bookworm/base', 'baked:v1/own']);
+  const d = await env.dcmJson('alice', 'create', 'baked:v1', '--name', 'fromcommit');
+  const inside = await sshInto(alice.keyFile, 'root', '127.0.0.1', d.id, 'cat /etc/dcm-baked; cat /etc/ssh/ssh_host_ed25519_key.pub');
+  assert.equal(inside.code, 0, inside.stderr);
+  const [baked, hostKey] = inside.stdout.trim().split('\n');
+  assert.equal(baked, 'baked');
+  assert.notEqual(hostKey, mark.stdout.trim().split('\n')[0], 'a container from a committed image gets its own host key');
+  const refused = await env.dcm('alice', 'rmi', 'baked:v1');
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, new RegExp(`used by container ${d.id}`));
+  assert.equal((await env.dcm('alice', 'rm', '-f', 'fromcommit')).code, 0);
+  assert.equal((await env.dcm('alice', 'rmi', 'baked:v1')).code, 0);
+  assert.equal((await env.dcm('alice', 'create', 'baked:v1')).code, 3);
+  assert.equal((await env.dcm('alice', 'rm', '-f', 'src')).code, 0);
+});
+
+test('bad input gets one line and leaves nothing behind', async () => {
+  const cases: [string[], RegExp][] = [
+    [['create', 'no-such-image'], /no such image: no-such-image/],
+    [['create', '--name', '12345'], /invalid container name/],
+    [['create', '--port', '70000'], /invalid port/],
+    [['create', '--port', '30120'], /reserved for SSH ports/],
+    [['create', '--cap-add', 'SYS_ADMIN'], /unknown option --cap-add/],
+    [['stop'], /missing CONTAINER/],
+    [['frobnicate'], /unknown command/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await env.dcm('alice', ...args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}`);
+  }
+  assert.deepEqual(await env.dcmJson('alice', 'show'), []);
+  assert.ok(existsSync(join(env.stateDir, 'dcm.db')));
+});

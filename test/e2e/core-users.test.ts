@@ -1,0 +1,126 @@
+/**
+ * Two users side by side on the real engine: isolation by id, name and Docker
+ * id prefix; the same extra port on two IP aliases; state across tool runs;
+ * userdel leaving nothing behind.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestEnv, sshInto, dockerInspect, run, type TestUser } from '../helpers/env.js';
+
+const env = new TestEnv({ tag: 'users', sshPorts: '30150-30199', ipAliases: ['127.0.0.11', '127.0.0.12'] });
+let alice: TestUser;
+let bob: TestUser;
+
+before(async () => {
+  await env.registerBase();
+  alice = await env.addUser('alice');
+  bob = await env.addUser('bob', '--group', 'students');
+});
+after(() => env.cleanup());
+
+test("one user cannot see or touch another's container by id, name or Docker id prefix", async () => {
+  const c = await env.dcmJson('alice', 'create', '--name', 'private');
+  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const dockerId: string = i.Id;
+  for (const ref of [String(c.id), 'private', dockerId.slice(0, 12), dockerId]) {
+    for (const cmd of [['stop'], ['rm', '-f'], ['pause'], ['logs'], ['show'], ['commit', ref, 'stolen']]) {
+      const args = cmd[0] === 'commit' ? cmd : [...cmd, ref];
+      const r = await env.dcm('bob', ...args);
+      assert.equal(r.code, 3, `bob ${args.join(' ')}`);
+      assert.match(r.stderr, /^dcm: no such container: /);
+    }
+  }
+  assert.deepEqual(await env.dcmJson('bob', 'show'), []);
+  // Alice's container is untouched, and her key does not open Bob's account.
+  assert.equal((await dockerInspect(dockerId)).State.Status, 'running');
+  const cross = await sshInto(bob.keyFile, 'root', '127.0.0.11', c.id, 'true');
+  assert.notEqual(cross.code, 0, "bob's key must not log into alice's container");
+  assert.equal((await sshInto(alice.keyFile, 'alice', c.ip, c.id, 'true')).code, 0);
+  assert.equal((await env.dcm('alice', 'rm', '-f', 'private')).code, 0);
+});
+
+test('the same extra port on two containers lands on two IP aliases', async () => {
+  const a = await env.dcmJson('alice', 'create', '--port', '18080');
+  const b = await env.dcmJson('bob', 'create', '--port', '18080');
+  assert.deepEqual([a.ip, b.ip], ['127.0.0.11', '127.0.0.12']);
+  assert.equal(b.host, '127.0.0.12', 'the user is told the address');
+  assert.deepEqual(b.ports, [{ container: 18080, host: 18080, ip: '127.0.0.12' }]);
+  // Docker publishes each on its own alias, as the database says.
+  const ib = await dockerInspect(`${env.instance}-${b.id}`);
+  assert.deepEqual(ib.HostConfig.PortBindings['18080/tcp'], [{ HostIp: '127.0.0.12', HostPort: '18080' }]);
+  assert.deepEqual(ib.HostConfig.PortBindings['22/tcp'], [{ HostIp: '127.0.0.12', HostPort: String(b.id) }]);
+  assert.equal((await sshInto(bob.keyFile, 'bob', b.ip, b.id, 'true')).code, 0);
+  const third = await env.dcm('bob', 'create', '--port', '18080');
+  assert.notEqual(third.code, 0);
+  assert.match(third.stderr, /port 18080 already in use on every address/);
+  for (const [u, c] of [['alice', a], ['bob', b]] as const) assert.equal((await env.dcm(u, 'rm', '-f', String(c.id))).code, 0);
+});
+
+test('a port held by another process on the host is skipped', async () => {
+  const { createServer } = await import('node:net');
+  const srv = createServer().listen(30150, '127.0.0.11');
+  await new Promise((r) => srv.once('listening', r));
+  try {
+    const c = await env.dcmJson('alice', 'create');
+    assert.notEqual(c.sshPort, 30150);
+    assert.equal((await env.dcm('alice', 'rm', '-f', String(c.id))).code, 0);
+  } finally {
+    srv.close();
+  }
+});
+
+test('state survives: a new tool process sees what the last one made', async () => {
+  const c = await env.dcmJson('alice', 'create', '--name', 'persist');
+  const status = await env.tool('admin', 'status', '--json');
+  assert.equal(JSON.parse(status.stdout).containers, 1);
+  const again = await env.dcmJson('alice', 'show', 'persist');
+  assert.equal(again.id, c.id);
+  assert.equal(again.state, 'running');
+  const who = await env.dcmJson('bob', 'whoami');
+  assert.deepEqual(who.groups, ['students']);
+  const users = JSON.parse((await env.tool('admin', 'users', 'ls', '--json')).stdout);
+  assert.deepEqual(users.map((u: { user: string; containers: number }) => `${u.user}:${u.containers}`), ['alice:1', 'bob:0']);
+});
+
+test('userdel removes containers, images, allocations and storage, and says so', async () => {
+  const c = await env.dcmJson('bob', 'create', '--port', '18081');
+  await env.dcmJson('bob', 'commit', String(c.id), 'snap');
+  const imageRef = 'dcm/u/bob/snap:latest';
+  assert.equal((await run('docker', ['image', 'inspect', imageRef])).code, 0);
+  const r = await env.tool('userdel', 'bob', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  assert.deepEqual(rep.containers, [c.id]);
+  assert.deepEqual(rep.images, [imageRef]);
+  assert.ok(rep.storage);
+  assert.equal(await dockerInspect(`${env.instance}-${c.id}`), null);
+  assert.notEqual((await run('docker', ['image', 'inspect', imageRef])).code, 0);
+  assert.ok(!existsSync(join(env.stateDir, 'storage', 'bob')));
+  const status = JSON.parse((await env.tool('admin', 'status', '--json')).stdout);
+  assert.equal(status.users, 1);
+  // The port is free again for anyone.
+  const d = await env.dcmJson('alice', 'create', '--port', '18081');
+  assert.equal(d.ports[0].host, 18081);
+  assert.equal((await env.dcm('bob', 'show')).code, 4);
+});
+
+test('admin tools refuse bad names and keys with one clear line', async () => {
+  const cases: [string[], RegExp][] = [
+    [['useradd', 'Bad Name', '--key', alice.pubKey], /invalid user name/],
+    [['useradd', 'carol', '--key', 'ssh-ed25519 AAAAnotakey'], /invalid ssh-ed25519 public key|not a public key/],
+    [['useradd', 'carol', '--key', '/nonexistent.pub'], /no such file/],
+    [['useradd', 'carol'], /at least one --key/],
+    [['useradd', 'alice', '--key', alice.pubKey], /already exists/],
+    [['userdel', 'nobody-here'], /no such dcm user/],
+  ];
+  for (const [[tool, ...args], re] of cases) {
+    const r = await env.tool(tool as 'useradd', ...args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  const users = JSON.parse((await env.tool('admin', 'users', 'ls', '--json')).stdout);
+  assert.deepEqual(users.map((u: { user: string }) => u.user), ['alice']);
+});
