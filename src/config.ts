@@ -46,6 +46,38 @@ export function parseSize(text: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/** A JavaScript regular expression, checked when the file is loaded. */
+const regex = z.string().min(1).superRefine((s, ctx) => {
+  try {
+    new RegExp(s);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a valid regular expression: ${(e as Error).message}` });
+  }
+});
+
+/** Names the admin gives presets, mounts and GPUs. */
+const policyName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, . _ -');
+const gpuId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a GPU id such as "0" or "GPU-3f2a"');
+const absPath = z
+  .string()
+  .regex(/^\/[^:,\0]*$/, 'an absolute path without ":" or ","')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+  .refine((n) => !n.startsWith('DCM_'), 'DCM_* variables are set by dcm itself');
+
+/** Linux capabilities an admin may add back on top of CapDrop ALL. */
+export const KNOWN_CAPABILITIES = [
+  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
+  'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
+  'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE',
+  'NET_BROADCAST', 'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYSLOG',
+  'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE',
+  'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'WAKE_ALARM',
+] as const;
+const capability = z.enum(KNOWN_CAPABILITIES, { errorMap: () => ({ message: `a capability name without CAP_, one of ${KNOWN_CAPABILITIES.join(', ')}` }) });
+
 /** Per-layer limits; every field optional so group/user layers can override one value. */
 const limitsSchema = z
   .object({
@@ -53,14 +85,108 @@ const limitsSchema = z
     cpus: z.number().positive().max(1024).optional(),
     pids: z.number().int().min(16).max(1_000_000).optional(),
     max_containers: z.number().int().min(0).max(10_000).optional(),
+    /** Per-user aggregates over all of the user's containers. */
+    max_running: z.number().int().min(0).max(10_000).optional(),
+    total_memory: size.optional(),
+    total_cpus: z.number().positive().max(100_000).optional(),
   })
   .strict();
 
 const layerSchema = z
   .object({
     limits: limitsSchema.optional(),
+    images: z
+      .object({
+        allow: z.array(regex).optional(),
+        deny: z.array(regex).optional(),
+        /** May the user create containers from images they committed? */
+        own: z.boolean().optional(),
+        /** How many committed images a user may keep. */
+        max_own: z.number().int().min(0).max(10_000).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Presets granted (accumulate over layers). */
+    presets: z.array(policyName).optional(),
+    mounts: z
+      .object({
+        /** Catalogue mounts added to every container. */
+        always: z.array(policyName).optional(),
+        /** Catalogue mounts a user may ask for with create --mount NAME. */
+        allow: z.array(policyName).optional(),
+        deny: z.array(policyName).optional(),
+      })
+      .strict()
+      .optional(),
+    /** Who the container's processes run as: root (DCM style) or the user's host uid:gid. */
+    user: z.enum(['root', 'host']).optional(),
+    /** Capabilities added on top of the built-in set (accumulate). */
+    cap_add: z.array(capability).optional(),
+    /** Environment forced into every container; the most specific layer wins per variable. */
+    env: z.record(envName, z.string().max(4096)).optional(),
+    ports: z
+      .object({
+        /** Host ports users may publish with create --port. */
+        extra: portRange.optional(),
+        max_extra: z.number().int().min(0).max(1000).optional(),
+        /** IP aliases this layer's users may be placed on (must be configured in network.ip_aliases). */
+        ip_aliases: z.array(ipv4).min(1).optional(),
+        /** SSH ports (container ids) for this layer's users; within network.ssh_ports. */
+        ssh: portRange.optional(),
+      })
+      .strict()
+      .optional(),
+    gpus: z
+      .object({
+        /** How many GPUs one container may take without a preset. */
+        max: z.number().int().min(0).max(1024).optional(),
+        /** Which GPU ids this layer may use (replaces, does not accumulate). */
+        allow: z.array(gpuId).optional(),
+        deny: z.array(gpuId).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
+
+export type PolicyLayer = z.infer<typeof layerSchema>;
+
+/** A host directory the admin offers for mounting, by name. */
+const mountSchema = z
+  .object({
+    source: absPath,
+    target: absPath.refine((t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t), 'not /, /root, /home, /proc, /sys, /dev, /etc or dcm\'s own paths'),
+    mode: z.enum(['ro', 'rw']).default('ro'),
+  })
+  .strict();
+
+/** A named bundle of extra run options; a user picks at most one. */
+const presetSchema = z
+  .object({
+    description: z.string().max(200).optional(),
+    memory: size.optional(),
+    cpus: z.number().positive().max(1024).optional(),
+    pids: z.number().int().min(16).max(1_000_000).optional(),
+    gpus: z.number().int().min(0).max(1024).optional(),
+    /** Catalogue mounts this preset adds. */
+    mounts: z.array(policyName).optional(),
+    /** Range of extra host ports this preset opens (replaces ports.extra). */
+    ports: portRange.optional(),
+  })
+  .strict();
+
+const gpusSchema = z
+  .object({
+    inventory: z
+      .array(z.object({ id: gpuId, devices: z.array(absPath).min(1) }).strict())
+      .default([]),
+    /** Device nodes every GPU container also needs (e.g. /dev/nvidiactl). */
+    shared_devices: z.array(absPath).default([]),
+    /** Free a stopped container's GPUs (it takes them back on start, if still free). */
+    release_on_stop: z.boolean().default(false),
+  })
+  .strict()
+  .default({});
 
 export const configSchema = z
   .object({
@@ -101,13 +227,88 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * dcm-server (the embedded SSH door). Listens on loopback by default so a
+     * fresh install is not exposed before the admin chooses to (set
+     * "0.0.0.0:22" in production). Times are in seconds.
+     */
+    server: z
+      .object({
+        listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'ADDR:PORT such as 0.0.0.0:2222').default('127.0.0.1:2222'),
+        /** Close a connection that has not authenticated within this time. */
+        login_grace: z.number().int().min(1).max(600).default(30),
+        /** Close a connection with no input and no command running for this long (0 = never). */
+        idle_timeout: z.number().int().min(0).max(86_400).default(900),
+        /** Concurrent session channels (shells and commands) one user may have open. */
+        max_sessions_per_user: z.number().int().min(1).max(10_000).default(10),
+        /** Failed logins from one address before it is refused for ban_time. */
+        max_auth_failures: z.number().int().min(1).max(1000).default(10),
+        ban_time: z.number().int().min(1).max(86_400).default(300),
+      })
+      .strict()
+      .default({}),
+    /** dcm-shell behind the host's OpenSSH (forced command). */
+    openssh: z
+      .object({
+        /** Account whose authorized_keys lines run `dcm-shell --user NAME`; only it may pass --user. */
+        service_account: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix account name').default('dcm'),
+        /** Group whose members are sent to dcm-shell by sshd's Match Group + ForceCommand. */
+        group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix group name').default('dcm-users'),
+      })
+      .strict()
+      .default({}),
     /** Path of the container init script; default: the one shipped in images/. */
     init_script: z.string().optional(),
+    /** Seconds a host path of a mount may take to answer before create gives up. */
+    mount_probe_timeout: z.number().positive().max(60).default(3),
+    mounts: z.record(policyName, mountSchema).default({}),
+    presets: z.record(policyName, presetSchema).default({}),
+    gpus: gpusSchema,
     defaults: layerSchema.default({}),
     groups: z.record(layerSchema).default({}),
     users: z.record(layerSchema).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine(checkReferences);
+
+/** Names used in layers and presets must be declared; reported at their field path. */
+function checkReferences(c: {
+  mounts: Record<string, unknown>;
+  presets: Record<string, { mounts?: string[] | undefined }>;
+  gpus: { inventory: { id: string }[] };
+  network: { ip_aliases: string[] };
+  defaults: PolicyLayer;
+  groups: Record<string, PolicyLayer>;
+  users: Record<string, PolicyLayer>;
+}, ctx: z.RefinementCtx): void {
+  const bad = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  const mountNames = Object.keys(c.mounts);
+  const gpuIds = c.gpus.inventory.map((g) => g.id);
+  const seen = new Set<string>();
+  c.gpus.inventory.forEach((g, i) => {
+    if (seen.has(g.id)) bad(['gpus', 'inventory', i, 'id'], `GPU id "${g.id}" is declared twice`);
+    seen.add(g.id);
+  });
+  const oneOf = (names: string[]) => (names.length ? `one of ${names.join(', ')}` : 'none are declared');
+  for (const [p, preset] of Object.entries(c.presets)) {
+    (preset.mounts ?? []).forEach((m, i) => mountNames.includes(m) || bad(['presets', p, 'mounts', i], `unknown mount "${m}": ${oneOf(mountNames)}`));
+  }
+  const layers: [(string | number)[], PolicyLayer][] = [
+    [['defaults'], c.defaults],
+    ...Object.entries(c.groups).map(([g, l]): [(string | number)[], PolicyLayer] => [['groups', g], l]),
+    ...Object.entries(c.users).map(([u, l]): [(string | number)[], PolicyLayer] => [['users', u], l]),
+  ];
+  for (const [at, l] of layers) {
+    (l.presets ?? []).forEach((p, i) => p in c.presets || bad([...at, 'presets', i], `unknown preset "${p}": ${oneOf(Object.keys(c.presets))}`));
+    for (const k of ['always', 'allow', 'deny'] as const) {
+      (l.mounts?.[k] ?? []).forEach((m, i) => mountNames.includes(m) || bad([...at, 'mounts', k, i], `unknown mount "${m}": ${oneOf(mountNames)}`));
+    }
+    for (const k of ['allow', 'deny'] as const) {
+      (l.gpus?.[k] ?? []).forEach((g, i) => gpuIds.includes(g) || bad([...at, 'gpus', k, i], `unknown GPU "${g}": ${oneOf(gpuIds)}`));
+    }
+    (l.ports?.ip_aliases ?? []).forEach((ip, i) => c.network.ip_aliases.includes(ip) || bad([...at, 'ports', 'ip_aliases', i], `${ip} is not in network.ip_aliases (${c.network.ip_aliases.join(', ')})`));
+  }
+}
 
 export type ConfigFile = z.infer<typeof configSchema>;
 
@@ -164,6 +365,8 @@ export function resolveConfig(raw: unknown, stateDir: string, file: string | nul
     default_image: c.default_image,
     network: c.network,
     engine: c.engine,
+    server: c.server,
+    openssh: c.openssh,
     defaults: c.defaults,
     groups: c.groups,
     users: c.users,
