@@ -4,18 +4,21 @@ import { UsersRepo } from './users-repo.js';
 import { ContainersRepo } from './containers-repo.js';
 import { ImagesRepo } from './images-repo.js';
 import { AuditRepo } from './audit-repo.js';
+import { PolicyRepo } from './policy-repo.js';
 
 export class Store {
   readonly users: UsersRepo;
   readonly containers: ContainersRepo;
   readonly images: ImagesRepo;
   readonly audit: AuditRepo;
+  readonly policy: PolicyRepo;
 
   constructor(readonly db: Db) {
     this.users = new UsersRepo(db);
     this.containers = new ContainersRepo(db);
     this.images = new ImagesRepo(db);
     this.audit = new AuditRepo(db);
+    this.policy = new PolicyRepo(db);
   }
 
   static open(file: string, opts?: OpenOptions): Store {
