@@ -3,7 +3,7 @@
  * when ssh2 can parse it as a public key of an allowed algorithm.
  */
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
 import { DcmError } from './errors.js';
 import { clip } from './names.js';
 
@@ -36,6 +36,8 @@ export function parsePublicKey(line: string): PublicKey {
   if (!algo || !b64 || !ALGOS.has(algo)) {
     throw new DcmError('invalid', `not a public key line: "${clip(line)}" (expected e.g. "ssh-ed25519 AAAA… comment")`);
   }
+  // ssh2 is loaded only when a key is parsed: most dcm runs never need it.
+  const ssh2 = createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
   const parsed = ssh2.utils.parseKey(`${algo} ${b64}`);
   if (parsed instanceof Error || Array.isArray(parsed) || parsed.isPrivateKey() || parsed.type !== algo) {
     throw new DcmError('invalid', `invalid ${algo} public key "${clip(b64, 20)}"`);

@@ -1,0 +1,68 @@
+/**
+ * bench/create-ready: time from "create" to the first successful `ssh -p`
+ * login, through dcm (`dcm create` then ssh) against a raw `docker run` of the
+ * same image with sshd and a published port (then ssh), alternating in one
+ * run. Prints both medians and the ratio dcm/raw (target ≤ 1.15).
+ *
+ *   npm run bench:create-ready [-- --rounds N]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, copyFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestEnv, run, sshInto, BASE_IMAGE } from '../test/helpers/env.js';
+
+const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 7, 30);
+const DEADLINE = Date.now() + 10 * 60 * 1000;
+
+async function untilLogin(key: string, port: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const r = await sshInto(key, 'root', '127.0.0.1', port, 'true');
+    if (r.code === 0) return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  throw new Error(`no login on port ${port}`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const env = new TestEnv({ tag: 'bench', sshPorts: '34000-34049' });
+  try {
+    await env.registerBase();
+    const u = await env.addUser('bench');
+    // The raw baseline gets the same key as root's authorized_keys.
+    const rawKeys = join(env.stateDir, 'raw-ssh');
+    mkdirSync(rawKeys, { mode: 0o700 });
+    copyFileSync(`${u.keyFile}.pub`, join(rawKeys, 'authorized_keys'));
+    chmodSync(join(rawKeys, 'authorized_keys'), 0o600);
+    const dcmTimes: number[] = [];
+    const rawTimes: number[] = [];
+    for (let i = 0; i < rounds && Date.now() < DEADLINE; i++) {
+      let t = performance.now();
+      const c = await env.dcmJson('bench', 'create');
+      await untilLogin(u.keyFile, c.sshPort);
+      dcmTimes.push(performance.now() - t);
+      await env.dcm('bench', 'rm', '-f', String(c.id));
+
+      const port = 34100 + i;
+      t = performance.now();
+      const r = await run('docker', [
+        'run', '-d', '--label', `dcm.instance=${env.instance}`, '-p', `127.0.0.1:${port}:22`,
+        '-v', `${rawKeys}:/root/.ssh:ro`, BASE_IMAGE,
+        'sh', '-c', "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
+      ]);
+      if (r.code !== 0) throw new Error(r.stderr);
+      await untilLogin(u.keyFile, port);
+      rawTimes.push(performance.now() - t);
+      execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
+      process.stderr.write(`round ${i + 1}: dcm ${dcmTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
+    }
+    const d = median(dcmTimes);
+    const r = median(rawTimes);
+    console.log(`create-ready: rounds ${dcmTimes.length}, dcm median ${d.toFixed(0)} ms, raw docker run median ${r.toFixed(0)} ms, ratio ${(d / r).toFixed(2)} (target <= 1.15)`);
+  } finally {
+    await env.cleanup();
+  }
+}
+
+void main();
