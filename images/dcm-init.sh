@@ -35,7 +35,9 @@ for v in DCM_UID DCM_GID; do
   eval "val=\$$v"
   case "$val" in *[!0-9]*) die "$v '$val' is not a number" ;; esac
   # uid/gid 0 would make the user's files root's; dcm never hands those out.
-  [ "$val" -gt 0 ] 2>/dev/null && [ "$val" -lt 4294967295 ] || die "$v '$val' is out of range"
+  if [ "${#val}" -gt 10 ] || [ "$val" -lt 1 ] || [ "$val" -ge 4294967295 ]; then
+    die "$v '$val' is out of range"
+  fi
 done
 case "$DCM_INSTANCE" in *[!A-Za-z0-9._-]*) die "DCM_INSTANCE contains characters other than [A-Za-z0-9._-]" ;; esac
 
@@ -45,15 +47,24 @@ command -v ssh-keygen >/dev/null 2>&1 || die "this image has no ssh-keygen"
 HOME_DIR=/home/$DCM_USER
 
 # Print field WANT of the first line whose field KEY equals VALUE in a
-# colon-separated file (passwd, group, shadow); fail if there is none.
-# Only fields 1-6 are ever asked for, so f7 soaking up the rest is harmless.
+# colon-separated file (passwd, group, shadow); fail if there is none. Fields
+# 1-6 only; f7 soaks up the rest of the line and is never used. No subshells
+# per line: this runs on every container start.
 field_of() { # file key_field value want_field
+  # shellcheck disable=SC2034 # f2..f7 are read through pick
   while IFS=: read -r f1 f2 f3 f4 f5 f6 f7 || [ -n "${f1:-}" ]; do
-    eval "k=\${f$2:-}"
-    if [ "$k" = "$3" ]; then eval "printf '%s\n' \"\${f$4:-}\""; return 0; fi
+    pick "$2"
+    if [ "$picked" = "$3" ]; then pick "$4"; printf '%s\n' "$picked"; return 0; fi
     f1=
   done < "$1"
   return 1
+}
+pick() { # N -> $picked = $fN
+  case $1 in
+    1) picked=$f1 ;; 2) picked=$f2 ;; 3) picked=$f3 ;;
+    4) picked=$f4 ;; 5) picked=$f5 ;; 6) picked=$f6 ;;
+    *) die "internal: field $1 not supported" ;;
+  esac
 }
 
 # --- group -------------------------------------------------------------------
@@ -98,6 +109,25 @@ if ! field_of /etc/passwd 1 "$DCM_USER" 1 >/dev/null; then
   fi
 fi
 
+# If the image already has another account with this uid (e.g. ubuntu = 1000),
+# move our line in front of it: getpwuid() returns the first match, and whoami,
+# ls -l and the prompt should name the dcm user.
+if [ "$(field_of /etc/passwd 3 "$DCM_UID" 1)" != "$DCM_USER" ]; then
+  mine=$(grep "^$DCM_USER:" /etc/passwd)
+  tmp=/etc/.passwd.dcm.$$
+  placed=
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in "$DCM_USER":*) continue ;; esac
+    rest=${l#*:}; rest=${rest#*:}
+    if [ -z "$placed" ] && [ "${rest%%:*}" = "$DCM_UID" ]; then
+      printf '%s\n' "$mine"; placed=1
+    fi
+    printf '%s\n' "$l"
+  done < /etc/passwd > "$tmp"
+  cat "$tmp" > /etc/passwd   # rewrite in place: keeps the file's owner and mode
+  rm -f "$tmp"
+fi
+
 # With UsePAM off, sshd refuses key logins to accounts whose password field
 # starts with '!' (locked). '*' means "no password" and still allows keys.
 if [ -f /etc/shadow ]; then
@@ -131,10 +161,13 @@ fi
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
 
-# Command-line -o values win over sshd_config (first value wins), so a user who
-# edits sshd_config inside the container cannot turn passwords back on.
-# HostKey given on the command line replaces sshd's default key list, so sshd
-# does not look for the RSA/ECDSA keys that were never made.
+# Command-line -o values win over the image's sshd_config for global settings
+# (sshd keeps the first value it reads), so a foreign image's config cannot
+# switch password or PAM login on. (Root inside the container can still change
+# sshd_config Match blocks; that only affects their own container.)
+# HostKey on the command line replaces sshd's default key list, so it does not
+# look for the RSA/ECDSA keys that were never made; HostKey lines in the image's
+# config are added on top and only log "Unable to load host key" if missing.
 exec /usr/sbin/sshd -D -e \
   -o PasswordAuthentication=no \
   -o KbdInteractiveAuthentication=no \

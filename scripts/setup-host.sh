@@ -59,8 +59,9 @@ else
 fi
 
 # --- 3. Node dependencies ----------------------------------------------------
-command -v node >/dev/null && command -v npm >/dev/null ||
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   die "node (>= 20) and npm are required; install Node 20 first"
+fi
 if [ -d "$REPO/node_modules" ]; then
   step "node modules: present"
 else
