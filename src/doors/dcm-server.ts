@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+/**
+ * `dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE]`: the
+ * embedded SSH door. Opens the app, repairs what a crash left (reconcile),
+ * loads or makes the host key, prints its fingerprint and serves until
+ * SIGTERM/SIGINT, then stops cleanly.
+ */
+import { DcmError, exitCodeFor, userLine } from '../errors.js';
+import { openApp } from '../main.js';
+import { reconcile } from '../manager/reconcile.js';
+import { CommandCore } from '../shell/core.js';
+import { loadOrCreateHostKey } from '../ssh/host-key.js';
+import { DcmSshServer } from '../ssh/server.js';
+import { takeGlobalOptions } from './cli-options.js';
+
+const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
+
+/** "ADDR:PORT" (IPv6 in brackets) → host and port. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new DcmError('usage', `--listen ${text}: expected ADDR:PORT, e.g. 127.0.0.1:2222`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let listenText: string | undefined;
+  const i = argv.findIndex((a) => a === '--listen' || a.startsWith('--listen='));
+  if (i >= 0) {
+    listenText = argv[i]!.includes('=') ? argv[i]!.slice('--listen='.length) : argv[i + 1];
+    argv.splice(i, argv[i]!.includes('=') ? 1 : 2);
+  }
+  const opts = takeGlobalOptions(argv, ['--state-dir', '--config']);
+  if (opts.rest.includes('--help') || opts.rest.includes('-h')) {
+    process.stdout.write('usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE]\n');
+    return;
+  }
+  if (opts.rest.length) throw new DcmError('usage', `unexpected argument ${opts.rest[0]} (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])`);
+  const app = await openApp(opts);
+  const listen = parseListen(listenText ?? app.config.server.listen);
+  const core = new CommandCore(app, log);
+  // The server must come up even with the engine down; commands then say so.
+  try {
+    const r = await reconcile(app);
+    const fixed = r.rowsWithoutContainer.length + r.containersWithoutRow.length + r.staleReservations.length + r.imagesWithoutEngineImage.length + r.imagesWithoutRow.length;
+    log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
+  } catch (e) {
+    log(`reconcile skipped: ${userLine(e)}`);
+  }
+  const key = loadOrCreateHostKey(app.config.stateDir);
+  const server = new DcmSshServer({ core, hostKeyPem: key.pem, host: listen.host, port: listen.port, log });
+  const bound = await server.listen();
+  log(`host key ${key.path}${key.created ? ' (new)' : ''}: ED25519 ${key.fingerprint}`);
+  log(`dcm-server listening on ${bound.host}:${bound.port} (users: ssh -p ${bound.port} USER@${app.config.host})`);
+
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: shutting down`);
+    void server.stop().then(() => {
+      app.close();
+      log('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`dcm-server: ${userLine(e)}\n`);
+  if (!(e instanceof DcmError)) process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(exitCodeFor(e));
+});

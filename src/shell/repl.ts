@@ -1,0 +1,171 @@
+/**
+ * The interactive shell: prompt with the user's name, readline line editing
+ * and history, tab completion, wizards for `create` without an image and
+ * confirmation before `rm`/`rmi`; `exit`, `quit` or Ctrl-D leave. Every line
+ * still ends in CommandCore.run, exactly like an exec request.
+ *
+ * The same loop serves dcm-server (streams over an SSH channel with a TTY
+ * face) and dcm-shell (the process's own terminal).
+ */
+import { createInterface, type Interface } from 'node:readline';
+import { DcmError } from '../errors.js';
+import type { CommandCore } from './core.js';
+import { makeCompleter } from './completer.js';
+import { makeChalk, type ColourLevel } from './colour.js';
+import { parseArgs } from './args.js';
+import { findCommand } from './commands/index.js';
+import { splitWords } from './words.js';
+import { confirmRemoval, createWizard, isPromptCancel, type PromptIo } from './wizards.js';
+import { list, str } from './command.js';
+
+/** Where the shell reads and writes. */
+export interface ReplIo {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  /** A terminal is attached: line editing, prompt, colour, wizards. Without one, plain lines in and out. */
+  terminal: boolean;
+}
+
+/** Everything the interactive shell needs. */
+export interface ReplOptions {
+  core: CommandCore;
+  user: string;
+  io: ReplIo;
+  colour: ColourLevel;
+  /** Aborted when the session goes away (idle timeout, disconnect, shutdown). */
+  signal?: AbortSignal;
+  /** Told true while a command runs and false while waiting for input (for idle timers). */
+  onBusy?: (busy: boolean) => void;
+}
+
+const HISTORY_SIZE = 500;
+
+/** Runs until the user leaves or the input ends; resolves with the exit status. */
+export async function runRepl(o: ReplOptions): Promise<number> {
+  const { core, user, io } = o;
+  const c = makeChalk(o.colour);
+  const prompt = io.terminal ? `${c.bold.cyan(user)}${c.dim('@dcm')}> ` : '';
+  const completer = makeCompleter(core.deps.store, user);
+  const out = (s: string) => io.output.write(s);
+  const promptIo: PromptIo = { input: io.input, output: io.output, signal: o.signal };
+
+  const lines: (string | null)[] = [];
+  let wake: (() => void) | null = null;
+  let history: string[] = [];
+  let suspended = false;
+
+  const open = (): Interface => {
+    const rl = createInterface({
+      input: io.input,
+      output: io.output,
+      terminal: io.terminal,
+      prompt,
+      completer: io.terminal ? completer : undefined,
+      history,
+      historySize: HISTORY_SIZE,
+      removeHistoryDuplicates: true,
+    });
+    const push = (l: string | null) => {
+      lines.push(l);
+      wake?.();
+    };
+    rl.on('line', (l) => push(l));
+    rl.on('close', () => {
+      if (!suspended) push(null);
+    });
+    // Ctrl-C abandons the line being typed, as in a login shell.
+    rl.on('SIGINT', () => {
+      out('^C\n');
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+    });
+    return rl;
+  };
+  let rl = open();
+
+  /** Hands the terminal to an inquirer prompt, then takes it back with history intact. */
+  const withPrompt = async <T>(fn: () => Promise<T>): Promise<T> => {
+    history = (rl as unknown as { history: string[] }).history ?? history;
+    suspended = true;
+    rl.close();
+    suspended = false;
+    try {
+      return await fn();
+    } finally {
+      if (!o.signal?.aborted) rl = open();
+    }
+  };
+
+  const nextLine = async (): Promise<string | null> => {
+    while (lines.length === 0) await new Promise<void>((r) => (wake = r));
+    wake = null;
+    return lines.shift()!;
+  };
+
+  const runWords = async (words: string[]) => {
+    const r = await core.run(user, words);
+    if (r.stdout) out(r.stdout);
+    if (r.stderr) out(c.red(r.stderr));
+  };
+
+  if (io.terminal) out(`${c.bold('dcm')} — your containers. Type ${c.bold('help')} for commands, Tab to complete, ${c.bold('exit')} to leave.\n`);
+  rl.prompt();
+  for (;;) {
+    const line = await nextLine();
+    if (line === null || o.signal?.aborted) break;
+    let words: string[];
+    try {
+      words = splitWords(line);
+    } catch (e) {
+      out(c.red(`dcm: ${(e as DcmError).userMessage}\n`));
+      rl.prompt();
+      continue;
+    }
+    if (words[0] === 'exit' || words[0] === 'quit') break;
+    if (words.length) {
+      o.onBusy?.(true);
+      try {
+        await interactiveCommand(words);
+      } catch (e) {
+        if (isPromptCancel(e)) out(c.yellow('cancelled\n'));
+        else out(c.red(`dcm: ${e instanceof DcmError ? e.userMessage : 'internal error'}\n`));
+      } finally {
+        o.onBusy?.(false);
+      }
+    }
+    if (o.signal?.aborted) break;
+    rl.prompt();
+  }
+  suspended = true;
+  rl.close();
+  return 0;
+
+  /** Commands that become wizards or ask first in a terminal; everything else goes straight to the core. */
+  async function interactiveCommand(words: string[]): Promise<void> {
+    const cmd = findCommand(words[0]!);
+    if (!io.terminal || !cmd || words.includes('--json') || words.includes('--help') || words.includes('-h')) return runWords(words);
+    if (cmd.name === 'create') {
+      let a;
+      try {
+        a = parseArgs(cmd.name, words.slice(1), cmd.args);
+      } catch {
+        return runWords(words); // let the core word the usage error
+      }
+      if (a.positional.length > 0) return runWords(words);
+      const built = await withPrompt(() => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port) }));
+      out(c.dim(`running: ${built.join(' ')}\n`));
+      return runWords(built);
+    }
+    if ((cmd.name === 'rm' || cmd.name === 'rmi') && words.length > 1) {
+      const target = words.slice(1).find((w) => !w.startsWith('-'));
+      if (target === undefined) return runWords(words);
+      const what = cmd.name === 'rm' ? `container ${target} (your storage is kept)` : `image ${target}`;
+      const yes = await withPrompt(() => confirmRemoval(what, promptIo));
+      if (!yes) {
+        out('kept\n');
+        return;
+      }
+    }
+    return runWords(words);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Inquirer wizards of the interactive shell: `create` without an image, and
+ * the confirmation before `rm`/`rmi`. They read and write the streams they are
+ * given, so they work over an SSH channel as well as on a local terminal. A
+ * wizard only builds a command line; CommandCore still checks and runs it.
+ */
+import { Writable } from 'node:stream';
+import { confirm, input, select } from '@inquirer/prompts';
+import { DcmError } from '../errors.js';
+import { checkContainerName, checkPort } from '../names.js';
+import type { CommandCore } from './core.js';
+
+/** Streams and cancellation for a prompt, as @inquirer/prompts takes them. */
+export interface PromptIo {
+  input: NodeJS.ReadableStream;
+  output: NodeJS.WritableStream;
+  signal?: AbortSignal;
+}
+
+/** True for the errors inquirer raises on Ctrl-C or when the session goes away. */
+export function isPromptCancel(e: unknown): boolean {
+  const name = (e as { name?: string } | null)?.name;
+  return name === 'ExitPromptError' || name === 'AbortPromptError' || name === 'CancelPromptError';
+}
+
+function validWith(check: (s: string) => unknown): (s: string) => true | string {
+  return (s) => {
+    try {
+      check(s);
+      return true;
+    } catch (e) {
+      return e instanceof DcmError ? e.userMessage : String(e);
+    }
+  };
+}
+
+/**
+ * Inquirer ends the output stream it was given when a prompt finishes; each
+ * prompt therefore writes through its own forwarder that passes data (and the
+ * terminal's size and resize events) on but never ends the real stream.
+ */
+function promptContext(io: PromptIo): { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; signal?: AbortSignal } {
+  const target = io.output as NodeJS.WritableStream & { columns?: number; rows?: number; isTTY?: boolean };
+  const fwd = new Writable({
+    write(chunk, _enc, cb) {
+      if (target.write(chunk)) cb();
+      else target.once('drain', () => cb());
+    },
+  });
+  for (const k of ['columns', 'rows', 'isTTY'] as const) Object.defineProperty(fwd, k, { get: () => target[k] });
+  const onResize = () => fwd.emit('resize');
+  (target as unknown as Writable).on?.('resize', onResize);
+  fwd.on('finish', () => (target as unknown as Writable).off?.('resize', onResize));
+  return { input: io.input, output: fwd, signal: io.signal };
+}
+
+const splitPorts = (s: string) => s.split(/[\s,]+/).filter(Boolean);
+
+/**
+ * Asks for image, extra ports and name; returns the `create` words to run.
+ * Values already given on the command line are used as defaults.
+ */
+export async function createWizard(core: CommandCore, user: string, io: PromptIo, given: { name?: string; ports: string[] }): Promise<string[]> {
+  const images = await core.images.list(user);
+  if (images.length === 0) throw new DcmError('not-found', 'no images to create from: ask the administrator to register a base image');
+  const image = await select(
+    {
+      message: 'Image',
+      choices: images.map((i) => ({ name: `${i.name}  (${i.kind === 'base' ? 'base image' : 'your image'})`, value: i.name })),
+      default: images.find((i) => i.ref === core.deps.config.default_image)?.name,
+    },
+    promptContext(io),
+  );
+  const ports = await input(
+    {
+      message: 'Extra ports to publish (e.g. "8080 8888", empty for none)',
+      default: given.ports.join(' '),
+      validate: validWith((s) => splitPorts(s).forEach((p) => checkPort(p))),
+    },
+    promptContext(io),
+  );
+  const name = await input(
+    { message: 'Name (empty: use the id)', default: given.name ?? '', validate: validWith((s) => s.trim() && checkContainerName(s.trim())) },
+    promptContext(io),
+  );
+  return ['create', image, ...(name.trim() ? ['--name', name.trim()] : []), ...splitPorts(ports).flatMap((p) => ['--port', p])];
+}
+
+/** Yes/no before something is removed; "no" is the default. */
+export function confirmRemoval(what: string, io: PromptIo): Promise<boolean> {
+  return confirm({ message: `Remove ${what}?`, default: false }, promptContext(io));
+}
