@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * `dcm-shell`: the restricted shell behind the host's OpenSSH. With a pty and
+ * no command it is the interactive shell; otherwise it runs the one command
+ * in SSH_ORIGINAL_COMMAND (or reads plain lines when there is neither). The
+ * identity rules are in shell-identity.ts.
+ */
+import { userInfo } from 'node:os';
+import { DcmError, exitCodeFor, userLine } from '../errors.js';
+import { loadConfig } from '../config.js';
+import { openApp } from '../main.js';
+import { CommandCore } from '../shell/core.js';
+import { colourLevel } from '../shell/colour.js';
+import { runRepl } from '../shell/repl.js';
+import { splitWords } from '../shell/words.js';
+import { finish, takeGlobalOptions } from './cli-options.js';
+import { shellIdentity } from './shell-identity.js';
+
+async function main(): Promise<void> {
+  const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
+  if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
+  const config = loadConfig(opts);
+  const user = shellIdentity({
+    euid: process.geteuid?.() ?? -1,
+    ruid: process.getuid?.() ?? -1,
+    account: userInfo().username,
+    sudoUser: process.env.SUDO_USER || undefined,
+    sshConnection: process.env.SSH_CONNECTION || undefined,
+    userFlag: opts.user,
+    serviceAccount: config.openssh.service_account,
+  });
+  const app = await openApp(opts);
+  const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
+  const command = process.env.SSH_ORIGINAL_COMMAND;
+  if (command !== undefined && command.trim() !== '') {
+    let words: string[];
+    try {
+      words = splitWords(command);
+    } catch (e) {
+      app.close();
+      return finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
+    }
+    const r = await core.run(user, words);
+    app.close();
+    return finish(r.code, r.stdout, r.stderr);
+  }
+  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+  const code = await runRepl({
+    core,
+    user,
+    io: { input: process.stdin, output: process.stdout, terminal },
+    colour: colourLevel(process.env.TERM, noColor, terminal),
+  });
+  if (terminal) process.stdout.write('logout\n');
+  app.close();
+  finish(code);
+}
+
+main().catch((e) => finish(exitCodeFor(e), '', `dcm-shell: ${userLine(e)}\n`));
