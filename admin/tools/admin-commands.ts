@@ -5,6 +5,10 @@ import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
+import { loadConfig } from '../../src/config.js';
+import { checkUserName } from '../../src/names.js';
+import { effectivePolicy } from '../../src/policy/effective.js';
+import { policyRows } from '../../src/policy/policy-report.js';
 
 const imagesAdd: AdminTool = {
   name: 'dcm-admin images add',
@@ -136,4 +140,33 @@ const status: AdminTool = {
   },
 };
 
-export const ADMIN_COMMANDS: AdminTool[] = [imagesAdd, imagesRm, imagesLs, usersLs, usersKey, usersGroup, reconcileCmd, status];
+const policyShow: AdminTool = {
+  name: 'dcm-admin policy show',
+  summary: 'Print the effective policy of a user, with the layer each value came from.',
+  details: 'Layers: built-in, defaults, groups.<g> (in name order), users.<u>. Scalars: the most specific wins;\nallow lists accumulate; deny lists accumulate and always win.',
+  args: { positional: ['USER'], flags: {} },
+  async run(app, a) {
+    const name = checkUserName(a.positional[0]!);
+    const known = app.store.users.get(name) !== undefined;
+    const groups = app.store.users.groups(name);
+    const pol = effectivePolicy(app.config, name, groups);
+    const rows = policyRows(pol);
+    const head = `policy for ${name}${known ? '' : ' (not a dcm user yet)'}, groups: ${groups.join(', ') || '-'}, from ${app.config.configFile ?? '(built-in defaults)'}`;
+    return { text: [head, table(['FIELD', 'VALUE', 'FROM'], rows.map((r) => [r.field, r.value, r.from]))].join('\n'), json: { user: name, groups, rows, policy: pol } };
+  },
+};
+
+const policyCheck: AdminTool = {
+  name: 'dcm-admin policy check',
+  summary: 'Validate a configuration file (default: the one in use) without changing anything.',
+  args: { positional: ['FILE?'], flags: {} },
+  async run(app, a) {
+    const file = a.positional[0] ?? app.config.configFile;
+    if (!file) return { text: 'no configuration file: built-in defaults are in use', json: { ok: true, file: null } };
+    const c = loadConfig({ stateDir: app.config.stateDir, configFile: file });
+    const counts = { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length };
+    return { text: `${file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`, json: { ok: true, file, ...counts } };
+  },
+};
+
+export const ADMIN_COMMANDS: AdminTool[] = [imagesAdd, imagesRm, imagesLs, usersLs, usersKey, usersGroup, reconcileCmd, status, policyShow, policyCheck];

@@ -4,7 +4,8 @@
  * The hardening lives here, not in callers: every container gets CapDrop ALL
  * plus only the capabilities in the spec, no-new-privileges, a pids limit,
  * memory/CPU limits, log rotation, the default seccomp profile, no host
- * namespaces, no devices and no mounts beyond the spec's.
+ * namespaces, no devices and no mounts beyond the spec's. GPUs go as device
+ * nodes, or as NVIDIA device requests when that runtime is installed.
  */
 import Docker from 'dockerode';
 import { DcmError } from '../errors.js';
@@ -33,6 +34,7 @@ function wrap(action: string, e: unknown): DcmError {
 
 export class DockerEngine implements Engine {
   private readonly docker: Docker;
+  private nvidia: Promise<boolean> | null = null;
 
   constructor(socketPath = '/var/run/docker.sock') {
     this.docker = new Docker({ socketPath });
@@ -54,6 +56,11 @@ export class DockerEngine implements Engine {
       exposed[key] = {};
       (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
     }
+    const devices = s.devices ?? [];
+    const gpuIds = [...new Set(devices.filter((d) => d.gpuId !== undefined).map((d) => d.gpuId!))];
+    const asRequest = gpuIds.length > 0 && (await this.hasNvidiaRuntime());
+    // With the NVIDIA runtime, the runtime adds the GPU's nodes itself.
+    const nodes = asRequest ? devices.filter((d) => d.gpuId === undefined) : devices;
     try {
       const c = await this.docker.createContainer({
         name: s.name,
@@ -66,6 +73,7 @@ export class DockerEngine implements Engine {
         ExposedPorts: exposed,
         Tty: false,
         OpenStdin: false,
+        ...(s.user ? { User: s.user } : {}),
         HostConfig: {
           Binds: s.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
           PortBindings: bindings,
@@ -76,6 +84,8 @@ export class DockerEngine implements Engine {
           Memory: s.memoryBytes,
           MemorySwap: s.memoryBytes, // no swap beyond the memory limit
           NanoCpus: s.nanoCpus,
+          Devices: nodes.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: 'rw' })),
+          ...(asRequest ? { Runtime: 'nvidia', DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpuIds, Capabilities: [['gpu']] }] } : {}),
           Privileged: false,
           ReadonlyRootfs: false,
           NetworkMode: 'bridge',
@@ -90,6 +100,15 @@ export class DockerEngine implements Engine {
     } catch (e) {
       throw wrap('create container', e);
     }
+  }
+
+  /** Whether dockerd has the NVIDIA runtime; asked once per process. */
+  private hasNvidiaRuntime(): Promise<boolean> {
+    this.nvidia ??= this.docker
+      .info()
+      .then((i: { Runtimes?: Record<string, unknown> }) => Object.keys(i.Runtimes ?? {}).includes('nvidia'))
+      .catch(() => false);
+    return this.nvidia;
   }
 
   async start(id: string): Promise<void> {

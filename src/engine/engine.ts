@@ -19,6 +19,17 @@ export interface PublishSpec {
   containerPort: number;
 }
 
+/**
+ * A host device node given to the container (read/write, never mknod). GPU
+ * nodes carry their inventory id, so an adapter that sees the NVIDIA runtime
+ * can pass them as a device request instead.
+ */
+export interface DeviceSpec {
+  hostPath: string;
+  containerPath: string;
+  gpuId?: string;
+}
+
 /** Everything that may vary between containers; the rest is fixed hardening. */
 export interface ContainerSpec {
   /** Docker container name, made by dcm (never user text). */
@@ -37,6 +48,10 @@ export interface ContainerSpec {
   memoryBytes: number;
   nanoCpus: number;
   pidsLimit: number;
+  /** Device nodes granted by policy (GPUs); none when absent. */
+  devices?: DeviceSpec[];
+  /** "uid:gid" to run as instead of root, when policy forces the host identity. */
+  user?: string;
 }
 
 export type RunState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'dead' | 'removing';

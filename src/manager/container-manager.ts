@@ -12,6 +12,7 @@ import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
+import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
 import type { ContainerView, ImageView } from './views.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
@@ -42,9 +43,10 @@ export class ContainerManager {
     if (action === 'start' && before.state === 'paused') {
       throw new DcmError('conflict', `container ${row.id} is paused: use unpause`);
     }
+    if (action === 'start' && before.state !== 'running') await beforeStart(this.deps, row);
     switch (action) {
       case 'start': await engine.start(id); break;
-      case 'stop': await engine.stop(id, t); break;
+      case 'stop': await engine.stop(id, t); afterStop(this.deps, row); break;
       case 'restart': await engine.restart(id, t); break;
       case 'pause': await engine.pause(id); break;
       case 'unpause': await engine.unpause(id); break;
@@ -107,6 +109,7 @@ export class ContainerManager {
     const repo = `${userRepo(user)}/${name}`;
     const full = `${repo}:${tag}`;
     if (store.images.get(full)) throw new DcmError('conflict', `you already have an image ${name}:${tag}; remove it with rmi first or pick another tag`);
+    beforeCommit(this.deps, user);
     const imageId = await engine.commit(row.docker_id!, repo, tag, imageLabels(user, this.deps.config.instance));
     try {
       store.images.insert({ ref: full, docker_id: imageId, owner: user, source: row.id });

@@ -2,15 +2,17 @@
  * The create saga: reserve (ports, IP, row) in one IMMEDIATE transaction →
  * probe the host → create → start → wait for sshd → record. Any failure undoes
  * the earlier steps, so a failed create leaves no container, row or port.
+ * What the container may have (image, limits, mounts, ports, GPUs, caps, env)
+ * is decided by policy/decide.ts; this file only carries the decision out.
  */
 import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
 import { realHostNet } from '../net/host-net.js';
-import { containerLabels } from '../engine/labels.js';
-import { BASE_CAPABILITIES } from '../policy/capabilities.js';
-import { effectiveLimits } from '../policy/limits.js';
+import { LABEL_INSTANCE, containerLabels } from '../engine/labels.js';
+import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
+import { probeMounts } from '../policy/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
 import type { ContainerSpec } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
@@ -19,10 +21,17 @@ import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { resolveImage } from './resolve.js';
 
+/** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
   image?: string;
   name?: string;
   ports?: number[];
+  /** One preset granted by the admin (`--preset NAME`). */
+  preset?: string;
+  /** Names from the admin's mount catalogue (`--mount NAME`). */
+  mounts?: string[];
+  /** `--gpus N` or `--gpus 0,3`. */
+  gpus?: { count: number } | { ids: string[] };
 }
 
 /** Where the init script is mounted inside every container. */
@@ -33,15 +42,25 @@ const MAX_PROBE_ROUNDS = 20;
 export async function createContainer(deps: Deps, user: UserRow, req: CreateRequest): Promise<ContainerRow> {
   const { store, engine, config } = deps;
   const name = req.name === undefined ? null : checkContainerName(req.name);
-  const ports = checkExtraPorts(deps, req.ports ?? []);
   const image = resolveImage(store, user.name, req.image ?? config.default_image);
   const groups = store.users.groups(user.name);
-  const { limits } = effectiveLimits(config, user.name, groups);
+  const preq: PolicyRequest = {
+    image: { ref: image.ref, own: image.owner === user.name },
+    ...(req.preset !== undefined ? { preset: req.preset } : {}),
+    mounts: req.mounts ?? [],
+    ports: req.ports ?? [],
+    ...(req.gpus ? { gpus: req.gpus } : {}),
+  };
+  const runningNow = await runningContainers(deps, user.name);
+  // Decide once before touching the host (so a refused create never probes or
+  // reserves anything), then again inside the reservation transaction.
+  const first = decideWithUsage(deps, user, groups, preq, runningNow);
+  await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
 
-  const row = await reserve(deps, user, { name, ports, image, maxContainers: limits.max_containers });
+  const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;
   try {
-    const spec = buildSpec(deps, user, row, ports, limits);
+    const spec = buildSpec(deps, user, row, decision);
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
     await engine.start(dockerId);
@@ -55,58 +74,76 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     return { ...row, docker_id: dockerId, state: 'created' };
   } catch (e) {
     if (dockerId) await engine.remove(dockerId, true).catch(() => undefined);
-    store.containers.delete(row.id);
+    store.containers.delete(row.id); // its ports, resources and GPU reservations go with it
     store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: false, detail: (e as Error).message });
     throw e;
   }
 }
 
-function checkExtraPorts(deps: Deps, ports: number[]): number[] {
-  const { lo, hi } = deps.config.network.extra_ports;
-  const ssh = deps.config.network.ssh_ports;
-  const unique = [...new Set(ports)];
-  for (const p of unique) {
-    if (p < lo || p > hi) throw new DcmError('invalid', `port ${p} is not allowed: extra ports must be in ${lo}-${hi}`);
-    if (p >= ssh.lo && p <= ssh.hi) throw new DcmError('invalid', `port ${p} is not allowed: ${ssh.lo}-${ssh.hi} is reserved for SSH ports`);
-  }
-  return unique;
+/** Running containers of a user, as the engine sees them (for limits.max_running). */
+export async function runningContainers(deps: Deps, owner: string): Promise<number> {
+  const rows = deps.store.containers.byOwner(owner).filter((r) => r.state === 'created' && r.docker_id);
+  if (!rows.length) return 0;
+  const live = await deps.engine.list([`${LABEL_INSTANCE}=${deps.config.instance}`]);
+  const up = new Set(live.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting').map((c) => c.id));
+  return rows.filter((r) => up.has(r.docker_id!)).length;
+}
+
+/**
+ * decide() with usage read from the store now: call inside store.tx() for a
+ * race-free answer. Rows still being created count as running: they will be.
+ */
+function decideWithUsage(deps: Deps, user: UserRow, groups: string[], preq: PolicyRequest, runningNow: number): Decision {
+  const { store, config } = deps;
+  const creating = store.containers.byOwner(user.name).filter((r) => r.state === 'creating').length;
+  const totals = store.policy.totals(user.name);
+  const usage: Usage = {
+    containers: store.containers.countByOwner(user.name),
+    running: runningNow + creating,
+    memoryBytes: totals.memoryBytes,
+    cpus: totals.cpus,
+    gpusInUse: store.policy.reservations().map((r) => r.gpu_id),
+  };
+  const d = decide(preq, { name: user.name, uid: user.uid, gid: user.gid }, groups, usage, config);
+  if (!d.ok) throw new DcmError(d.code, d.message, d.rule);
+  return d;
 }
 
 interface ReserveInput {
   name: string | null;
-  ports: number[];
   image: ImageRow;
-  maxContainers: number;
+  groups: string[];
+  preq: PolicyRequest;
+  runningNow: number;
 }
 
 /**
- * Picks an IP alias and SSH port and inserts the row and its port allocations
- * atomically; then checks the host really has those ports free, and if another
- * process holds one, releases the reservation and tries again without it.
+ * Decides, picks an IP alias, SSH port and GPUs, and inserts the row, its port
+ * allocations, resources and GPU reservations in one IMMEDIATE transaction;
+ * then checks the host really has those ports free, and if another process
+ * holds one, releases the reservation and tries again without it.
  */
-async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<ContainerRow> {
-  const { store, config } = deps;
+async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ row: ContainerRow; decision: Decision }> {
+  const { store } = deps;
   const hostBusy = new Set<string>();
   for (let round = 0; round < MAX_PROBE_ROUNDS; round++) {
-    const row = store.tx(() => {
-      const count = store.containers.countByOwner(user.name);
-      if (count >= inp.maxContainers) {
-        throw new DcmError('limit', `limit reached: you have ${count} of ${inp.maxContainers} containers allowed; remove one first`);
-      }
+    const res = store.tx(() => {
+      const decision = decideWithUsage(deps, user, inp.groups, inp.preq, inp.runningNow);
       if (inp.name && store.containers.ownedByName(user.name, inp.name)) {
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);
       }
+      const ports = decision.ports;
       const choice = chooseAllocation({
-        aliases: config.network.ip_aliases,
-        sshRange: config.network.ssh_ports,
+        aliases: decision.ipAliases,
+        sshRange: decision.sshRange,
         usedIds: store.containers.ids(),
         usedOn: (ip) => store.containers.portsOnIp(ip),
-        extraPorts: inp.ports,
+        extraPorts: ports,
         hostBusy,
       });
       if ('reason' in choice) {
         if (choice.reason === 'ports-taken') {
-          throw new DcmError('conflict', `port${inp.ports.length > 1 ? 's' : ''} ${inp.ports.join(', ')} already in use on every address (${config.network.ip_aliases.join(', ')})`);
+          throw new DcmError('conflict', `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} already in use on every address (${decision.ipAliases.join(', ')})`);
         }
         throw new DcmError('limit', 'no free SSH port left on this server; ask the administrator');
       }
@@ -124,20 +161,26 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<Co
       };
       store.containers.insert(r);
       store.containers.addPort({ ip: r.ip, port: r.id, container_id: r.id, container_port: 22, kind: 'ssh' });
-      for (const p of inp.ports) store.containers.addPort({ ip: r.ip, port: p, container_id: r.id, container_port: p, kind: 'extra' });
-      return r;
+      for (const p of ports) store.containers.addPort({ ip: r.ip, port: p, container_id: r.id, container_port: p, kind: 'extra' });
+      store.policy.setResources(r.id, decision.memoryBytes, decision.cpus, decision.preset);
+      store.policy.reserveGpus(r.id, user.name, decision.gpus.map((g) => g.id), true);
+      return { row: r, decision };
     });
-    const wanted = [row.id, ...inp.ports];
+    const { row, decision } = res;
+    const wanted = [row.id, ...decision.ports];
     const free = await Promise.all(wanted.map((p) => (deps.net ?? realHostNet).isPortFree(row.ip, p)));
-    if (free.every(Boolean)) return row;
+    if (free.every(Boolean)) return res;
     wanted.forEach((p, i) => free[i] || hostBusy.add(`${row.ip}:${p}`));
     store.containers.delete(row.id);
   }
   throw new DcmError('conflict', 'could not find free host ports; try again');
 }
 
-/** The typed allowlist: nothing here comes from user text except validated values. */
-function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, ports: number[], limits: { memory: number; cpus: number; pids: number }): ContainerSpec {
+/** Inside the container a device node appears under /dev with its own name. */
+const devPath = (host: string) => `/dev/${host.slice(host.lastIndexOf('/') + 1)}`;
+
+/** The typed allowlist: nothing here comes from user text except validated values and policy. */
+function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): ContainerSpec {
   const { config } = deps;
   const dirs = userDirs(config.storageDir, user.name);
   return {
@@ -148,6 +191,7 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, ports: number[]
     entrypoint: ['/bin/sh', INIT_PATH],
     cmd: [],
     env: {
+      ...d.env, // the admin's forced variables; DCM_* are refused in the config
       DCM_USER: user.name,
       DCM_UID: String(user.uid),
       DCM_GID: String(user.gid),
@@ -157,14 +201,20 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, ports: number[]
       { source: dirs.root, target: '/root', readOnly: false },
       { source: dirs.home, target: `/home/${user.name}`, readOnly: false },
       { source: config.initScript, target: INIT_PATH, readOnly: true },
+      ...d.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
     ],
     publish: [
       { hostIp: row.ip, hostPort: row.id, containerPort: 22 },
-      ...ports.map((p) => ({ hostIp: row.ip, hostPort: p, containerPort: p })),
+      ...d.ports.map((p) => ({ hostIp: row.ip, hostPort: p, containerPort: p })),
     ],
-    capAdd: [...BASE_CAPABILITIES],
-    memoryBytes: limits.memory,
-    nanoCpus: Math.round(limits.cpus * 1e9),
-    pidsLimit: limits.pids,
+    capAdd: d.capAdd,
+    memoryBytes: d.memoryBytes,
+    nanoCpus: Math.round(d.cpus * 1e9),
+    pidsLimit: d.pids,
+    devices: [
+      ...d.gpus.flatMap((g) => g.devices.map((p) => ({ hostPath: p, containerPath: devPath(p), gpuId: g.id }))),
+      ...d.sharedDevices.map((p) => ({ hostPath: p, containerPath: devPath(p) })),
+    ],
+    ...(d.runAs ? { user: `${d.runAs.uid}:${d.runAs.gid}` } : {}),
   };
 }

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { usageLine } from '../args.js';
 import { commit } from './commit.js';
 import { create } from './create.js';
+import { gpus } from './gpus.js';
 import { images } from './images.js';
 import { pause, restart, start, stop, unpause } from './lifecycle.js';
 import { logs } from './logs.js';
@@ -26,7 +27,7 @@ const help: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, whoami, help];
+export const COMMANDS: Command[] = [create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, gpus, whoami, help];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));

@@ -1,0 +1,48 @@
+/**
+ * Probing mount sources before anything is created. A missing source would make
+ * Docker create an empty root-owned directory on the host, and a hung network
+ * filesystem would hang the create; both become one clear error instead.
+ *
+ * The probe runs `stat` in a child process with our own timer: fs.stat on a hung
+ * NFS mount would block a libuv worker thread for good, and a child stuck in
+ * uninterruptible sleep may never exit, so we stop waiting rather than wait for it.
+ */
+import { spawn } from 'node:child_process';
+import { DcmError } from '../errors.js';
+
+/** Result of probing one path. */
+export type ProbeResult = 'ok' | 'missing' | 'timeout';
+
+/** How a path is probed; tests swap in a fake that never answers. */
+export type PathProber = (path: string, timeoutMs: number) => Promise<ProbeResult>;
+
+export const statProber: PathProber = (path, timeoutMs) =>
+  new Promise((resolve) => {
+    const child = spawn('stat', ['-L', '--', path], { stdio: 'ignore' });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      child.unref();
+      resolve('timeout');
+    }, timeoutMs);
+    child.on('error', () => {
+      clearTimeout(timer);
+      resolve('missing');
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? 'ok' : 'missing');
+    });
+  });
+
+/** Probes every source in parallel; throws one line naming the first bad mount. */
+export async function probeMounts(mounts: { name: string; source: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
+  const results = await Promise.all(mounts.map((m) => prober(m.source, timeoutMs)));
+  mounts.forEach((m, i) => {
+    if (results[i] === 'missing') {
+      throw new DcmError('unavailable', `mount ${m.name} is unavailable: its host path does not exist; nothing was created (tell the administrator)`, `mount ${m.name}: ${m.source} is missing`);
+    }
+    if (results[i] === 'timeout') {
+      throw new DcmError('unavailable', `mount ${m.name} is unavailable: its host path did not answer within ${timeoutMs / 1000}s; nothing was created (tell the administrator)`, `mount ${m.name}: ${m.source} hung`);
+    }
+  });
+}
