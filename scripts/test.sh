@@ -6,7 +6,7 @@
 # port range, so they do not collide.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx tsc -p tsconfig.json
+npm run build --silent
 dirs=()
 case "${1:-all}" in
   unit) dirs=(dist/test/unit) ;;

@@ -20,18 +20,18 @@ export DCM_STATE_DIR=$state_dir
 
 bash scripts/setup-host.sh </dev/null
 echo "dcm-up: building" >&2
-npx tsc -p tsconfig.json
-node dist/admin/dcm-admin.js images add dcm/debian-base:bookworm >&2
-node dist/admin/dcm-admin.js status >&2
+npm run build --silent
+node dist/bin/dcm-admin.mjs images add dcm/debian-base:bookworm >&2
+node dist/bin/dcm-admin.mjs status >&2
 
 cat >&2 <<MSG
 
 dcm is ready (state: $state_dir). Add a user and try it:
-  node dist/admin/dcm-useradd.js alice --key ~/.ssh/id_ed25519.pub
-  node dist/src/doors/dcm.js --user alice create
+  node dist/bin/dcm-useradd.mjs alice --key ~/.ssh/id_ed25519.pub
+  node dist/bin/dcm.mjs --user alice create
 MSG
-if [ -f dist/src/doors/dcm-server.js ]; then
+if [ -f dist/bin/dcm-server.mjs ]; then
   echo "  ssh -p 2222 alice@127.0.0.1            # the restricted shell" >&2
   echo >&2
-  exec node dist/src/doors/dcm-server.js ${listen:+--listen "$listen"}
+  exec node dist/bin/dcm-server.mjs ${listen:+--listen "$listen"}
 fi

@@ -30,11 +30,11 @@ export async function waitForSsh(ip: string, port: number, timeoutMs: number): P
   // A wildcard bind is reached over loopback.
   const target = ip === '0.0.0.0' ? '127.0.0.1' : ip;
   const deadline = Date.now() + timeoutMs;
-  let delay = 25;
+  // A short fixed interval: sshd is usually up within 50-150 ms of start, and
+  // each probe is one local connection, so polling often costs little.
   while (Date.now() < deadline) {
     if (await bannerOnce(target, port, Math.min(2000, Math.max(50, deadline - Date.now())))) return true;
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 1.5, 200);
+    await new Promise((r) => setTimeout(r, 15));
   }
   return false;
 }

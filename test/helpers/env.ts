@@ -10,14 +10,14 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
-/** Repository root (dist/test/helpers → ../../..). */
+/** Repository root (dist/test/helpers → ../../..). Tests run the bundled programs in dist/bin, as shipped. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const BASE_IMAGE = 'dcm/debian-base:bookworm';
 export const BIN = {
-  dcm: join(ROOT, 'dist/src/doors/dcm.js'),
-  useradd: join(ROOT, 'dist/admin/dcm-useradd.js'),
-  userdel: join(ROOT, 'dist/admin/dcm-userdel.js'),
-  admin: join(ROOT, 'dist/admin/dcm-admin.js'),
+  dcm: join(ROOT, 'dist/bin/dcm.mjs'),
+  useradd: join(ROOT, 'dist/bin/dcm-useradd.mjs'),
+  userdel: join(ROOT, 'dist/bin/dcm-userdel.mjs'),
+  admin: join(ROOT, 'dist/bin/dcm-admin.mjs'),
 };
 
 export interface RunResult {
