@@ -5,6 +5,7 @@ import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
+import { openssh } from './openssh.js';
 import { loadConfig } from '../../src/config.js';
 import { checkUserName } from '../../src/names.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
@@ -169,4 +170,4 @@ const policyCheck: AdminTool = {
   },
 };
 
-export const ADMIN_COMMANDS: AdminTool[] = [imagesAdd, imagesRm, imagesLs, usersLs, usersKey, usersGroup, reconcileCmd, status, policyShow, policyCheck];
+export const ADMIN_COMMANDS: AdminTool[] = [imagesAdd, imagesRm, imagesLs, usersLs, usersKey, usersGroup, reconcileCmd, status, policyShow, policyCheck, openssh];

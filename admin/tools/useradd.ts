@@ -4,6 +4,9 @@ import { DcmError } from '../../src/errors.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
+import { checkUserName } from '../../src/names.js';
+import { keyLine, parsePublicKey } from '../../src/ssh-keys.js';
+import { ensureSystemAccount, undoSystemAccount, type SystemAccountReport } from './system-account.js';
 
 /** A --key value is either key text ("ssh-ed25519 AAAA…") or a file of key lines. */
 export function readKeyArg(v: string): string[] {
@@ -23,17 +26,28 @@ export const useradd: AdminTool = {
     flags: {
       key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'public key file or key line (repeatable; at least one)' },
       group: { type: 'list', short: 'g', value: 'GROUP', help: 'dcm group for policy (repeatable)' },
+      system: { type: 'bool', help: 'also make the host account (in the openssh group, keys installed) for the OpenSSH + sudo way in' },
     },
   },
   async run(app, a) {
     const keys = list(a.flags.key).flatMap(readKeyArg);
-    const r = new UserManager(app).add({ name: a.positional[0]!, keys, groups: list(a.flags.group) });
+    // The host account comes first so that it lends its uid/gid to the dcm user.
+    let sys: SystemAccountReport | null = null;
+    if (a.flags.system) sys = ensureSystemAccount(checkUserName(a.positional[0]!), app.config.openssh.group, keys.map((k) => keyLine(parsePublicKey(k))));
+    let r;
+    try {
+      r = new UserManager(app).add({ name: a.positional[0]!, keys, groups: list(a.flags.group) });
+    } catch (e) {
+      if (sys) undoSystemAccount(sys);
+      throw e;
+    }
     const text = [
       `added ${r.user.name} (uid ${r.user.uid}, gid ${r.user.gid})${r.groups.length ? ` in ${r.groups.join(', ')}` : ''}`,
       ...r.keys.map((k) => `  key ${k.algo} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
       `  storage ${r.storage.root} -> /root, ${r.storage.home} -> /home/${r.user.name}`,
+      ...(sys ? [`  host account ${sys.name} (${sys.created ? 'created' : 'existing'}) in group ${sys.group}, keys in ${sys.home}/.ssh/authorized_keys`] : []),
     ].join('\n');
-    return { text, json: { user: r.user.name, uid: r.user.uid, gid: r.user.gid, groups: r.groups, keys: r.keys.map((k) => ({ algo: k.algo, fingerprint: k.fingerprint })), storage: r.storage } };
+    return { text, json: { user: r.user.name, uid: r.user.uid, gid: r.user.gid, groups: r.groups, keys: r.keys.map((k) => ({ algo: k.algo, fingerprint: k.fingerprint })), storage: r.storage, system: sys } };
   },
 };
 
