@@ -118,7 +118,7 @@ const layerSchema = z
       })
       .strict()
       .optional(),
-    /** Who the container's processes run as: root (DCM style) or the user's host uid:gid. */
+    /** Who users log in as: root too (DCM style), or only their host uid:gid (userdocker style). */
     user: z.enum(['root', 'host']).optional(),
     /** Capabilities added on top of the built-in set (accumulate). */
     cap_add: z.array(capability).optional(),

@@ -73,7 +73,6 @@ export class DockerEngine implements Engine {
         ExposedPorts: exposed,
         Tty: false,
         OpenStdin: false,
-        ...(s.user ? { User: s.user } : {}),
         HostConfig: {
           Binds: s.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
           PortBindings: bindings,

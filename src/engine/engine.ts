@@ -50,8 +50,6 @@ export interface ContainerSpec {
   pidsLimit: number;
   /** Device nodes granted by policy (GPUs); none when absent. */
   devices?: DeviceSpec[];
-  /** "uid:gid" to run as instead of root, when policy forces the host identity. */
-  user?: string;
 }
 
 export type RunState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'dead' | 'removing';

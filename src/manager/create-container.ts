@@ -198,7 +198,10 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
       DCM_INSTANCE: row.instance,
     },
     mounts: [
-      { source: dirs.root, target: '/root', readOnly: false },
+      // Forced host identity: sshd (PID 1) still needs root, but without the
+      // user's /root storage root has no authorized key, so every session runs
+      // as the user's uid:gid, and no-new-privileges keeps it there.
+      ...(d.runAs ? [] : [{ source: dirs.root, target: '/root', readOnly: false }]),
       { source: dirs.home, target: `/home/${user.name}`, readOnly: false },
       { source: config.initScript, target: INIT_PATH, readOnly: true },
       ...d.mounts.map((m) => ({ source: m.source, target: m.target, readOnly: m.readOnly })),
@@ -215,6 +218,5 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
       ...d.gpus.flatMap((g) => g.devices.map((p) => ({ hostPath: p, containerPath: devPath(p), gpuId: g.id }))),
       ...d.sharedDevices.map((p) => ({ hostPath: p, containerPath: devPath(p) })),
     ],
-    ...(d.runAs ? { user: `${d.runAs.uid}:${d.runAs.gid}` } : {}),
   };
 }

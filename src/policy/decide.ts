@@ -60,7 +60,10 @@ export interface Decision {
   capAdd: string[];
   env: Record<string, string>;
   mounts: PolicyMount[];
-  /** null: root in the container (DCM style); otherwise the host uid:gid. */
+  /**
+   * null: users may log in as root (DCM style); otherwise every session runs as
+   * the user's host uid:gid (userdocker style) and root login is impossible.
+   */
   runAs: { uid: number; gid: number } | null;
   ports: number[];
   sshRange: { lo: number; hi: number };

@@ -36,7 +36,19 @@ export const statProber: PathProber = (path, timeoutMs) =>
 
 /** Probes every source in parallel; throws one line naming the first bad mount. */
 export async function probeMounts(mounts: { name: string; source: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
-  const results = await Promise.all(mounts.map((m) => prober(m.source, timeoutMs)));
+  // Bounded here too, whatever the prober does.
+  const bounded = (path: string) =>
+    new Promise<ProbeResult>((resolve) => {
+      const t = setTimeout(() => resolve('timeout'), timeoutMs + 50);
+      prober(path, timeoutMs).then((r) => {
+        clearTimeout(t);
+        resolve(r);
+      }, () => {
+        clearTimeout(t);
+        resolve('missing');
+      });
+    });
+  const results = await Promise.all(mounts.map((m) => bounded(m.source)));
   mounts.forEach((m, i) => {
     if (results[i] === 'missing') {
       throw new DcmError('unavailable', `mount ${m.name} is unavailable: its host path does not exist; nothing was created (tell the administrator)`, `mount ${m.name}: ${m.source} is missing`);
