@@ -1,8 +1,12 @@
 /**
  * bench/create-ready: time from "create" to the first successful `ssh -p`
- * login, through dcm (`dcm create` then ssh) against a raw `docker run` of the
- * same image with sshd and a published port (then ssh), alternating in one
- * run. Prints both medians and the ratio dcm/raw (target ≤ 1.15).
+ * login, against a raw `docker run` of the same image with sshd and a
+ * published port (then ssh), alternating in one run. Two ways through dcm:
+ *   - shell: the command core in a running process, as a user's open
+ *     dcm-server session runs it (no process start per command);
+ *   - cli:   a fresh `dcm create` process per create (the local door), which
+ *     adds Node's start-up to every command.
+ * Prints the medians and each ratio to raw (target ≤ 1.15).
  *
  *   npm run bench:create-ready [-- --rounds N]
  */
@@ -10,6 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, run, sshInto, BASE_IMAGE } from '../test/helpers/env.js';
+import { openApp } from '../src/main.js';
+import { CommandCore } from '../src/shell/core.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 7, 30);
 const DEADLINE = Date.now() + 10 * 60 * 1000;
@@ -35,7 +41,10 @@ async function main(): Promise<void> {
     mkdirSync(rawKeys, { mode: 0o700 });
     copyFileSync(`${u.keyFile}.pub`, join(rawKeys, 'authorized_keys'));
     chmodSync(join(rawKeys, 'authorized_keys'), 0o600);
+    const app = await openApp({ stateDir: env.stateDir, configFile: env.configFile });
+    const core = new CommandCore(app);
     const dcmTimes: number[] = [];
+    const shellTimes: number[] = [];
     const rawTimes: number[] = [];
     for (let i = 0; i < rounds && Date.now() < DEADLINE; i++) {
       let t = performance.now();
@@ -43,6 +52,14 @@ async function main(): Promise<void> {
       await untilLogin(u.keyFile, c.sshPort);
       dcmTimes.push(performance.now() - t);
       await env.dcm('bench', 'rm', '-f', String(c.id));
+
+      t = performance.now();
+      const out = await core.run('bench', ['create', '--json']);
+      if (out.code !== 0) throw new Error(out.stderr);
+      const s = JSON.parse(out.stdout) as { sshPort: number };
+      await untilLogin(u.keyFile, s.sshPort);
+      shellTimes.push(performance.now() - t);
+      await core.run('bench', ['rm', '-f', String(s.sshPort)]);
 
       const port = 34100 + i;
       t = performance.now();
@@ -55,11 +72,12 @@ async function main(): Promise<void> {
       await untilLogin(u.keyFile, port);
       rawTimes.push(performance.now() - t);
       execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
-      process.stderr.write(`round ${i + 1}: dcm ${dcmTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
+      process.stderr.write(`round ${i + 1}: shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
     }
-    const d = median(dcmTimes);
+    app.close();
     const r = median(rawTimes);
-    console.log(`create-ready: rounds ${dcmTimes.length}, dcm median ${d.toFixed(0)} ms, raw docker run median ${r.toFixed(0)} ms, ratio ${(d / r).toFixed(2)} (target <= 1.15)`);
+    const line = (name: string, xs: number[]) => `${name} median ${median(xs).toFixed(0)} ms, ratio ${(median(xs) / r).toFixed(2)}`;
+    console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm shell', shellTimes)}; ${line('dcm cli', dcmTimes)} (target <= 1.15)`);
   } finally {
     await env.cleanup();
   }
