@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `dcm`: the local door. `sudo dcm show` on the host itself, or as root
- * `dcm --user NAME show`. One command, text or --json, exit code 0 on success.
+ * `dcm --user NAME show`. One command, text or --json, exit code 0 on success;
+ * with no command on a terminal, the interactive shell.
  */
 import { exitCodeFor, userLine } from '../errors.js';
 import { openApp } from '../main.js';
@@ -15,6 +16,14 @@ async function main(): Promise<void> {
     const user = localIdentity({ euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user });
     const app = await openApp(opts);
     const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
+    if (opts.rest.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
+      const { runRepl } = await import('../shell/repl.js');
+      const { colourLevel } = await import('../shell/colour.js');
+      const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+      const code = await runRepl({ core, user, io: { input: process.stdin, output: process.stdout, terminal: true }, colour: colourLevel(process.env.TERM, noColor, true) });
+      app.close();
+      return finish(code);
+    }
     const r = await core.run(user, opts.rest);
     app.close();
     finish(r.code, r.stdout, r.stderr);
