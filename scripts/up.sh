@@ -24,14 +24,16 @@ npm run build --silent
 node dist/bin/dcm-admin.mjs images add dcm/debian-base:bookworm >&2
 node dist/bin/dcm-admin.mjs status >&2
 
+sd=""
+[ "$state_dir" = /var/lib/dcm ] || sd=" --state-dir $state_dir"
+port=2222
+[ -z "$listen" ] || port=${listen##*:}
 cat >&2 <<MSG
 
-dcm is ready (state: $state_dir). Add a user and try it:
-  node dist/bin/dcm-useradd.mjs alice --key ~/.ssh/id_ed25519.pub
-  node dist/bin/dcm.mjs --user alice create
+dcm is ready (state: $state_dir). In another terminal, add a user and try it:
+  node dist/bin/dcm-useradd.mjs$sd alice --key ~/.ssh/id_ed25519.pub
+  ssh -p $port alice@127.0.0.1 create        # through dcm-server, started below
+  node dist/bin/dcm.mjs$sd --user alice show  # or the local door, as root
+
 MSG
-if [ -f dist/bin/dcm-server.mjs ]; then
-  echo "  ssh -p 2222 alice@127.0.0.1            # the restricted shell" >&2
-  echo >&2
-  exec node dist/bin/dcm-server.mjs ${listen:+--listen "$listen"}
-fi
+exec node dist/bin/dcm-server.mjs ${listen:+--listen "$listen"}
