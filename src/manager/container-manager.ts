@@ -31,6 +31,7 @@ export class ContainerManager {
     const row = this.usable(user, ref);
     const id = row.docker_id!;
     const before = await this.status(row);
+    if (!before) throw new DcmError('conflict', `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`);
     const t = config.engine.stop_timeout;
     const needs: Partial<Record<Action, string[]>> = { pause: ['running'], unpause: ['paused'] };
     const okStates = needs[action];
@@ -67,7 +68,7 @@ export class ContainerManager {
     if (st && (st.state === 'running' || st.state === 'paused' || st.state === 'restarting') && !force) {
       throw new DcmError('conflict', `container ${row.id} is ${st.state}: stop it first, or use rm -f`);
     }
-    const view = this.view(row, st ?? missing(row));
+    const view = this.view(row, st);
     store.containers.setState(row.id, 'removing');
     try {
       if (row.docker_id) await engine.remove(row.docker_id, true);
@@ -88,7 +89,7 @@ export class ContainerManager {
     const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`]);
     // Joined on the Docker id recorded in the database: labels never decide ownership.
     const byId = new Map(live.map((c) => [c.id, c]));
-    return rows.map((r) => this.view(r, (r.docker_id && byId.get(r.docker_id)) || missing(r)));
+    return rows.map((r) => this.view(r, (r.docker_id && byId.get(r.docker_id)) || null));
   }
 
   async get(user: string, ref: string): Promise<ContainerView> {
@@ -131,23 +132,24 @@ export class ContainerManager {
     return row;
   }
 
-  private async status(row: ContainerRow): Promise<ContainerStatus> {
-    if (!row.docker_id) return missing(row);
-    return (await this.deps.engine.inspect(row.docker_id)) ?? missing(row);
+  /** The engine's view of the container; null when it is gone from the engine. */
+  private async status(row: ContainerRow): Promise<ContainerStatus | null> {
+    if (!row.docker_id) return null;
+    return this.deps.engine.inspect(row.docker_id);
   }
 
-  private view(row: ContainerRow, st: ContainerStatus): ContainerView {
+  private view(row: ContainerRow, st: ContainerStatus | null): ContainerView {
     const { config, store } = this.deps;
     const ports = store.containers.ports(row.id).filter((p) => p.kind === 'extra');
     const single = config.network.ip_aliases.length === 1;
     const host = row.ip === '0.0.0.0' || single ? config.host : row.ip;
-    const state = row.state === 'created' ? st.state : row.state;
+    const state = row.state !== 'created' ? row.state : st ? st.state : 'missing';
     return {
       id: row.id,
       name: row.name,
       image: row.image_ref,
       state,
-      status: row.state === 'created' ? st.status : row.state,
+      status: row.state !== 'created' ? row.state : st ? st.status : 'gone from the engine (the administrator can run dcm-admin reconcile)',
       host,
       ip: row.ip,
       sshPort: row.id,
@@ -157,8 +159,5 @@ export class ContainerManager {
   }
 }
 
-function missing(row: ContainerRow): ContainerStatus {
-  return { id: row.docker_id ?? '', state: 'dead', status: 'missing from the engine (run dcm-admin reconcile)', labels: {} };
-}
 
 export { noSuchContainer };
