@@ -53,7 +53,7 @@ export function handleSession(session: Session, s: SessionContext): void {
   // which can never widen what the session may do.
   session.on('env', (_accept, reject, info) => {
     if (info.key === 'NO_COLOR') clientNoColor = true;
-    reject?.();
+    refuse(`env ${String(info.key).slice(0, 40)}`)(null, reject);
   });
   session.on('x11', refuse('X11 forwarding'));
   session.on('auth-agent', refuse('agent forwarding'));
