@@ -85,7 +85,8 @@ export type PolicyConfig = Pick<Config, 'defaults' | 'groups' | 'users' | 'netwo
 
 const q = (s: string) => JSON.stringify(s);
 const at = (s: Sourced<unknown>) => `(${s.from})`;
-const gib = (b: number) => `${+(b / 1024 ** 3).toFixed(2)}g`;
+/** Sizes as an admin writes them: 400m, 2g, 7.5g. */
+const gib = (b: number) => (b < 1024 ** 3 ? `${Math.round(b / 1024 ** 2)}m` : `${+(b / 1024 ** 3).toFixed(2)}g`);
 
 function refuse(code: Refusal['code'], what: string, rule: string): Refusal {
   return { ok: false, code, rule, message: `${what} — policy: ${rule}` };
@@ -115,11 +116,13 @@ export function decide(req: PolicyRequest, user: PolicyUser, groups: string[], u
   const cpus = preset?.cpus ?? (pol.limits.cpus.value as number);
   const pids = preset?.pids ?? (pol.limits.pids.value as number);
 
-  const quota = checkQuotas(pol, usage, memoryBytes, cpus);
-  if (quota) return quota;
-
+  // What was asked for is checked before how much is already used, so a user
+  // learns about a bad request even while at a quota.
   const ports = checkPorts(req.ports ?? [], pol, preset, req.preset, cfg);
   if (!Array.isArray(ports)) return ports;
+
+  const quota = checkQuotas(pol, usage, memoryBytes, cpus);
+  if (quota) return quota;
 
   const gpus = chooseGpus(req, preset, pol, usage, cfg);
   if (!Array.isArray(gpus)) return gpus;
