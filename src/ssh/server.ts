@@ -3,6 +3,7 @@
  * refusing addresses that failed too often, and a clean stop that ends every
  * connection and waits (bounded) for them to close.
  */
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { CommandCore } from '../shell/core.js';
 import { AddressThrottle } from './throttle.js';
@@ -20,6 +21,10 @@ export interface SshServerOptions {
 
 export class DcmSshServer {
   private readonly server: ssh2.Server;
+  /** Accepts TCP first: ssh2 only reports a client once it has sent its version line. */
+  private readonly tcp: NetServer;
+  /** Pre-login sockets by "ip:port", so a login can cancel their grace timer. */
+  private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout }>();
   private readonly clients = new Set<Connection>();
   private readonly shutdown = new AbortController();
   readonly throttle: AddressThrottle;
@@ -30,26 +35,60 @@ export class DcmSshServer {
     this.throttle = new AddressThrottle({ maxFailures: cfg.max_auth_failures, windowMs: cfg.ban_time * 1000, banMs: cfg.ban_time * 1000 });
     this.slots = new SessionSlots(cfg.max_sessions_per_user);
     this.server = new ssh2.Server({ hostKeys: [o.hostKeyPem], ident: 'dcm' }, (client, info) => {
-      if (this.throttle.banned(info.ip)) {
-        // Refused before any handshake work is spent on it.
-        client.on('error', () => undefined);
-        client.end();
-        return;
-      }
       this.clients.add(client);
       client.on('close', () => this.clients.delete(client));
+      const key = `${info.ip}:${info.port}`;
+      client.once('ready', () => this.loggedIn(key));
       handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal });
     });
     this.server.on('error', (e: Error) => o.log(`server error: ${e.message}`));
+    this.tcp = createServer((socket) => this.accept(socket));
+    this.tcp.on('error', (e: Error) => o.log(`listener error: ${e.message}`));
+  }
+
+  /**
+   * Refuses banned addresses before any handshake work, and closes sockets
+   * that have not logged in within login_grace, whether or not they ever
+   * spoke SSH.
+   */
+  private accept(socket: Socket): void {
+    const ip = socket.remoteAddress ?? '';
+    socket.on('error', () => undefined);
+    if (this.shutdown.signal.aborted || this.throttle.banned(ip.replace(/^::ffff:/, ''))) {
+      socket.destroy();
+      return;
+    }
+    const key = `${ip.replace(/^::ffff:/, '')}:${socket.remotePort}`;
+    const grace = this.o.core.deps.config.server.login_grace * 1000;
+    const timer = setTimeout(() => {
+      this.o.log(`${key}: no login within ${grace / 1000}s`);
+      this.pending.delete(key);
+      socket.destroy();
+    }, grace);
+    this.pending.set(key, { socket, timer });
+    socket.once('close', () => {
+      const p = this.pending.get(key);
+      if (p?.socket === socket) {
+        clearTimeout(p.timer);
+        this.pending.delete(key);
+      }
+    });
+    this.server.injectSocket(socket);
+  }
+
+  private loggedIn(key: string): void {
+    const p = this.pending.get(key);
+    if (p) clearTimeout(p.timer);
+    this.pending.delete(key);
   }
 
   /** Resolves with the bound address once listening. */
   listen(): Promise<{ host: string; port: number }> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.o.port, this.o.host, () => {
-        this.server.off('error', reject);
-        const a = this.server.address() as { address: string; port: number };
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.o.port, this.o.host, () => {
+        this.tcp.off('error', reject);
+        const a = this.tcp.address() as { address: string; port: number };
         resolve({ host: a.address, port: a.port });
       });
     });
@@ -57,9 +96,10 @@ export class DcmSshServer {
 
   /** Stops accepting, ends every connection, waits up to `graceMs` for them to close. */
   async stop(graceMs = 5000): Promise<void> {
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    const closed = new Promise<void>((r) => this.tcp.close(() => r()));
     this.shutdown.abort();
     for (const c of this.clients) c.end();
+    for (const p of this.pending.values()) p.socket.destroy();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);

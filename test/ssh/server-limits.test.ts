@@ -1,0 +1,108 @@
+/**
+ * dcm-server's guards, with short limits: login grace, idle timeout, the
+ * per-user session limit and per-address throttling of failed logins.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type ssh2 from 'ssh2';
+import { TestEnv, run, type TestUser } from '../helpers/env.js';
+import { clientCfg, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
+
+const PORT = 32002;
+
+describe('dcm-server limits', () => {
+  const env = new TestEnv({
+    tag: 'sshlim',
+    sshPorts: '31050-31099',
+    extraYaml: 'server:\n  login_grace: 2\n  idle_timeout: 2\n  max_sessions_per_user: 2\n  max_auth_failures: 3\n  ban_time: 60\n',
+  });
+  let server: ServerProc;
+  let alice: TestUser;
+  let stray: string;
+
+  before(async () => {
+    alice = await env.addUser('alice');
+    stray = join(env.stateDir, 'stray');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stray]);
+    server = await startServer(env, PORT);
+  });
+  after(async () => {
+    await server?.stop();
+    await env.cleanup();
+  });
+
+  test('a connection that does not log in is closed after the login grace time', async () => {
+    const t0 = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const s = connect(PORT, '127.0.0.1');
+      s.on('data', () => undefined); // read the banner, then say nothing
+      s.on('close', () => resolve());
+      s.on('error', reject);
+      setTimeout(() => reject(new Error('still open after 8s')), 8000).unref();
+    });
+    const took = Date.now() - t0;
+    assert.ok(took >= 1500 && took < 6000, `closed after ${took} ms`);
+  });
+
+  test('an idle interactive session is closed after idle_timeout', async () => {
+    const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
+    const t0 = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      c.shell({ term: 'xterm', cols: 80, rows: 24 }, (err, ch) => {
+        if (err) return reject(err);
+        ch.on('data', () => undefined);
+        ch.on('close', () => resolve());
+      });
+      setTimeout(() => reject(new Error('not closed after 8s')), 8000).unref();
+    });
+    c.end();
+    const took = Date.now() - t0;
+    assert.ok(took >= 1500 && took < 6000, `closed after ${took} ms`);
+    await server.waitLog(/idle for 2s: closing/);
+  });
+
+  test('a user gets at most max_sessions_per_user sessions at once', async () => {
+    const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
+    const shells: ssh2.ClientChannel[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        shells.push(await new Promise((res, rej) => c.shell({ term: 'dumb' }, (e, ch) => (e ? rej(e) : (ch.on('data', () => undefined), res(ch))))));
+      }
+      const over = await ssh2Exec(c, 'show');
+      assert.equal(over.code, 5);
+      assert.match(over.stderr, /too many open sessions for alice \(limit 2\)/);
+      // A second connection counts against the same user.
+      const c2 = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
+      assert.equal((await ssh2Exec(c2, 'show')).code, 5);
+      c2.end();
+      await new Promise<void>((r) => (shells[0]!.once('close', () => r()), shells[0]!.end('exit\n')));
+      const ok = await ssh2Exec(c, 'show');
+      assert.equal(ok.code, 0, ok.stderr);
+    } finally {
+      c.end();
+    }
+  });
+
+  test('after repeated failures an address is refused, others are not', async () => {
+    const from = '127.0.0.9';
+    for (let i = 0; i < 3; i++) {
+      await ssh2Connect(clientCfg(PORT, 'alice', stray, { localAddress: from })).then(
+        (c) => (c.end(), assert.fail('logged in with a stray key')),
+        () => undefined,
+      );
+    }
+    await sleep(200);
+    // Now even the right key is refused from that address, before any handshake.
+    const e = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { localAddress: from })).then(
+      (c) => (c.end(), null),
+      (err: Error) => err,
+    );
+    assert.ok(e, 'banned address still got in');
+    await server.waitLog(/127\.0\.0\.9: too many failed logins/);
+    const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
+    assert.equal((await ssh2Exec(c, 'show')).code, 0);
+    c.end();
+  });
+});
