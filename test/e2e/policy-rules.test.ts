@@ -19,6 +19,7 @@ for (const d of ['data', 'scratch', 'tools']) mkdirSync(join(host, d));
 const env = new TestEnv({
   tag: 'polrules',
   sshPorts: '33000-33049',
+  ipAliases: ['127.0.0.1', '127.0.0.2'],
   extraYaml: `
 mounts:
   data: { source: ${host}/data, target: /data, mode: ro }
@@ -44,6 +45,7 @@ groups:
     limits: { max_running: 2 }
   hosted:
     user: host
+    ports: { ip_aliases: ["127.0.0.2"], ssh: "33040-33049" }
     images: { own: false }
     limits: { total_memory: 400m }
 `,
@@ -111,6 +113,7 @@ test('defaults and group layers: caps, env, limits, mounts and ports are exactly
   ]));
   assert.deepEqual(Object.keys(hc.PortBindings), ['22/tcp']);
   assert.deepEqual(hc.PortBindings['22/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(c.sshPort) }]);
+  assert.ok(c.sshPort < 33040, 'other groups keep the whole range');
 });
 
 test('a preset with a mount on request: limits, modes and ports as granted; ro really is read-only', async () => {
@@ -170,11 +173,14 @@ test('forced host identity: no root login, sessions run as the user; own images 
   const c = await env.dcmJson('carol', 'create', '--name', 'h');
   const i = await dockerInspect(`${env.instance}-${c.id}`);
   assert.ok(!(i.HostConfig.Binds as string[]).some((b) => b.endsWith(':/root:rw')), 'no /root storage');
-  const asUser = await sshInto(carol.keyFile, 'carol', '127.0.0.1', c.sshPort, 'id -u');
+  // The group's address and SSH range.
+  assert.ok(c.sshPort >= 33040 && c.sshPort <= 33049, String(c.sshPort));
+  assert.deepEqual(i.HostConfig.PortBindings, { '22/tcp': [{ HostIp: '127.0.0.2', HostPort: String(c.sshPort) }] });
+  const asUser = await sshInto(carol.keyFile, 'carol', '127.0.0.2', c.sshPort, 'id -u');
   assert.equal(asUser.code, 0, asUser.stderr);
   const who = await env.dcmJson('carol', 'whoami');
   assert.equal(asUser.stdout.trim(), String(who.uid));
-  const asRoot = await sshInto(carol.keyFile, 'root', '127.0.0.1', c.sshPort, 'id -u');
+  const asRoot = await sshInto(carol.keyFile, 'root', '127.0.0.2', c.sshPort, 'id -u');
   assert.notEqual(asRoot.code, 0, 'root login must fail');
   // 256m used of 400m: a second 256m container would exceed the group's total.
   await refused('carol', [], 'policy: limits.total_memory 400m (group hosted)', 5);
