@@ -12,7 +12,7 @@ import { chooseAllocation } from '../net/port-allocator.js';
 import { realHostNet } from '../net/host-net.js';
 import { LABEL_INSTANCE, containerLabels } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
-import { probeMounts } from '../policy/probe-mounts.js';
+import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
 import type { ContainerSpec } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
@@ -56,6 +56,10 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
   // reserves anything), then again inside the reservation transaction.
   const first = decideWithUsage(deps, user, groups, preq, runningNow);
   await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
+  await probeDevices([
+    ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
+    ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
+  ], config.mount_probe_timeout * 1000);
 
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;

@@ -1,5 +1,5 @@
 /**
- * Probing mount sources before anything is created. A missing source would make
+ * Probing mount sources and device nodes before anything is created. A missing source would make
  * Docker create an empty root-owned directory on the host, and a hung network
  * filesystem would hang the create; both become one clear error instead.
  *
@@ -34,8 +34,17 @@ export const statProber: PathProber = (path, timeoutMs) =>
     });
   });
 
-/** Probes every source in parallel; throws one line naming the first bad mount. */
-export async function probeMounts(mounts: { name: string; source: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
+/** Probes every mount source in parallel; throws one line naming the first bad mount. */
+export function probeMounts(mounts: { name: string; source: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
+  return probePaths(mounts.map((m) => ({ label: `mount ${m.name}`, path: m.source })), timeoutMs, prober);
+}
+
+/** Same for device nodes (GPUs): a missing node is a clear error, not Docker's. */
+export function probeDevices(devices: { label: string; path: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
+  return probePaths(devices, timeoutMs, prober);
+}
+
+async function probePaths(entries: { label: string; path: string }[], timeoutMs: number, prober: PathProber): Promise<void> {
   // Bounded here too, whatever the prober does.
   const bounded = (path: string) =>
     new Promise<ProbeResult>((resolve) => {
@@ -48,13 +57,13 @@ export async function probeMounts(mounts: { name: string; source: string }[], ti
         resolve('missing');
       });
     });
-  const results = await Promise.all(mounts.map((m) => bounded(m.source)));
-  mounts.forEach((m, i) => {
+  const results = await Promise.all(entries.map((m) => bounded(m.path)));
+  entries.forEach((m, i) => {
     if (results[i] === 'missing') {
-      throw new DcmError('unavailable', `mount ${m.name} is unavailable: its host path does not exist; nothing was created (tell the administrator)`, `mount ${m.name}: ${m.source} is missing`);
+      throw new DcmError('unavailable', `${m.label} is unavailable: its host path does not exist; nothing was created (tell the administrator)`, `${m.label}: ${m.path} is missing`);
     }
     if (results[i] === 'timeout') {
-      throw new DcmError('unavailable', `mount ${m.name} is unavailable: its host path did not answer within ${timeoutMs / 1000}s; nothing was created (tell the administrator)`, `mount ${m.name}: ${m.source} hung`);
+      throw new DcmError('unavailable', `${m.label} is unavailable: its host path did not answer within ${timeoutMs / 1000}s; nothing was created (tell the administrator)`, `${m.label}: ${m.path} hung`);
     }
   });
 }

@@ -13,7 +13,7 @@ import { effectivePolicy } from '../../src/policy/effective.js';
 import { familiarForm, matchesRef, normaliseForPolicy } from '../../src/policy/image-ref.js';
 import { policyRows } from '../../src/policy/policy-report.js';
 import { PolicySource } from '../../src/policy/policy-source.js';
-import { probeMounts, statProber } from '../../src/policy/probe-mounts.js';
+import { probeDevices, probeMounts, statProber } from '../../src/policy/probe-mounts.js';
 
 const bad = (raw: unknown, re: RegExp) => assert.throws(() => resolveConfig(raw, '/tmp/s', 'p.yaml'), (e: Error) => re.test(e.message) || assert.fail(e.message));
 
@@ -114,4 +114,5 @@ test('mount probing: a missing path and a hanging path are refused within the ti
   await assert.rejects(probeMounts([{ name: 'nfs', source: '/x' }], 150, () => new Promise(() => {})), /mount nfs is unavailable: its host path did not answer within 0\.15s/);
   assert.ok(Date.now() - t0 < 2000);
   assert.equal(await statProber(tmpdir(), 2000), 'ok');
+  await assert.rejects(probeDevices([{ label: 'GPU 7', path: '/dev/dcm-no-such-gpu' }], 2000), /^DcmError: GPU 7 is unavailable: its host path does not exist/);
 });
