@@ -44,7 +44,8 @@ export class ContainerManager {
     if (action === 'start' && before.state === 'paused') {
       throw new DcmError('conflict', `container ${row.id} is paused: use unpause`);
     }
-    if (action === 'start' && before.state !== 'running') await beforeStart(this.deps, row);
+    // A stopped container coming back: running limit, and its GPUs if they were released.
+    if ((action === 'start' || action === 'restart') && before.state !== 'running' && before.state !== 'paused') await beforeStart(this.deps, row);
     switch (action) {
       case 'start': await engine.start(id); break;
       case 'stop': await engine.stop(id, t); afterStop(this.deps, row); break;
