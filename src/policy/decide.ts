@@ -231,14 +231,16 @@ function checkPorts(ports: number[], pol: EffectivePolicy, preset: Config['prese
 }
 
 function chooseGpus(req: PolicyRequest, preset: Config['presets'][string] | undefined, pol: EffectivePolicy, u: Usage, cfg: PolicyConfig): { id: string; devices: string[] }[] | Refusal {
-  const asked = req.gpus ?? (preset?.gpus ? { count: preset.gpus } : undefined);
+  // With a preset, its GPU count (none if it names none) is the only one possible.
+  const fixed = preset ? preset.gpus ?? 0 : undefined;
+  const asked = req.gpus ?? (fixed ? { count: fixed } : undefined);
   if (!asked) return [];
   const want = 'count' in asked ? asked.count : asked.ids.length;
-  if (want === 0) return [];
-  const max = preset?.gpus !== undefined ? { value: preset.gpus, from: `preset ${req.preset}` } : pol.gpus.max;
-  if (preset?.gpus !== undefined && want !== preset.gpus) {
-    return refuse('denied', `preset ${req.preset} gives exactly ${preset.gpus} GPU${preset.gpus === 1 ? '' : 's'}; presets cannot be altered`, `presets.${req.preset}.gpus ${preset.gpus}`);
+  const max = fixed !== undefined ? { value: fixed, from: `preset ${req.preset}` } : pol.gpus.max;
+  if (fixed !== undefined && want !== fixed) {
+    return refuse('denied', `preset ${req.preset} gives exactly ${fixed} GPU${fixed === 1 ? '' : 's'}; presets cannot be altered`, `presets.${req.preset}.gpus ${fixed}`);
   }
+  if (want === 0) return [];
   if (want > max.value) {
     return refuse('limit', `${want} GPU${want === 1 ? '' : 's'} asked for, at most ${max.value} allowed`, `gpus.max ${max.value} ${at(max)}`);
   }

@@ -118,6 +118,9 @@ const rows: Row[] = [
     assert.deepEqual(d.ports, [40001]);
   } },
   { name: 'a preset cannot be altered (GPU count)', user: 'alice', req: { preset: 'gpu-1', gpus: { count: 2 } }, refused: /^presets\.gpu-1\.gpus 1$/ },
+  { name: 'a preset cannot be altered (no GPU)', user: 'alice', req: { preset: 'gpu-1', gpus: { count: 0 } }, refused: /^presets\.gpu-1\.gpus 1$/ },
+  { name: 'a preset GPU picked by id', user: 'alice', req: { preset: 'gpu-1', gpus: { ids: ['3'] } }, ok: (d) => assert.deepEqual(d.gpus.map((g) => g.id), ['3']) },
+  { name: 'a preset without GPUs refuses none asked', groups: ['staff'], req: { preset: 'big', gpus: { count: 1 } }, refused: /^presets\.big\.gpus 0$/ },
   { name: 'a preset port range replaces ports.extra', user: 'alice', req: { preset: 'gpu-1', ports: [8080] }, refused: /^ports\.extra 40000-40099 \(preset gpu-1\)$/ },
 
   // --- mounts ----------------------------------------------------------------
