@@ -19,7 +19,6 @@ import { shellIdentity } from './shell-identity.js';
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
   if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
-  const config = loadConfig(opts);
   const user = shellIdentity({
     euid: process.geteuid?.() ?? -1,
     ruid: process.getuid?.() ?? -1,
@@ -27,7 +26,7 @@ async function main(): Promise<void> {
     sudoUser: process.env.SUDO_USER || undefined,
     sshConnection: process.env.SSH_CONNECTION || undefined,
     userFlag: opts.user,
-    serviceAccount: config.openssh.service_account,
+    serviceAccount: () => loadConfig(opts).openssh.service_account,
   });
   const app = await openApp(opts);
   const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));

@@ -25,8 +25,8 @@ export interface ShellIdentityInput {
   /** SSH_CONNECTION as sshd sets it. */
   sshConnection?: string;
   userFlag?: string;
-  /** config openssh.service_account */
-  serviceAccount: string;
+  /** config openssh.service_account; read only when --user is given (so sudo mode needs no config yet). */
+  serviceAccount: () => string;
 }
 
 export function shellIdentity(i: ShellIdentityInput): string {
@@ -37,8 +37,9 @@ export function shellIdentity(i: ShellIdentityInput): string {
     return checkUserName(i.sudoUser);
   }
   if (i.userFlag !== undefined) {
-    if (i.account !== i.serviceAccount || i.ruid !== i.euid) {
-      throw new DcmError('denied', `--user is accepted only on the forced-command line of the service account "${i.serviceAccount}"`);
+    const service = i.serviceAccount();
+    if (i.account !== service || i.ruid !== i.euid) {
+      throw new DcmError('denied', `--user is accepted only on the forced-command line of the service account "${service}"`);
     }
     if (!i.sshConnection) throw new DcmError('denied', '--user is accepted only when sshd runs dcm-shell as a forced command (no SSH_CONNECTION)');
     return checkUserName(i.userFlag);
