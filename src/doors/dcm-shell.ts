@@ -10,8 +10,6 @@ import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import { loadConfig } from '../config.js';
 import { openApp } from '../main.js';
 import { CommandCore } from '../shell/core.js';
-import { colourLevel } from '../shell/colour.js';
-import { runRepl } from '../shell/repl.js';
 import { splitWords } from '../shell/words.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
 import { shellIdentity } from './shell-identity.js';
@@ -43,6 +41,8 @@ async function main(): Promise<void> {
     app.close();
     return finish(r.code, r.stdout, r.stderr);
   }
+  // Loaded only here: readline, inquirer and chalk would cost every exec its start-up time.
+  const [{ runRepl }, { colourLevel }] = await Promise.all([import('../shell/repl.js'), import('../shell/colour.js')]);
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
   const code = await runRepl({

@@ -1,0 +1,100 @@
+/**
+ * bench/concurrency: 100 `show` sessions at once against dcm-server, each a
+ * separate OpenSSH client (own key exchange and login), after a sequential
+ * run for the single-session median. Prints p50, p99, the ratio p99/single
+ * (target ≤ 3) and the server's peak RSS from /proc (target ≤ 150 MB).
+ * Bounded: 100 sessions, 2 minutes.
+ *
+ *   npm run bench:concurrency [-- --sessions N]
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { TestEnv, run } from '../test/helpers/env.js';
+import { sshOpts, startServer } from '../test/helpers/ssh.js';
+
+const sessions = Math.min(Number(process.argv[process.argv.indexOf('--sessions') + 1]) || 100, 200);
+const PORT = 32092;
+const KEX = ['-o', 'KexAlgorithms=curve25519-sha256'];
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds (user+system) of a process; with children=true, of its waited-for children. */
+function cpuSeconds(pid: number | 'self', children = false): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  // fields[11..14] = utime stime cutime cstime (stat fields 14-17), in clock ticks
+  const [ut, st, cut, cst] = fields.slice(11, 15).map(Number) as [number, number, number, number];
+  return (children ? cut + cst : ut + st) / 100;
+}
+
+function dockerdPid(): number | null {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'dockerd') return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return null;
+}
+
+async function once(args: string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await run('ssh', args, {}, 60_000);
+  if (r.code !== 0) throw new Error(`show exited ${r.code}: ${r.stderr.trim()}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+async function main(): Promise<void> {
+  const env = new TestEnv({ tag: 'benchconc', sshPorts: '31450-31499', extraYaml: `server:\n  max_sessions_per_user: ${sessions + 10}\n` });
+  let stop: (() => Promise<unknown>) | null = null;
+  try {
+    await env.registerBase();
+    const alice = await env.addUser('alice');
+    const made = await env.dcm('alice', 'create');
+    if (made.code !== 0) throw new Error(`create: ${made.stderr}`);
+    const server = await startServer(env, PORT);
+    stop = () => server.stop();
+    const args = [...sshOpts(alice.keyFile, PORT, [...KEX, '-o', 'ConnectTimeout=60']), 'alice@127.0.0.1', 'show'];
+    for (let i = 0; i < 3; i++) await once(args);
+    const single: number[] = [];
+    for (let i = 0; i < 10; i++) single.push(await once(args));
+    const singleMed = pct(single, 50);
+
+    const dockerd = dockerdPid();
+    const cpu0 = { server: cpuSeconds(server.proc.pid!), clients: cpuSeconds('self', true), dockerd: dockerd ? cpuSeconds(dockerd) : NaN };
+    const t0 = Date.now();
+    const results = await Promise.allSettled(Array.from({ length: sessions }, () => once(args)));
+    const wall = Date.now() - t0;
+    const ok = results.filter((r): r is PromiseFulfilledResult<number> => r.status === 'fulfilled').map((r) => r.value);
+    const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    const rss = peakRssMb(server.proc.pid!);
+    const cpu = {
+      server: cpuSeconds(server.proc.pid!) - cpu0.server,
+      clients: cpuSeconds('self', true) - cpu0.clients,
+      dockerd: dockerd ? cpuSeconds(dockerd) - cpu0.dockerd : NaN,
+    };
+    console.log(`${sessions} concurrent show sessions against dcm-server (OpenSSH clients, kex curve25519-sha256):`);
+    console.log(`  succeeded   ${ok.length}/${sessions}${failed.length ? ` (first failure: ${String(failed[0]!.reason).slice(0, 200)})` : ''}`);
+    console.log(`  single      median ${singleMed.toFixed(1)} ms (sequential)`);
+    console.log(`  concurrent  p50 ${pct(ok, 50).toFixed(1)} ms, p99 ${pct(ok, 99).toFixed(1)} ms, all done in ${wall} ms`);
+    console.log(`  CPU during the burst (${cpus().length} cores): ssh clients ${cpu.clients.toFixed(2)} s, dcm-server ${cpu.server.toFixed(2)} s (${((cpu.server / sessions) * 1000).toFixed(1)} ms/session), dockerd ${cpu.dockerd.toFixed(2)} s`);
+    console.log(`ratio p99/single: ${(pct(ok, 99) / singleMed).toFixed(2)} (target <= 3)`);
+    console.log(`server peak RSS: ${rss.toFixed(1)} MB (target <= 150)`);
+    if (failed.length) process.exitCode = 1;
+  } finally {
+    await stop?.().catch(() => undefined);
+    await env.cleanup();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
