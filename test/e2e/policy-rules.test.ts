@@ -170,7 +170,11 @@ test('images per user are limited at commit', async () => {
 });
 
 test('forced host identity: no root login, sessions run as the user; own images and total memory per group', async () => {
-  const c = await env.dcmJson('carol', 'create', '--name', 'h');
+  const made = await env.dcm('carol', 'create', '--name', 'h');
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stdout, /ssh -p \d+ carol@127\.0\.0\.2/);
+  assert.doesNotMatch(made.stdout, /root@/);
+  const c = (await env.dcmJson('carol', 'show'))[0];
   const i = await dockerInspect(`${env.instance}-${c.id}`);
   assert.ok(!(i.HostConfig.Binds as string[]).some((b) => b.endsWith(':/root:rw')), 'no /root storage');
   // The group's address and SSH range.
