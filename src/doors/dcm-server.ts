@@ -12,16 +12,9 @@ import { CommandCore } from '../shell/core.js';
 import { loadOrCreateHostKey } from '../ssh/host-key.js';
 import { DcmSshServer } from '../ssh/server.js';
 import { takeGlobalOptions } from './cli-options.js';
+import { parseListen } from '../ssh/listen.js';
 
 const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
-
-/** "ADDR:PORT" (IPv6 in brackets) → host and port. */
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new DcmError('usage', `--listen ${text}: expected ADDR:PORT, e.g. 127.0.0.1:2222`);
-  return { host: m[1] ?? m[2]!, port };
-}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
