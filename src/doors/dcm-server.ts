@@ -8,6 +8,8 @@
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import { openApp } from '../main.js';
 import { reconcile } from '../manager/reconcile.js';
+import type { Deps } from '../manager/deps.js';
+import { PolicySource } from '../policy/policy-source.js';
 import { CommandCore } from '../shell/core.js';
 import { loadOrCreateHostKey } from '../ssh/host-key.js';
 import { DcmSshServer } from '../ssh/server.js';
@@ -31,11 +33,21 @@ async function main(): Promise<void> {
   }
   if (opts.rest.length) throw new DcmError('usage', `unexpected argument ${opts.rest[0]} (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])`);
   const app = await openApp(opts);
+  // Policy edits take effect without a restart (SIGHUP or a change to the file);
+  // an invalid file is refused and the previous configuration stays. The
+  // listener, host key and the server's own limits are fixed at start.
+  const policy = new PolicySource({
+    ...opts,
+    onReload: (r, why) => log(r.ok ? `configuration reloaded (${why})` : `configuration not reloaded (${why}): ${r.error}`),
+  });
+  policy.watch();
+  policy.onSighup();
+  const deps: Deps = { store: app.store, engine: app.engine, get config() { return policy.current; } };
   const listen = parseListen(listenText ?? app.config.server.listen);
-  const core = new CommandCore(app, log);
+  const core = new CommandCore(deps, log);
   // The server must come up even with the engine down; commands then say so.
   try {
-    const r = await reconcile(app);
+    const r = await reconcile(deps);
     const fixed = r.rowsWithoutContainer.length + r.containersWithoutRow.length + r.staleReservations.length + r.imagesWithoutEngineImage.length + r.imagesWithoutRow.length;
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
   } catch (e) {
@@ -53,6 +65,7 @@ async function main(): Promise<void> {
     stopping = true;
     log(`${sig}: shutting down`);
     void server.stop().then(() => {
+      policy.close();
       app.close();
       log('stopped');
       process.exit(0);

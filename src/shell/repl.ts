@@ -152,7 +152,9 @@ export async function runRepl(o: ReplOptions): Promise<number> {
         return runWords(words); // let the core word the usage error
       }
       if (a.positional.length > 0) return runWords(words);
-      const built = await withPrompt(() => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port) }));
+      const built = await withPrompt(() => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }));
+      // Flags the wizard does not ask about are kept as typed.
+      built.push(...list(a.flags.mount).flatMap((m) => ['--mount', m]), ...(str(a.flags.gpus) ? ['--gpus', str(a.flags.gpus)!] : []));
       out(c.dim(`running: ${built.join(' ')}\n`));
       return runWords(built);
     }

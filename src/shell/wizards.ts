@@ -9,6 +9,7 @@ import { confirm, input, select } from '@inquirer/prompts';
 import { DcmError } from '../errors.js';
 import { checkContainerName, checkPort } from '../names.js';
 import type { CommandCore } from './core.js';
+import { effectivePolicy } from '../policy/effective.js';
 
 /** Streams and cancellation for a prompt, as @inquirer/prompts takes them. */
 export interface PromptIo {
@@ -57,10 +58,10 @@ function promptContext(io: PromptIo): { input: NodeJS.ReadableStream; output: No
 const splitPorts = (s: string) => s.split(/[\s,]+/).filter(Boolean);
 
 /**
- * Asks for image, extra ports and name; returns the `create` words to run.
+ * Asks for image, a preset (when any are granted), extra ports and name; returns the `create` words to run.
  * Values already given on the command line are used as defaults.
  */
-export async function createWizard(core: CommandCore, user: string, io: PromptIo, given: { name?: string; ports: string[] }): Promise<string[]> {
+export async function createWizard(core: CommandCore, user: string, io: PromptIo, given: { name?: string; ports: string[]; preset?: string }): Promise<string[]> {
   const images = await core.images.list(user);
   if (images.length === 0) throw new DcmError('not-found', 'no images to create from: ask the administrator to register a base image');
   const image = await select(
@@ -71,6 +72,15 @@ export async function createWizard(core: CommandCore, user: string, io: PromptIo
     },
     promptContext(io),
   );
+  // Presets are offered only when the administrator granted some.
+  const { config, store } = core.deps;
+  const granted = effectivePolicy(config, user, store.users.groups(user)).presets.map((p) => p.value);
+  const preset = granted.length
+    ? await select(
+        { message: 'Preset', choices: [{ name: 'none', value: '' }, ...granted.map((p) => ({ name: p, value: p }))], default: given.preset ?? '' },
+        promptContext(io),
+      )
+    : '';
   const ports = await input(
     {
       message: 'Extra ports to publish (e.g. "8080 8888", empty for none)',
@@ -83,7 +93,7 @@ export async function createWizard(core: CommandCore, user: string, io: PromptIo
     { message: 'Name (empty: use the id)', default: given.name ?? '', validate: validWith((s) => s.trim() && checkContainerName(s.trim())) },
     promptContext(io),
   );
-  return ['create', image, ...(name.trim() ? ['--name', name.trim()] : []), ...splitPorts(ports).flatMap((p) => ['--port', p])];
+  return ['create', image, ...(name.trim() ? ['--name', name.trim()] : []), ...(preset ? ['--preset', preset] : []), ...splitPorts(ports).flatMap((p) => ['--port', p])];
 }
 
 /** Yes/no before something is removed; "no" is the default. */

@@ -6,10 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, run, type TestUser } from '../helpers/env.js';
-import { clientCfg, hostKeyLine, ssh, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
+import { clientCfg, hostKeyLine, sleep, ssh, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
 
 const PORT = 32000;
 const DOWN_PORT = 32001;
@@ -142,6 +142,26 @@ describe('dcm-server: authentication, exec and refusals', () => {
     await server.waitLog(/refused global request tcpip-forward/);
     // Still serving.
     assert.equal((await ssh(alice.keyFile, PORT, 'alice', ['show'])).code, 0);
+  });
+
+  test('policy changes apply without a restart; an invalid file is refused and the old one stays', async () => {
+    const original = readFileSync(env.configFile, 'utf8');
+    try {
+      writeFileSync(env.configFile, original + '\ndefaults:\n  limits:\n    max_containers: 0\n');
+      server.proc.kill('SIGHUP');
+      await server.waitLog(/configuration reloaded/);
+      const w = await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json']);
+      assert.equal(JSON.parse(w.stdout).limits.maxContainers, 0);
+      writeFileSync(env.configFile, original + '\nnot_a_key: 1\n');
+      server.proc.kill('SIGHUP');
+      await server.waitLog(/configuration not reloaded \(\w+\): .*not_a_key/);
+      assert.equal(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 0);
+    } finally {
+      writeFileSync(env.configFile, original);
+      server.proc.kill('SIGHUP');
+    }
+    await sleep(300);
+    assert.notEqual(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 0);
   });
 
   test('the host key is made once and kept across a restart; SIGTERM stops cleanly', async () => {

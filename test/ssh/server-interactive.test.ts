@@ -6,14 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { TestEnv, type TestUser } from '../helpers/env.js';
-import { KEY, Typist, clientCfg, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
+import { TestEnv, dockerInspect, type TestUser } from '../helpers/env.js';
+import { KEY, Typist, clientCfg, sleep, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
 
 const PORT = 32010;
 const EXTRA_PORT = 31145; // inside this file's range, outside its ssh_ports
 
 describe('dcm-server interactive shell', () => {
-  const env = new TestEnv({ tag: 'sshint', sshPorts: '31100-31139' });
+  const env = new TestEnv({ tag: 'sshint', sshPorts: '31100-31139', extraYaml: 'presets:\n  big:\n    memory: 1g\ndefaults:\n  presets: [big]\n' });
   // Extra ports stay inside this file's range too.
   writeFileSync(env.configFile, readFileSync(env.configFile, 'utf8').replace('network:\n', 'network:\n  extra_ports: "31140-31149"\n'));
   let server: ServerProc;
@@ -45,13 +45,20 @@ describe('dcm-server interactive shell', () => {
       at = await t.expect(/Image/, at);
       at = await t.expect(/dcm\/debian-base:bookworm/, at);
       t.type(KEY.enter);
+      // A granted preset is offered after the image.
+      at = await t.expect(/Preset[\s\S]*none[\s\S]*big/, at);
+      t.type(KEY.down);
+      await sleep(100);
+      t.type(KEY.enter);
       at = await t.expect(/Extra ports/, at);
       t.type(String(EXTRA_PORT) + KEY.enter);
       at = await t.expect(/Name/, at);
       t.type('web' + KEY.enter);
-      at = await t.expect(/running: create dcm\/debian-base:bookworm --name web --port 31145/, at);
+      at = await t.expect(/running: create dcm\/debian-base:bookworm --name web --preset big --port 31145/, at);
       at = await t.expect(/ssh -p (311\d\d) root@127\.0\.0\.1[\s\S]*alice@dcm> /, at, 120_000);
       const id = /ssh -p (311\d\d) root@/.exec(t.text())![1]!;
+      const inspected = await dockerInspect(`${env.instance}-${id}`);
+      assert.equal(inspected?.HostConfig?.Memory, 1024 ** 3, 'the preset chosen in the wizard applies');
 
       // Tab completes the user's own container name.
       t.type('show w' + KEY.tab);
