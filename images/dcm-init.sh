@@ -168,9 +168,13 @@ chmod 0755 /run/sshd
 # HostKey on the command line replaces sshd's default key list, so it does not
 # look for the RSA/ECDSA keys that were never made; HostKey lines in the image's
 # config are added on top and only log "Unable to load host key" if missing.
+# DCM_ROOT_LOGIN=no: the admin forces the host identity for this user, so
+# root gets no login at all, whatever keys an image may carry.
+ROOT_LOGIN=prohibit-password
+[ "${DCM_ROOT_LOGIN:-}" = no ] && ROOT_LOGIN=no
 exec /usr/sbin/sshd -D -e \
   -o PasswordAuthentication=no \
   -o KbdInteractiveAuthentication=no \
-  -o PermitRootLogin=prohibit-password \
+  -o PermitRootLogin="$ROOT_LOGIN" \
   -o UsePAM=no \
   -o HostKey="$KEY"

@@ -200,6 +200,7 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
       DCM_UID: String(user.uid),
       DCM_GID: String(user.gid),
       DCM_INSTANCE: row.instance,
+      ...(d.runAs ? { DCM_ROOT_LOGIN: 'no' } : {}),
     },
     mounts: [
       // Forced host identity: sshd (PID 1) still needs root, but without the
