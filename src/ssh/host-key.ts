@@ -23,13 +23,26 @@ export interface HostKey {
 
 export const HOST_KEY_FILE = 'ssh_host_ed25519_key';
 
+/**
+ * ssh2's generator now and then (about 1 in 250) writes an ed25519 key whose
+ * public half lost a leading zero byte, which nothing can parse afterwards;
+ * such a key is thrown away and another made.
+ */
+function generateUsable(): { private: string; public: string } {
+  for (let i = 0; i < 20; i++) {
+    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'dcm-server' });
+    if (!(ssh2.utils.parseKey(pair.private) instanceof Error)) return pair;
+  }
+  throw new DcmError('internal', 'could not generate an ed25519 host key');
+}
+
 export function loadOrCreateHostKey(stateDir: string): HostKey {
   const dir = join(stateDir, 'host_keys');
   const path = join(dir, HOST_KEY_FILE);
   let created = false;
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'dcm-server' });
+    const pair = generateUsable();
     // 'wx': if another process made the key meanwhile, keep theirs.
     try {
       writeFileSync(path, pair.private, { mode: 0o600, flag: 'wx' });

@@ -138,7 +138,8 @@ export function ssh2Connect(cfg: ssh2.ConnectConfig): Promise<ssh2.Client> {
   return new Promise((resolve, reject) => {
     const c = new ssh2.Client();
     c.once('ready', () => resolve(c));
-    c.once('error', reject);
+    // ssh2 may report a lost connection more than once; only the first counts.
+    c.on('error', reject);
     c.once('close', () => reject(new Error('closed before ready')));
     c.connect({ host: '127.0.0.1', readyTimeout: 10_000, ...cfg });
   });
