@@ -55,7 +55,12 @@ export async function startServer(env: TestEnv, port: number, extraEnv: NodeJS.P
       return code;
     },
   };
-  await s.waitLog(/listening on/);
+  try {
+    await s.waitLog(/listening on/);
+  } catch (e) {
+    await s.stop('SIGKILL'); // never leave a half-started server holding the port
+    throw e;
+  }
   return s;
 }
 
