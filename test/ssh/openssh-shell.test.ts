@@ -9,14 +9,19 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { TestEnv, run, type TestUser } from '../helpers/env.js';
 import { KEY, Typist, doorBin, ssh } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 const SSHD_PORT = 32020;
+const TAG = randomBytes(3).toString('hex');
+/** A group of this run's own, so the test never touches a real dcm-users group. */
+const GROUP = `dcmt-${TAG}`;
 
 describe('dcm-shell behind OpenSSH', () => {
-  const env = new TestEnv({ tag: 'sshos', sshPorts: '31150-31199', extraYaml: 'openssh:\n  service_account: root\n' });
+  const env = new TestEnv({ tag: 'sshos', sshPorts: '31150-31199', extraYaml: `openssh:\n  service_account: root\n  group: ${GROUP}\n` });
   let sshd: Sshd;
   let alice: TestUser;
   let bob: TestUser;
@@ -42,14 +47,37 @@ describe('dcm-shell behind OpenSSH', () => {
   after(async () => {
     await sshd?.stop();
     await env.cleanup();
+    await run('userdel', ['--remove', `dcmt${TAG}`]);
+    await run('groupdel', [GROUP]);
+  });
+
+  test('dcm-useradd --system makes the host account in the group, with the keys, and lends its ids', async () => {
+    const name = `dcmt${TAG}`;
+    const r = await env.tool('useradd', name, '--key', alice.pubKey, '--system', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.system.created, true);
+    const id = await run('id', [name]);
+    assert.match(id.stdout, new RegExp(`groups=.*\\(${GROUP}\\)`));
+    const uid = Number(/uid=(\d+)/.exec(id.stdout)![1]);
+    assert.equal(out.uid, uid, 'the dcm user takes the host account\'s uid');
+    assert.equal(readFileSync(join(out.system.home, '.ssh', 'authorized_keys'), 'utf8').trim(), alice.pubKey);
+    const st = statSync(join(out.system.home, '.ssh', 'authorized_keys'));
+    assert.equal(st.uid, uid);
+    assert.equal(st.mode & 0o777, 0o600);
+    const shadow = await run('getent', ['shadow', name]);
+    assert.equal(shadow.stdout.split(':')[1], '*', 'no password, not locked: key logins work without PAM');
   });
 
   test('dcm-admin openssh --authorized-keys prints one restricted forced-command line per key', async () => {
     const r = await env.tool('admin', 'openssh', '--authorized-keys');
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 2);
-    assert.match(lines[0]!, /^restrict,pty,command="\/usr\/local\/sbin\/dcm-shell --user alice" ssh-ed25519 \S+ alice$/);
+    for (const u of [alice, bob]) {
+      const mine = lines.filter((l) => l.endsWith(` ${u.name}`));
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0], `restrict,pty,command="/usr/local/sbin/dcm-shell --user ${u.name}" ${u.pubKey.split(' ').slice(0, 2).join(' ')} ${u.name}`);
+    }
   });
 
   test('exec: text and --json, exit codes; the key decides the user', async () => {
