@@ -11,9 +11,12 @@ export interface App extends Deps {
   close(): void;
 }
 
-/** Opens the store and connects the engine (dockerode is loaded only here). */
-export async function openApp(src: ConfigSource, engine?: Engine): Promise<App> {
-  const config: Config = loadConfig(src);
+/**
+ * Opens the store and connects the engine (dockerode is loaded only here).
+ * A caller that already read the configuration passes it as `config`.
+ */
+export async function openApp(src: ConfigSource & { config?: Config }, engine?: Engine): Promise<App> {
+  const config: Config = src.config ?? loadConfig(src);
   const store = Store.open(config.dbFile);
   const eng = engine ?? new (await import('./engine/docker-engine.js')).DockerEngine(config.engine.socket);
   return { config, store, engine: eng, close: () => store.close() };

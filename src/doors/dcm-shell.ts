@@ -7,7 +7,7 @@
  */
 import { userInfo } from 'node:os';
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, type Config } from '../config.js';
 import { openApp } from '../main.js';
 import { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
@@ -17,6 +17,7 @@ import { shellIdentity } from './shell-identity.js';
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
   if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
+  let config: Config | undefined; // read once, whether or not the identity rules needed it
   const user = shellIdentity({
     euid: process.geteuid?.() ?? -1,
     ruid: process.getuid?.() ?? -1,
@@ -24,9 +25,9 @@ async function main(): Promise<void> {
     sudoUser: process.env.SUDO_USER || undefined,
     sshConnection: process.env.SSH_CONNECTION || undefined,
     userFlag: opts.user,
-    serviceAccount: () => loadConfig(opts).openssh.service_account,
+    serviceAccount: () => (config ??= loadConfig(opts)).openssh.service_account,
   });
-  const app = await openApp(opts);
+  const app = await openApp({ ...opts, config });
   const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
   const command = process.env.SSH_ORIGINAL_COMMAND;
   if (command !== undefined && command.trim() !== '') {
