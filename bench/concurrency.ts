@@ -3,6 +3,10 @@
  * separate OpenSSH client (own key exchange and login), after a sequential
  * run for the single-session median. Prints p50, p99, the ratio p99/single
  * (target ≤ 3) and the server's peak RSS from /proc (target ≤ 150 MB).
+ * Done twice: with OpenSSH client processes (each ~13 ms of client CPU, so on
+ * a 2-core box the clients alone take most of the burst), and with ssh2
+ * clients in this process (cheap on the client side, so the figure shows the
+ * server).
  * Bounded: 100 sessions, 2 minutes.
  *
  *   npm run bench:concurrency [-- --sessions N]
@@ -10,7 +14,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { TestEnv, run } from '../test/helpers/env.js';
-import { sshOpts, startServer } from '../test/helpers/ssh.js';
+import { clientCfg, ssh2Connect, ssh2Exec, sshOpts, startServer } from '../test/helpers/ssh.js';
 
 const sessions = Math.min(Number(process.argv[process.argv.indexOf('--sessions') + 1]) || 100, 200);
 const PORT = 32092;
@@ -88,6 +92,37 @@ async function main(): Promise<void> {
     console.log(`ratio p99/single: ${(pct(ok, 99) / singleMed).toFixed(2)} (target <= 3)`);
     console.log(`server peak RSS: ${rss.toFixed(1)} MB (target <= 150)`);
     if (failed.length) process.exitCode = 1;
+
+    // The same with ssh2 clients: connect, exec show, close.
+    const cfg = clientCfg(PORT, 'alice', alice.keyFile, { readyTimeout: 60_000 });
+    const viaSsh2 = async (): Promise<number> => {
+      const t = process.hrtime.bigint();
+      const c = await ssh2Connect(cfg);
+      try {
+        const r = await ssh2Exec(c, 'show');
+        if (r.code !== 0) throw new Error(`show exited ${r.code}: ${r.stderr.trim()}`);
+      } finally {
+        c.end();
+      }
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    };
+    for (let i = 0; i < 3; i++) await viaSsh2();
+    const single2: number[] = [];
+    for (let i = 0; i < 10; i++) single2.push(await viaSsh2());
+    const s2 = pct(single2, 50);
+    const srv0 = cpuSeconds(server.proc.pid!);
+    const t1 = Date.now();
+    const res2 = await Promise.allSettled(Array.from({ length: sessions }, () => viaSsh2()));
+    const wall2 = Date.now() - t1;
+    const ok2 = res2.filter((r): r is PromiseFulfilledResult<number> => r.status === 'fulfilled').map((r) => r.value);
+    const srv = cpuSeconds(server.proc.pid!) - srv0;
+    console.log(`${sessions} concurrent show sessions against dcm-server (ssh2 clients in one process):`);
+    console.log(`  succeeded   ${ok2.length}/${sessions}`);
+    console.log(`  single      median ${s2.toFixed(1)} ms (sequential)`);
+    console.log(`  concurrent  p50 ${pct(ok2, 50).toFixed(1)} ms, p99 ${pct(ok2, 99).toFixed(1)} ms, all done in ${wall2} ms; dcm-server CPU ${srv.toFixed(2)} s`);
+    console.log(`ratio p99/single (ssh2 clients): ${(pct(ok2, 99) / s2).toFixed(2)} (target <= 3)`);
+    console.log(`server peak RSS after both bursts: ${peakRssMb(server.proc.pid!).toFixed(1)} MB (target <= 150)`);
+    if (ok2.length !== sessions) process.exitCode = 1;
   } finally {
     await stop?.().catch(() => undefined);
     await env.cleanup();
