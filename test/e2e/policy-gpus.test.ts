@@ -108,6 +108,7 @@ test('rm releases a GPU; --gpus picks by id; a GPU in use is refused', { timeout
   const taken = ['0', '1', '2', '3'].find((x) => x !== freed)!;
   await env.dcmJson(owner.u, 'rm', '-f', String(victim.id));
   assert.equal((await env.dcmJson('ua', 'gpus')).free, 1);
+  assert.deepEqual((await env.dcmJson('ub', 'show', '--gpus')).gpus.map((g: { state: string }) => g.state).filter((s: string) => s === 'free'), ['free']);
 
   const busy = await env.dcm('ub', 'create', '--gpus', `device=${taken}`);
   assert.equal(busy.code, 5);

@@ -1,12 +1,14 @@
 import type { Command } from '../command.js';
 import { containerJson, containersTable, reachText } from '../render.js';
+import { gpus } from './gpus.js';
 
 export const show: Command = {
   name: 'show',
   aliases: ['ps'],
   summary: 'list your containers, or show one',
-  args: { positional: ['CONTAINER?'], flags: {} },
+  args: { positional: ['CONTAINER?'], flags: { gpus: { type: 'bool', help: 'list GPUs, used and free (same as "gpus")' } } },
   async run(ctx, a) {
+    if (a.flags.gpus) return gpus.run(ctx, a);
     const ref = a.positional[0];
     if (ref) {
       const c = await ctx.containers.get(ctx.user.name, ref);
