@@ -328,12 +328,15 @@ export interface Config extends Omit<ConfigFile, 'storage' | 'init_script'> {
 export interface ConfigSource {
   stateDir?: string;
   configFile?: string;
+  /** Leave DCM_STATE_DIR / DCM_CONFIG alone (a door running for a user under sudo). */
+  ignoreEnv?: boolean;
 }
 
 /** Load and validate; throws DcmError('config') naming file and field path. */
 export function loadConfig(src: ConfigSource = {}): Config {
-  const stateDir = src.stateDir ?? process.env.DCM_STATE_DIR ?? DEFAULT_STATE_DIR;
-  const explicit = src.configFile ?? process.env.DCM_CONFIG;
+  const env = src.ignoreEnv ? {} : process.env;
+  const stateDir = src.stateDir ?? env.DCM_STATE_DIR ?? DEFAULT_STATE_DIR;
+  const explicit = src.configFile ?? env.DCM_CONFIG;
   const file = explicit ?? DEFAULT_CONFIG_FILE;
   let raw: unknown = {};
   let used: string | null = null;

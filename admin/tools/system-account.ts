@@ -4,11 +4,15 @@
  * `Match Group dcm-users` + `ForceCommand sudo -n dcm-shell` applies to it, and
  * installs the user's keys in its ~/.ssh/authorized_keys. The password field
  * is "*" (no password, not locked) so key logins work with or without PAM.
+ *
+ * An existing account's home belongs to that user, who may have made ~/.ssh a
+ * link to somewhere only root can write; keys are therefore merged in through
+ * no-follow descriptors, never by path.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { userInfoOf } from './host-users.js';
+import { openTrustedDir, withFd } from '../../src/storage/no-follow.js';
+import { installKeys } from '../../src/storage/user-dirs.js';
 
 /** What ensureSystemAccount did, so a failed useradd can undo it. */
 export interface SystemAccountReport {
@@ -27,16 +31,18 @@ export function ensureSystemAccount(name: string, group: string, keyLines: strin
   if (!info) {
     run('useradd', ['--create-home', '--shell', '/bin/sh', '--password', '*', '--groups', group, '--comment', 'dcm user', name]);
     info = userInfoOf(name)!;
-  } else {
-    run('usermod', ['--append', '--groups', group, name]);
   }
-  const ssh = join(info.home, '.ssh');
-  if (!existsSync(ssh)) mkdirSync(ssh, { mode: 0o700 });
-  chownSync(ssh, info.uid, info.gid);
-  const ak = join(ssh, 'authorized_keys');
-  writeFileSync(ak, keyLines.join('\n') + '\n', { mode: 0o600 });
-  chownSync(ak, info.uid, info.gid);
-  return { name, group, created, home: info.home };
+  const { uid, gid, home } = info;
+  const report = { name, group, created, home };
+  try {
+    withFd(openTrustedDir(home, null), (homeFd) => installKeys(homeFd, home, uid, gid, keyLines));
+  } catch (e) {
+    undoSystemAccount(report);
+    throw e;
+  }
+  // An existing account joins the group only once its keys are in place.
+  if (!created) run('usermod', ['--append', '--groups', group, name]);
+  return report;
 }
 
 /** Undo: removes the account only when this run created it. */

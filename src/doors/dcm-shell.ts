@@ -17,6 +17,10 @@ import { shellIdentity } from './shell-identity.js';
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
   if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
+  // Paths come only from the command line, which the wrapper (sudo, with no
+  // user arguments) or the service account's command= line fixes; never from
+  // the environment, which a user may influence through sshd's AcceptEnv.
+  const source = { stateDir: opts.stateDir, configFile: opts.configFile, ignoreEnv: true };
   let config: Config | undefined; // read once, whether or not the identity rules needed it
   const user = shellIdentity({
     euid: process.geteuid?.() ?? -1,
@@ -25,9 +29,9 @@ async function main(): Promise<void> {
     sudoUser: process.env.SUDO_USER || undefined,
     sshConnection: process.env.SSH_CONNECTION || undefined,
     userFlag: opts.user,
-    serviceAccount: () => (config ??= loadConfig(opts)).openssh.service_account,
+    serviceAccount: () => (config ??= loadConfig(source)).openssh.service_account,
   });
-  const app = await openApp({ ...opts, config });
+  const app = await openApp({ ...source, config });
   const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
   const command = process.env.SSH_ORIGINAL_COMMAND;
   if (command !== undefined && command.trim() !== '') {

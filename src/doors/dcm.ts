@@ -8,13 +8,14 @@ import { exitCodeFor, userLine } from '../errors.js';
 import { openApp } from '../main.js';
 import { CommandCore } from '../shell/core.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
-import { localIdentity } from './identity.js';
+import { localIdentity, localSource } from './identity.js';
 
 async function main(): Promise<void> {
   try {
     const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
-    const user = localIdentity({ euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user });
-    const app = await openApp(opts);
+    const who = { euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user };
+    const user = localIdentity(who);
+    const app = await openApp(localSource(who, opts));
     const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
     if (opts.rest.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
       const { runRepl } = await import('../shell/repl.js');

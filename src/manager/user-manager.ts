@@ -63,6 +63,7 @@ export class UserManager {
       return { user, keys, groups, storage: { root: dirs.root, home: dirs.home } };
     } catch (e) {
       store.users.delete(name);
+      if (e instanceof DcmError) throw e;
       throw new DcmError('internal', `could not create storage for ${name}: ${(e as Error).message}`);
     }
   }
@@ -96,8 +97,15 @@ export class UserManager {
     const { store, config } = this.deps;
     const user = this.get(name);
     const keys = lines.map(parsePublicKey);
-    store.tx(() => keys.forEach((k) => store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint })));
-    ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine));
+    const added = store.tx(() =>
+      keys.filter((k) => store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint })));
+    try {
+      ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine));
+    } catch (e) {
+      // Keys the containers cannot see must not open dcm-server either.
+      store.tx(() => added.forEach((k) => store.users.removeKey(name, k.fingerprint)));
+      throw e;
+    }
     return keys;
   }
 

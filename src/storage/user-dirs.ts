@@ -3,9 +3,16 @@
  * mode 700) and <storage>/<user>/home → /home/<user> (owned by the user's
  * uid/gid, mode 755). sshd's StrictModes refuses keys in group- or
  * world-writable places, so modes are set explicitly, not left to umask.
+ *
+ * The storage directory and each <user> directory are root-only (700): the
+ * user is root inside their containers and can leave setuid-root programs in
+ * their storage, which no host account may be able to reach and run. Below
+ * root/ and home/ everything is the user's, so keys are written there only
+ * through no-follow descriptors (see no-follow.ts).
  */
-import { mkdirSync, writeFileSync, chownSync, chmodSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureChildDir, openTrustedDir, readChildFile, replaceChildFile, withFd } from './no-follow.js';
 
 export interface UserDirs {
   base: string;
@@ -18,37 +25,30 @@ export function userDirs(storageDir: string, user: string): UserDirs {
   return { base, root: join(base, 'root'), home: join(base, 'home') };
 }
 
-function ensureDir(path: string, uid: number, gid: number, mode: number): void {
-  mkdirSync(path, { recursive: true });
-  chownSync(path, uid, gid);
-  chmodSync(path, mode);
-}
-
-/** Writes authorized_keys (merging with lines already there, so user edits survive). */
-function writeKeys(dir: string, uid: number, gid: number, keyLines: string[]): void {
-  const sshDir = join(dir, '.ssh');
-  ensureDir(sshDir, uid, gid, 0o700);
-  const file = join(sshDir, 'authorized_keys');
-  const existing = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()) : [];
-  const lines = [...existing];
-  for (const k of keyLines) if (!lines.includes(k)) lines.push(k);
-  writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
-  chownSync(file, uid, gid);
-  chmodSync(file, 0o600);
+/** Merges `keyLines` into <dir>/.ssh/authorized_keys (lines already there stay, so user edits survive). */
+export function installKeys(dirFd: number, shownDir: string, uid: number, gid: number, keyLines: string[]): void {
+  const shownSsh = join(shownDir, '.ssh');
+  withFd(ensureChildDir(dirFd, '.ssh', shownSsh, uid, gid, 0o700), (sshFd) => {
+    const existing = (readChildFile(sshFd, 'authorized_keys', join(shownSsh, 'authorized_keys')) ?? '')
+      .split('\n').filter((l) => l.trim());
+    const lines = [...existing];
+    for (const k of keyLines) if (!lines.includes(k)) lines.push(k);
+    replaceChildFile(sshFd, 'authorized_keys', lines.join('\n') + '\n', uid, gid, 0o600);
+  });
 }
 
 /** Creates (or repairs) both directories and installs the keys. Idempotent. */
 export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keyLines: string[]): UserDirs {
   const d = userDirs(storageDir, user);
-  ensureDir(storageDir, 0, 0, 0o755);
-  ensureDir(d.base, 0, 0, 0o755);
-  ensureDir(d.root, 0, 0, 0o700);
-  ensureDir(d.home, uid, gid, 0o755);
-  writeKeys(d.root, 0, 0, keyLines);
-  writeKeys(d.home, uid, gid, keyLines);
+  withFd(openTrustedDir(storageDir, { uid: 0, gid: 0, mode: 0o700 }), (storageFd) =>
+    withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) => {
+      withFd(ensureChildDir(baseFd, 'root', d.root, 0, 0, 0o700), (fd) => installKeys(fd, d.root, 0, 0, keyLines));
+      withFd(ensureChildDir(baseFd, 'home', d.home, uid, gid, 0o755), (fd) => installKeys(fd, d.home, uid, gid, keyLines));
+    }));
   return d;
 }
 
+/** Removes a user's storage; rm does not follow links inside it, so only the user's own files go. */
 export function removeUserDirs(storageDir: string, user: string): boolean {
   const d = userDirs(storageDir, user);
   if (!existsSync(d.base)) return false;

@@ -50,10 +50,15 @@ export class UsersRepo {
     return this.db.prepare('SELECT * FROM user_keys WHERE user = ? ORDER BY id').all(user) as KeyRow[];
   }
 
-  addKey(k: Omit<KeyRow, 'id'>): void {
-    this.db
+  /** True when the key was new for this user. */
+  addKey(k: Omit<KeyRow, 'id'>): boolean {
+    return this.db
       .prepare('INSERT OR IGNORE INTO user_keys (user, algo, key_b64, comment, fingerprint) VALUES (?, ?, ?, ?, ?)')
-      .run(k.user, k.algo, k.key_b64, k.comment, k.fingerprint);
+      .run(k.user, k.algo, k.key_b64, k.comment, k.fingerprint).changes > 0;
+  }
+
+  removeKey(user: string, fingerprint: string): void {
+    this.db.prepare('DELETE FROM user_keys WHERE user = ? AND fingerprint = ?').run(user, fingerprint);
   }
 
   groups(user: string): string[] {

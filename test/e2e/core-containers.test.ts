@@ -5,7 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestEnv, sshInto, dockerInspect, type TestUser } from '../helpers/env.js';
 
@@ -156,4 +157,29 @@ test('bad input gets one line and leaves nothing behind', async () => {
   }
   assert.deepEqual(await env.dcmJson('alice', 'show'), []);
   assert.ok(existsSync(join(env.stateDir, 'dcm.db')));
+});
+
+test('a link planted from inside a container never leads a key write out of the storage', async () => {
+  const victim = mkdtempSync(join(tmpdir(), 'dcm-victim-'));
+  chmodSync(victim, 0o751);
+  try {
+    const c = await env.dcmJson('alice', 'create', '--name', 'planter');
+    // The user is root in the container: replace /root/.ssh with a link to a host path.
+    const plant = await sshInto(alice.keyFile, 'root', '127.0.0.1', c.sshPort, `rm -rf /root/.ssh && ln -s ${victim} /root/.ssh`);
+    assert.equal(plant.code, 0, plant.stderr);
+    const keysBefore = (await env.tool('admin', 'users', 'ls', '--json')).stdout;
+    const other = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH0cHwuzSa5Nvzn8vyH0iqAhdAB4Ak3z6RgbzT0pRpIS planted';
+    const r = await env.tool('admin', 'users', 'key', 'alice', '--key', other);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /root\/\.ssh is a symbolic link or not a directory; refusing to follow it/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.equal(existsSync(join(victim, 'authorized_keys')), false);
+    assert.equal(statSync(victim).mode & 0o777, 0o751, 'mode of the host directory untouched');
+    assert.equal((await env.tool('admin', 'users', 'ls', '--json')).stdout, keysBefore, 'the refused key was not kept');
+  } finally {
+    await env.dcm('alice', 'rm', '-f', 'planter');
+    rmSync(join(env.stateDir, 'storage', 'alice', 'root', '.ssh'), { force: true });
+    await env.tool('admin', 'users', 'key', 'alice', '--key', alice.pubKey);
+    rmSync(victim, { recursive: true, force: true });
+  }
 });

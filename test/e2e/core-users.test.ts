@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestEnv, sshInto, dockerInspect, run, type TestUser } from '../helpers/env.js';
+import { TestEnv, sshInto, dockerInspect, run, BIN, type TestUser } from '../helpers/env.js';
 
 const env = new TestEnv({ tag: 'users', sshPorts: '30150-30199', ipAliases: ['127.0.0.11', '127.0.0.12'] });
 let alice: TestUser;
@@ -123,4 +123,15 @@ test('admin tools refuse bad names and keys with one clear line', async () => {
   }
   const users = JSON.parse((await env.tool('admin', 'users', 'ls', '--json')).stdout);
   assert.deepEqual(users.map((u: { user: string }) => u.user), ['alice']);
+});
+
+test('under sudo the door refuses --state-dir/--config and creates nothing where the user pointed', async () => {
+  const mine = join(env.stateDir, 'chosen-by-user');
+  for (const flag of [['--state-dir', mine], ['--config', join(mine, 'lax.yaml')]]) {
+    // As sudo runs it: root, with SUDO_USER naming the caller.
+    const r = await run(process.execPath, [BIN.dcm, ...flag, 'show'], { SUDO_USER: 'alice' });
+    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.stderr.trim(), `dcm: ${flag[0]} is not allowed under sudo: you use the administrator's installation`);
+    assert.equal(existsSync(mine), false);
+  }
 });

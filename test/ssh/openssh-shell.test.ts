@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { TestEnv, run, type TestUser } from '../helpers/env.js';
 import { KEY, Typist, doorBin, ssh } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
@@ -67,6 +68,27 @@ describe('dcm-shell behind OpenSSH', () => {
     assert.equal(st.mode & 0o777, 0o600);
     const shadow = await run('getent', ['shadow', name]);
     assert.equal(shadow.stdout.split(':')[1], '*', 'no password, not locked: key logins work without PAM');
+  });
+
+  test('dcm-useradd --system on an existing account whose ~/.ssh is a link: refused, nothing written, nothing added', async () => {
+    const name = `dcmtl${TAG}`;
+    const victim = mkdtempSync(join(tmpdir(), 'dcm-victim-'));
+    try {
+      assert.equal((await run('useradd', ['--create-home', '--shell', '/bin/sh', name])).code, 0);
+      const home = (await run('getent', ['passwd', name])).stdout.split(':')[5]!;
+      symlinkSync(victim, join(home, '.ssh'));
+      const r = await env.tool('useradd', name, '--key', alice.pubKey, '--system');
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /\.ssh is a symbolic link or not a directory; refusing to follow it/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+      assert.deepEqual(readdirSync(victim), []);
+      assert.equal(statSync(victim).uid, 0);
+      assert.doesNotMatch((await run('id', [name])).stdout, new RegExp(GROUP), 'not added to the dcm group');
+      assert.doesNotMatch((await env.tool('admin', 'users', 'ls')).stdout, new RegExp(name), 'no dcm user either');
+    } finally {
+      await run('userdel', ['--remove', name]);
+      rmSync(victim, { recursive: true, force: true });
+    }
   });
 
   test('dcm-admin openssh --authorized-keys prints one restricted forced-command line per key', async () => {

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { localIdentity } from '../../src/doors/identity.js';
-import { resolveConfig, parseSize } from '../../src/config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localIdentity, localSource } from '../../src/doors/identity.js';
+import { loadConfig, resolveConfig, parseSize } from '../../src/config.js';
 import { effectiveLimits } from '../../src/policy/limits.js';
 
 test('local door identity: SUDO_USER wins and --user is refused under sudo', () => {
@@ -11,6 +14,34 @@ test('local door identity: SUDO_USER wins and --user is refused under sudo', () 
   assert.throws(() => localIdentity({ euid: 0 }), /--user NAME/);
   assert.throws(() => localIdentity({ euid: 1000, userFlag: 'bob' }), /needs root/);
   assert.throws(() => localIdentity({ euid: 0, userFlag: '../etc' }), /invalid user name/);
+});
+
+test('local door paths: under sudo the user cannot choose the installation (flags refused, env ignored)', () => {
+  const sudo = { euid: 0, sudoUser: 'alice' };
+  assert.throws(() => localSource(sudo, { stateDir: '/tmp/mine' }), /--state-dir is not allowed under sudo/);
+  assert.throws(() => localSource(sudo, { configFile: '/tmp/lax.yaml' }), /--config is not allowed under sudo/);
+  assert.deepEqual(localSource(sudo, {}), { ignoreEnv: true });
+  // Root acting for a user, or sudo to root itself, keeps both ways of choosing.
+  assert.deepEqual(localSource({ euid: 0, userFlag: 'bob' }, { stateDir: '/srv/x' }), { stateDir: '/srv/x' });
+  assert.deepEqual(localSource({ euid: 0, sudoUser: 'root', userFlag: 'bob' }, { configFile: '/c' }), { configFile: '/c' });
+
+  // What ignoreEnv means for loading: a config the user pointed DCM_CONFIG at is not read.
+  const dir = mkdtempSync(join(tmpdir(), 'dcm-env-'));
+  const lax = join(dir, 'lax.yaml');
+  writeFileSync(lax, 'instance: chosen-by-user\n');
+  const saved = { s: process.env.DCM_STATE_DIR, c: process.env.DCM_CONFIG };
+  process.env.DCM_STATE_DIR = dir;
+  process.env.DCM_CONFIG = lax;
+  try {
+    assert.equal(loadConfig({}).instance, 'chosen-by-user');
+    assert.equal(loadConfig({}).stateDir, dir);
+    const sudoCfg = loadConfig({ ignoreEnv: true });
+    assert.notEqual(sudoCfg.instance, 'chosen-by-user');
+    assert.equal(sudoCfg.stateDir, '/var/lib/dcm');
+  } finally {
+    if (saved.s === undefined) delete process.env.DCM_STATE_DIR; else process.env.DCM_STATE_DIR = saved.s;
+    if (saved.c === undefined) delete process.env.DCM_CONFIG; else process.env.DCM_CONFIG = saved.c;
+  }
 });
 
 test('config errors name the file, the field path and what is allowed', () => {
