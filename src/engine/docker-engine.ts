@@ -167,13 +167,17 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async commit(id: string, repo: string, tag: string, labels: Record<string, string>): Promise<string> {
+  async commit(id: string, labels: Record<string, string>): Promise<string> {
     try {
-      const r = (await this.docker.getContainer(id).commit({ repo, tag, pause: true, changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${v}`) })) as { Id: string };
+      const r = (await this.docker.getContainer(id).commit({ pause: true, changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${v}`) })) as { Id: string };
       return r.Id;
     } catch (e) {
       throw wrap('commit', e);
     }
+  }
+
+  async tag(imageId: string, repo: string, tag: string): Promise<void> {
+    await this.call('tag', () => this.docker.getImage(imageId).tag({ repo, tag }));
   }
 
   async inspectImage(ref: string): Promise<ImageStatus | null> {

@@ -84,8 +84,10 @@ export interface Engine {
   /** All containers carrying every given label (label=value or bare label). */
   list(labels: string[]): Promise<ContainerStatus[]>;
   logs(id: string, tail: number): Promise<string>;
-  /** Commits to repo:tag and returns the new image id. */
-  commit(id: string, repo: string, tag: string, labels: Record<string, string>): Promise<string>;
+  /** Commits to a new untagged image and returns its id (tagging is a separate step, after the name is reserved). */
+  commit(id: string, labels: Record<string, string>): Promise<string>;
+  /** Gives an image the name repo:tag. */
+  tag(imageId: string, repo: string, tag: string): Promise<void>;
   /** null when the image does not exist. */
   inspectImage(ref: string): Promise<ImageStatus | null>;
   /** Removes one tag (or the image when given an id); never forced. */

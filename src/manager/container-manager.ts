@@ -45,13 +45,19 @@ export class ContainerManager {
       throw new DcmError('conflict', `container ${row.id} is paused: use unpause`);
     }
     // A stopped container coming back: running limit, and its GPUs if they were released.
-    if ((action === 'start' || action === 'restart') && before.state !== 'running' && before.state !== 'paused') await beforeStart(this.deps, row);
-    switch (action) {
-      case 'start': await engine.start(id); break;
-      case 'stop': await engine.stop(id, t); afterStop(this.deps, row); break;
-      case 'restart': await engine.restart(id, t); break;
-      case 'pause': await engine.pause(id); break;
-      case 'unpause': await engine.unpause(id); break;
+    const comingBack = (action === 'start' || action === 'restart') && before.state !== 'running' && before.state !== 'paused';
+    if (comingBack) await beforeStart(this.deps, row);
+    try {
+      switch (action) {
+        case 'start': await engine.start(id); break;
+        case 'stop': await engine.stop(id, t); afterStop(this.deps, row); break;
+        case 'restart': await engine.restart(id, t); break;
+        case 'pause': await engine.pause(id); break;
+        case 'unpause': await engine.unpause(id); break;
+      }
+    } catch (e) {
+      if (comingBack) afterStop(this.deps, row); // it stays stopped: give back what beforeStart took
+      throw e;
     }
     if ((action === 'start' && before.state !== 'running') || action === 'restart') {
       // "Works immediately": return only once sshd answers.
@@ -110,13 +116,28 @@ export class ContainerManager {
     const { name, tag } = parseImageNameTag(nameTag);
     const repo = `${userRepo(user)}/${name}`;
     const full = `${repo}:${tag}`;
-    if (store.images.get(full)) throw new DcmError('conflict', `you already have an image ${name}:${tag}; remove it with rmi first or pick another tag`);
+    const taken = () => new DcmError('conflict', `you already have an image ${name}:${tag}; remove it with rmi first or pick another tag`);
+    if (store.images.get(full)) throw taken();
     beforeCommit(this.deps, user);
-    const imageId = await engine.commit(row.docker_id!, repo, tag, imageLabels(user, this.deps.config.instance));
+    // Commit untagged, claim the name in the database, then tag: two commits
+    // racing for one name never move a tag that the other already recorded,
+    // and the loser removes only its own image, by id.
+    const imageId = await engine.commit(row.docker_id!, imageLabels(user, this.deps.config.instance));
     try {
-      store.images.insert({ ref: full, docker_id: imageId, owner: user, source: row.id });
+      store.tx(() => {
+        if (store.images.get(full)) throw taken();
+        beforeCommit(this.deps, user); // the image quota, counted under the write lock
+        store.images.insert({ ref: full, docker_id: imageId, owner: user, source: row.id });
+      });
     } catch (e) {
-      await engine.removeImage(full).catch(() => undefined);
+      await engine.removeImage(imageId).catch(() => undefined);
+      throw e;
+    }
+    try {
+      await engine.tag(imageId, repo, tag);
+    } catch (e) {
+      store.images.delete(full);
+      await engine.removeImage(imageId).catch(() => undefined);
       throw e;
     }
     store.audit.record({ actor: user, action: 'commit', target: row.id, ok: true, detail: full });

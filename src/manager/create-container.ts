@@ -77,8 +77,12 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: true, detail: image.ref });
     return { ...row, docker_id: dockerId, state: 'created' };
   } catch (e) {
-    if (dockerId) await engine.remove(dockerId, true).catch(() => undefined);
-    store.containers.delete(row.id); // its ports, resources and GPU reservations go with it
+    const removed = dockerId ? await engine.remove(dockerId, true).then(() => true, () => false) : true;
+    // Its ports, resources and GPU reservations go with the row. While the
+    // engine may still hold the container, the row stays as 'removing' so that
+    // nothing is handed out twice; reconcile finishes the removal.
+    if (removed) store.containers.delete(row.id);
+    else store.containers.setState(row.id, 'removing');
     store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: false, detail: (e as Error).message });
     throw e;
   }

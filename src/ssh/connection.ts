@@ -77,13 +77,20 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
       return end();
     }
     if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-    const verdict = checkKey(d.core.deps.store, {
-      username: ctx.username,
-      blob: ctx.key.data,
-      signature: ctx.signature,
-      signedData: ctx.blob,
-      hashAlgo: ctx.hashAlgo,
-    });
+    let verdict: ReturnType<typeof checkKey>;
+    try {
+      verdict = checkKey(d.core.deps.store, {
+        username: ctx.username,
+        blob: ctx.key.data,
+        signature: ctx.signature,
+        signedData: ctx.blob,
+        hashAlgo: ctx.hashAlgo,
+      });
+    } catch (e) {
+      // A locked or broken database must cost one login, not the server.
+      log(`key check failed: ${(e as Error).message}`);
+      return ctx.reject(['publickey']);
+    }
     if (verdict === 'rejected') return ctx.reject(['publickey']);
     if (verdict === 'acceptable') {
       tries--; // asking whether a key would do is not a failed attempt

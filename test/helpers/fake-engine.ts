@@ -40,7 +40,7 @@ export class FakeEngine implements Engine {
   async restart(id: string) { this.get(id).state = 'running'; }
   async pause(id: string) { this.get(id).state = 'paused'; }
   async unpause(id: string) { this.get(id).state = 'running'; }
-  async remove(id: string) { this.containers.delete(id); }
+  async remove(id: string) { this.maybeFail('remove'); this.containers.delete(id); }
   async inspect(id: string): Promise<ContainerStatus | null> {
     const c = this.containers.get(id);
     return c ? { id, state: c.state, status: c.state, labels: c.spec.labels } : null;
@@ -52,10 +52,19 @@ export class FakeEngine implements Engine {
       .map(([id, c]) => ({ id, state: c.state, status: c.state, labels: c.spec.labels }));
   }
   async logs() { return 'fake log\n'; }
-  async commit(_id: string, repo: string, tag: string, labels: Record<string, string>) {
-    const id = this.addImage(`${repo}:${tag}`);
-    this.images.get(id)!.labels = labels;
+  async commit(_id: string, labels: Record<string, string>) {
+    this.maybeFail('commit');
+    const id = this.addImage('');
+    const img = this.images.get(id)!;
+    img.tags = [];
+    img.labels = labels;
     return id;
+  }
+  async tag(imageId: string, repo: string, tag: string) {
+    this.maybeFail('tag');
+    const ref = `${repo}:${tag}`;
+    for (const i of this.images.values()) i.tags = i.tags.filter((t) => t !== ref);
+    this.images.get(imageId)!.tags.push(ref);
   }
   async inspectImage(ref: string) {
     return this.images.get(ref) ?? [...this.images.values()].find((i) => i.tags.includes(ref)) ?? null;

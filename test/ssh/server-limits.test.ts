@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type ssh2 from 'ssh2';
+import Database from 'better-sqlite3';
 import { TestEnv, run, type TestUser } from '../helpers/env.js';
 import { clientCfg, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
 
@@ -102,6 +103,27 @@ describe('dcm-server limits', () => {
     assert.ok(e, 'banned address still got in');
     await server.waitLog(/127\.0\.0\.9: too many failed logins/);
     const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
+    assert.equal((await ssh2Exec(c, 'show')).code, 0);
+    c.end();
+  });
+
+  test('a database error during login costs that login, not the server', async () => {
+    const from = '127.0.0.8';
+    const db = new Database(join(env.stateDir, 'dcm.db'));
+    try {
+      db.exec('ALTER TABLE user_keys RENAME TO user_keys_away');
+      const e = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { localAddress: from })).then(
+        (c) => (c.end(), null),
+        (err: Error) => err,
+      );
+      assert.match(String(e), /authentication methods failed/);
+      await server.waitLog(/key check failed: .*user_keys/);
+    } finally {
+      db.exec('ALTER TABLE user_keys_away RENAME TO user_keys');
+      db.close();
+    }
+    assert.equal(server.proc.exitCode, null, 'server still running');
+    const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { localAddress: from }));
     assert.equal((await ssh2Exec(c, 'show')).code, 0);
     c.end();
   });

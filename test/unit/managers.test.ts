@@ -1,7 +1,7 @@
 /** Manager logic on a fake engine: ownership, the create saga's undo, rmi rules. */
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
@@ -171,4 +171,77 @@ test('reconcile removes rows without containers and containers without rows', as
   assert.equal(rep.containersWithoutRow.length, 1);
   assert.equal(engine.containers.size, 0);
   assert.equal(store.containers.allPorts().length, 0);
+});
+
+test('a failed create whose container the engine will not remove keeps its row as removing; reconcile finishes it', async () => {
+  engine.failNext.add('start');
+  engine.failNext.add('remove');
+  const r = await run('alice', 'create --port 9000');
+  assert.notEqual(r.code, 0);
+  assert.equal(engine.containers.size, 1, 'the engine still holds the container');
+  const [row] = store.containers.all();
+  assert.equal(row!.state, 'removing');
+  assert.equal(store.containers.allPorts().length, 2, 'its ports are not handed out again meanwhile');
+  const next = await json('alice', 'create --port 9000');
+  assert.notEqual(next.id, row!.id);
+  const rep = await reconcile(core.deps, {});
+  assert.deepEqual(rep.staleReservations, [row!.id]);
+  assert.equal(engine.containers.size, 1);
+  assert.deepEqual(store.containers.all().map((c) => c.id), [next.id]);
+});
+
+test('two commits racing for one tag: one wins, the loser leaves no image and does not move the tag', async () => {
+  await json('alice', 'create --name src');
+  const before = engine.images.size;
+  const [a, b] = await Promise.all([run('alice', 'commit src tools:v1 --json'), run('alice', 'commit src tools:v1 --json')]);
+  const wins = [a, b].filter((r) => r.code === 0);
+  const losses = [a, b].filter((r) => r.code !== 0);
+  assert.equal(wins.length, 1);
+  assert.match(losses[0]!.stderr, /already have an image tools:v1/);
+  assert.equal(engine.images.size, before + 1, "the loser's image is gone");
+  const row = store.images.get('dcm/u/alice/tools:v1')!;
+  assert.deepEqual(engine.images.get(row.docker_id)!.tags, ['dcm/u/alice/tools:v1'], 'the recorded image carries the tag');
+});
+
+test('a commit whose tagging fails leaves neither a row nor an image', async () => {
+  await json('alice', 'create --name src');
+  const before = engine.images.size;
+  engine.failNext.add('tag');
+  assert.notEqual((await run('alice', 'commit src tools:v1')).code, 0);
+  assert.equal(engine.images.size, before);
+  assert.equal(store.images.get('dcm/u/alice/tools:v1'), undefined);
+  assert.equal((await run('alice', 'commit src tools:v1')).code, 0, 'the name is free again');
+});
+
+test('release_on_stop: a start the engine refuses gives the GPU back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcm-unit-gpu-'));
+  writeFileSync(join(dir, 'nvidia0'), '');
+  const config = resolveConfig({
+    instance: 'unitgpu',
+    network: { ssh_ports: '20000-20002' },
+    gpus: { inventory: [{ id: 'g0', devices: [join(dir, 'nvidia0')] }], release_on_stop: true },
+    defaults: { gpus: { max: 1 } },
+  }, dir, null);
+  const s = Store.open(config.dbFile);
+  const eng = new FakeEngine();
+  const net: HostNet = { isPortFree: async () => true, waitForSsh: async () => true };
+  const deps = { store: s, engine: eng, config, net };
+  const c = new CommandCore(deps);
+  s.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: eng.addImage('dcm/debian-base:bookworm'), owner: null, source: null });
+  new UserManager(deps).add({ name: 'carol', keys: [KEY], groups: [] });
+  const ok = async (line: string) => {
+    const r = await c.run('carol', line.split(' '));
+    assert.equal(r.code, 0, r.stderr);
+    return r;
+  };
+  await ok('create --gpus 1');
+  const id = s.containers.all()[0]!.id;
+  await ok(`stop ${id}`);
+  assert.equal(s.policy.reservations().length, 0, 'released on stop');
+  eng.failNext.add('start');
+  assert.notEqual((await c.run('carol', ['start', String(id)])).code, 0);
+  assert.equal(s.policy.reservations().length, 0, 'a failed start keeps nothing reserved');
+  await ok(`start ${id}`);
+  assert.deepEqual(s.policy.reservations().map((g) => g.gpu_id), ['g0']);
+  s.close();
 });
