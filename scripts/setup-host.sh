@@ -19,9 +19,9 @@ die() { printf 'dcm-setup: error: %s\n' "$*" >&2; exit 1; }
 # --- 1. apt packages ---------------------------------------------------------
 # docker.io/containerd/runc/iptables: the engine (Hub is unreachable, so images
 # are built locally with debootstrap). openssh-*: tests use the real client and a
-# baseline sshd. python3/make/g++: node-gyp builds better-sqlite3 from source
-# when no prebuilt binary fits.
-PACKAGES="docker.io containerd runc iptables debootstrap openssh-client openssh-server tmux ca-certificates python3 make g++"
+# baseline sshd. sudo: the sudo ways in, tested end to end. python3/make/g++:
+# node-gyp builds better-sqlite3 from source when no prebuilt binary fits.
+PACKAGES="docker.io containerd runc iptables debootstrap openssh-client openssh-server sudo tmux ca-certificates python3 make g++"
 missing=""
 for p in $PACKAGES; do
   # "ii " = wanted and installed; anything else (absent, half-installed) counts as missing.

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { TestEnv, run, type TestUser } from '../helpers/env.js';
+import { BIN, TestEnv, run, type TestUser } from '../helpers/env.js';
 import { KEY, Typist, doorBin, ssh } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
@@ -20,6 +20,10 @@ const SSHD_PORT = 32020;
 const TAG = randomBytes(3).toString('hex');
 /** A group of this run's own, so the test never touches a real dcm-users group. */
 const GROUP = `dcmt-${TAG}`;
+/** This run's sudoers rule (a name without dots: sudo reads it). */
+const SUDOERS = `/etc/sudoers.d/dcmt-${TAG}`;
+const SHELL_PATH = '/usr/local/sbin/dcm-shell';
+const stage = mkdtempSync(join(tmpdir(), 'dcm-openssh-stage-'));
 
 describe('dcm-shell behind OpenSSH', () => {
   const env = new TestEnv({ tag: 'sshos', sshPorts: '31150-31199', extraYaml: `openssh:\n  service_account: root\n  group: ${GROUP}\n` });
@@ -35,10 +39,21 @@ describe('dcm-shell behind OpenSSH', () => {
     bob = await env.addUser('bob');
     stray = join(env.stateDir, 'stray');
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', stray]);
-    // The Match block dcm-admin prints must be valid sshd_config (startSshd runs sshd -t).
-    const snippet = await env.tool('admin', 'openssh', '--json');
-    assert.equal(snippet.code, 0, snippet.stderr);
-    const sshdPart = (JSON.parse(snippet.stdout) as Record<string, string>)['/etc/ssh/sshd_config.d/dcm.conf']!;
+    // The sudo way in, with the files `dcm-admin openssh --install` writes,
+    // staged under a temp root: the wrapper path moves there, the Match block
+    // reads the account's own authorized_keys, and the sudoers rule goes to a
+    // file of this run's own in /etc/sudoers.d (removed after).
+    const inst = await env.tool('admin', 'openssh', '--install', '--root', stage);
+    assert.equal(inst.code, 0, inst.stderr);
+    const wrapper = join(stage, SHELL_PATH);
+    const moved = (f: string) => readFileSync(join(stage, f), 'utf8').replaceAll(SHELL_PATH, wrapper);
+    // Plus the local door, as an admin lets users run `sudo dcm ...` with any arguments.
+    const localDoor = `%${GROUP} ALL=(root) NOPASSWD: ${process.execPath} ${BIN.dcm} *\n`;
+    writeFileSync(SUDOERS, moved('/etc/sudoers.d/dcm') + localDoor, { mode: 0o440 });
+    const check = await run('visudo', ['-cf', SUDOERS]);
+    assert.equal(check.code, 0, check.stderr);
+    // The Match block must be valid sshd_config (startSshd runs sshd -t).
+    const sshdPart = moved('/etc/ssh/sshd_config.d/dcm.conf').replace(/^(Match .*)$/m, '$1\n    AuthorizedKeysFile .ssh/authorized_keys');
     sshd = await startSshd({
       port: SSHD_PORT,
       authorizedKeys: [alice, bob].map((u) => `restrict,pty,command="${shellCmd(u.name)}" ${u.pubKey}`),
@@ -46,6 +61,8 @@ describe('dcm-shell behind OpenSSH', () => {
     });
   });
   after(async () => {
+    rmSync(SUDOERS, { force: true });
+    rmSync(stage, { recursive: true, force: true });
     await sshd?.stop();
     await env.cleanup();
     await run('userdel', ['--remove', `dcmt${TAG}`]);
@@ -68,6 +85,55 @@ describe('dcm-shell behind OpenSSH', () => {
     assert.equal(st.mode & 0o777, 0o600);
     const shadow = await run('getent', ['shadow', name]);
     assert.equal(shadow.stdout.split(':')[1], '*', 'no password, not locked: key logins work without PAM');
+  });
+
+  test('the sudo way: sshd ForceCommand → sudo → dcm-shell, the identity is the host account', async () => {
+    const name = `dcmt${TAG}`; // made by the test above, with alice's key, in GROUP
+    const who = await ssh(alice.keyFile, SSHD_PORT, name, ['whoami', '--json']);
+    assert.equal(who.code, 0, who.stderr);
+    assert.equal(JSON.parse(who.stdout).user, name);
+    const other = await ssh(alice.keyFile, SSHD_PORT, name, ['whoami', '--user', 'alice']);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /unknown option --user/);
+    const envTry = await ssh(alice.keyFile, SSHD_PORT, name, ['whoami', '--json'], ['-o', 'SetEnv=SUDO_USER=bob DCM_STATE_DIR=/tmp']);
+    assert.equal(envTry.code, 0, envTry.stderr);
+    assert.equal(JSON.parse(envTry.stdout).user, name);
+    // The account itself, with a shell on the host, gets no more from sudo than ForceCommand gives:
+    // no arguments (the rule's ""), no other command.
+    const wrapper = join(stage, SHELL_PATH);
+    for (const argv of [[wrapper, '--user', 'alice'], [wrapper, '--state-dir', '/tmp/mine'], ['env', `DCM_STATE_DIR=/tmp/mine`, wrapper], ['/bin/sh']]) {
+      const r = await run('runuser', ['-u', name, '--', 'sudo', '-n', ...argv], { SSH_ORIGINAL_COMMAND: 'whoami' });
+      assert.notEqual(r.code, 0, argv.join(' '));
+      assert.match(r.stderr, /sudo: a password is required|not allowed|may not run/, argv.join(' '));
+    }
+  });
+
+  test('sudo dcm: the local door under real sudo refuses a state dir or config the user names', async () => {
+    const name = `dcmt${TAG}`;
+    const mine = join(stage, 'mine');
+    for (const flag of [['--state-dir', mine], ['--config', join(mine, 'c.yaml')]]) {
+      const r = await run('runuser', ['-u', name, '--', 'sudo', '-n', process.execPath, BIN.dcm, ...flag, 'whoami']);
+      assert.equal(r.code, 4, r.stderr);
+      assert.equal(r.stderr.trim(), `dcm: ${flag[0]} is not allowed under sudo: you use the administrator's installation`);
+    }
+    const u = await run('runuser', ['-u', name, '--', 'sudo', '-n', process.execPath, BIN.dcm, '--user', 'alice', 'whoami']);
+    assert.equal(u.code, 4);
+    assert.match(u.stderr, /--user is not allowed under sudo/);
+    assert.equal(existsSync(mine), false);
+  });
+
+  test('the sudo way, interactive: a pty gives the shell with the account\'s prompt', async () => {
+    const name = `dcmt${TAG}`;
+    const t = Typist.ssh(alice.keyFile, SSHD_PORT, name);
+    try {
+      const at = await t.expect(new RegExp(`${name}@dcm> `));
+      t.type('show' + KEY.enter);
+      await t.expect(new RegExp(`no containers[\\s\\S]*${name}@dcm> `), at);
+      t.type('exit' + KEY.enter);
+      assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
   });
 
   test('dcm-useradd --system on an existing account whose ~/.ssh is a link: refused, nothing written, nothing added', async () => {
