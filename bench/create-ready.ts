@@ -1,9 +1,11 @@
 /**
  * bench/create-ready: time from "create" to the first successful `ssh -p`
  * login, against a raw `docker run` of the same image with sshd and a
- * published port (then ssh), alternating in one run. Two ways through dcm:
- *   - shell: the command core in a running process, as a user's open
- *     dcm-server session runs it (no process start per command);
+ * published port (then ssh), alternating in one run. Three ways through dcm:
+ *   - server: `create --json` as an exec request on a user's open SSH
+ *     connection to a real dcm-server (the way users reach dcm);
+ *   - shell: the command core in this process, without SSH (what the server
+ *     adds on top of the core is the difference between the two);
  *   - cli:   a fresh `dcm create` process per create (the local door), which
  *     adds Node's start-up to every command.
  * Prints the medians and each ratio to raw (target ≤ 1.15).
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { TestEnv, run, sshInto, BASE_IMAGE } from '../test/helpers/env.js';
 import { openApp } from '../src/main.js';
 import { CommandCore } from '../src/shell/core.js';
+import { clientCfg, ssh2Connect, ssh2Exec, startServer } from '../test/helpers/ssh.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 7, 30);
 const DEADLINE = Date.now() + 10 * 60 * 1000;
@@ -43,6 +46,9 @@ async function main(): Promise<void> {
     chmodSync(join(rawKeys, 'authorized_keys'), 0o600);
     const app = await openApp({ stateDir: env.stateDir, configFile: env.configFile });
     const core = new CommandCore(app);
+    const server = await startServer(env, 34090);
+    const conn = await ssh2Connect(clientCfg(34090, 'bench', u.keyFile));
+    const serverTimes: number[] = [];
     const dcmTimes: number[] = [];
     const shellTimes: number[] = [];
     const rawTimes: number[] = [];
@@ -61,6 +67,14 @@ async function main(): Promise<void> {
       shellTimes.push(performance.now() - t);
       await core.run('bench', ['rm', '-f', String(s.sshPort)]);
 
+      t = performance.now();
+      const viaServer = await ssh2Exec(conn, 'create --json');
+      if (viaServer.code !== 0) throw new Error(viaServer.stderr);
+      const v = JSON.parse(viaServer.stdout) as { sshPort: number };
+      await untilLogin(u.keyFile, v.sshPort);
+      serverTimes.push(performance.now() - t);
+      await ssh2Exec(conn, `rm -f ${v.sshPort}`);
+
       const port = 34100 + i;
       t = performance.now();
       const r = await run('docker', [
@@ -72,12 +86,14 @@ async function main(): Promise<void> {
       await untilLogin(u.keyFile, port);
       rawTimes.push(performance.now() - t);
       execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
-      process.stderr.write(`round ${i + 1}: shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
+      process.stderr.write(`round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
     }
+    conn.end();
+    await server.stop();
     app.close();
     const r = median(rawTimes);
     const line = (name: string, xs: number[]) => `${name} median ${median(xs).toFixed(0)} ms, ratio ${(median(xs) / r).toFixed(2)}`;
-    console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm shell', shellTimes)}; ${line('dcm cli', dcmTimes)} (target <= 1.15)`);
+    console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm-server session', serverTimes)}; ${line('in-process core', shellTimes)}; ${line('dcm cli process', dcmTimes)} (target <= 1.15)`);
   } finally {
     await env.cleanup();
   }

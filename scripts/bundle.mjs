@@ -3,7 +3,7 @@
 // resolving and linking ~100 small modules; one file roughly halves that.
 // Native and heavy optional pieces stay external and load from node_modules.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 
 const entries = {
   dcm: 'dist/src/doors/dcm.js',
@@ -29,6 +29,9 @@ const skipUnusedTransports = {
     b.onLoad({ filter: /.*/, namespace: 'unused' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
   },
 };
+
+// Chunk names carry content hashes: clear the last build's so none go stale.
+rmSync('dist/bin', { recursive: true, force: true });
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, f]) => existsSync(f)));
 

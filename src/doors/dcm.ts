@@ -9,10 +9,20 @@ import { openApp } from '../main.js';
 import { CommandCore } from '../shell/core.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
 import { localIdentity, localSource } from './identity.js';
+import { staticHelp } from '../shell/commands/index.js';
+
+const DOOR_USAGE = [
+  'usage: sudo dcm COMMAND [ARGS] [--json]     as yourself, through sudo',
+  '       dcm --user NAME COMMAND [ARGS]       as root, acting for a user',
+  '       sudo dcm                             the interactive shell (on a terminal)',
+].join('\n');
 
 async function main(): Promise<void> {
   try {
     const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
+    // Help needs no identity and no database, so `dcm --help` works for anyone.
+    const help = staticHelp(opts.rest);
+    if (help !== null) return finish(0, `${DOOR_USAGE}\n\n${help}\n`);
     const who = { euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user };
     const user = localIdentity(who);
     const app = await openApp(localSource(who, opts));

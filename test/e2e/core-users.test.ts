@@ -135,3 +135,17 @@ test('under sudo the door refuses --state-dir/--config and creates nothing where
     assert.equal(existsSync(mine), false);
   }
 });
+
+test('dcm --help and help COMMAND work before anyone is named; help --json still needs a user', async () => {
+  const h = await run(process.execPath, [BIN.dcm, '--help'], { ...env.env, SUDO_USER: '' });
+  assert.equal(h.code, 0, h.stderr);
+  assert.match(h.stdout, /^usage: sudo dcm COMMAND/);
+  assert.match(h.stdout, /\n {2}create +create a container/);
+  const one = await run(process.execPath, [BIN.dcm, 'help', 'commit'], { ...env.env, SUDO_USER: '' });
+  assert.match(one.stdout, /usage: commit CONTAINER NAME\[:TAG\]/);
+  const j = await run(process.execPath, [BIN.dcm, 'help', '--json'], { ...env.env, SUDO_USER: '' });
+  assert.equal(j.code, 2);
+  assert.match(j.stderr, /name the user with --user NAME/);
+  const asUser = await env.dcmJson('alice', 'help');
+  assert.ok(asUser.some((c: { name: string }) => c.name === 'rmi'));
+});

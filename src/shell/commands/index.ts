@@ -42,8 +42,16 @@ export function commandHelp(c: Command): string {
   return [`usage: ${usageLine(c.name, c.args)}`, '', c.summary + '.', ...(c.details ? ['', c.details] : []), '', 'options:', ...flagLines].join('\n');
 }
 
-function overview(): string {
+export function overview(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
   const rows = COMMANDS.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
   return ['commands:', ...rows, '', 'A container is named by its id (its SSH port) or its --name.', 'Every command takes --json; "help COMMAND" explains one.'].join('\n');
+}
+
+/** Help for `help [COMMAND]` / `--help` typed before anyone is known (no database needed). */
+export function staticHelp(words: string[]): string | null {
+  const [first, second] = words;
+  if ((first !== 'help' && first !== '--help' && first !== '-h') || words.includes('--json')) return null;
+  const c = first === 'help' && second ? findCommand(second) : undefined;
+  return c ? commandHelp(c) : overview();
 }
