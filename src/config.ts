@@ -10,9 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR } from './paths.js';
 
-export const DEFAULT_STATE_DIR = '/var/lib/dcm';
-export const DEFAULT_CONFIG_FILE = '/etc/dcm/config.yaml';
+export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
 /** Root of the installed package (dist/src/config.js → ../..). */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

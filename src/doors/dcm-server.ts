@@ -15,6 +15,8 @@ import { loadOrCreateHostKey } from '../ssh/host-key.js';
 import { DcmSshServer } from '../ssh/server.js';
 import { takeGlobalOptions } from './cli-options.js';
 import { parseListen } from '../ssh/listen.js';
+import { commandSocketPath } from '../paths.js';
+import { CommandServer } from './command-server.js';
 
 const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
 
@@ -57,6 +59,11 @@ async function main(): Promise<void> {
   const server = new DcmSshServer({ core, hostKeyPem: key.pem, host: listen.host, port: listen.port, log });
   const bound = await server.listen();
   log(`host key ${key.path}${key.created ? ' (new)' : ''}: ED25519 ${key.fingerprint}`);
+  // One-shot doors (dcm COMMAND, forced-command dcm-shell) hand their command here.
+  const commands = new CommandServer({ core, slots: server.slots, path: commandSocketPath(app.config.stateDir), log });
+  const socketUp = await commands.listen().catch((e: Error) => (log(`command socket not available: ${e.message}`), false));
+  if (socketUp) log(`command socket ${commandSocketPath(app.config.stateDir)}`);
+  // Last: this line says the server is ready.
   log(`dcm-server listening on ${bound.host}:${bound.port} (users: ssh -p ${bound.port} USER@${app.config.host})`);
 
   let stopping = false;
@@ -64,7 +71,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${sig}: shutting down`);
-    void server.stop().then(() => {
+    void Promise.all([server.stop(), socketUp ? commands.stop() : undefined]).then(() => {
       policy.close();
       app.close();
       log('stopped');

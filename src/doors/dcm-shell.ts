@@ -2,63 +2,30 @@
 /**
  * `dcm-shell`: the restricted shell behind the host's OpenSSH. With a pty and
  * no command it is the interactive shell; otherwise it runs the one command
- * in SSH_ORIGINAL_COMMAND (or reads plain lines when there is neither). The
- * identity rules are in shell-identity.ts.
+ * in SSH_ORIGINAL_COMMAND (or reads plain lines when there is neither).
+ *
+ * A forced command starts a process per command, so when dcm-server serves
+ * the installation the command goes to its local socket and this process
+ * loads almost nothing; otherwise (and for the interactive shell) the whole
+ * shell runs here (dcm-shell-here.ts). Paths come only from the command line:
+ * the wrapper or the service account's command= line fixes them.
  */
-import { userInfo } from 'node:os';
-import { DcmError, exitCodeFor, userLine } from '../errors.js';
-import { loadConfig, type Config } from '../config.js';
-import { openApp } from '../main.js';
-import { CommandCore } from '../shell/core.js';
-import { splitWords } from '../shell/words.js';
+import { exitCodeFor, userLine } from '../errors.js';
+import { forwardCommand } from '../local/command-client.js';
+import { DEFAULT_STATE_DIR, commandSocketPath } from '../paths.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
-import { shellIdentity } from './shell-identity.js';
+import { shellFacts } from './shell-identity.js';
 
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
-  if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
-  // Paths come only from the command line, which the wrapper (sudo, with no
-  // user arguments) or the service account's command= line fixes; never from
-  // the environment, which a user may influence through sshd's AcceptEnv.
-  const source = { stateDir: opts.stateDir, configFile: opts.configFile, ignoreEnv: true };
-  let config: Config | undefined; // read once, whether or not the identity rules needed it
-  const user = shellIdentity({
-    euid: process.geteuid?.() ?? -1,
-    ruid: process.getuid?.() ?? -1,
-    account: userInfo().username,
-    sudoUser: process.env.SUDO_USER || undefined,
-    sshConnection: process.env.SSH_CONNECTION || undefined,
-    userFlag: opts.user,
-    serviceAccount: () => (config ??= loadConfig(source)).openssh.service_account,
-  });
-  const app = await openApp({ ...source, config });
-  const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
   const command = process.env.SSH_ORIGINAL_COMMAND;
-  if (command !== undefined && command.trim() !== '') {
-    let words: string[];
-    try {
-      words = splitWords(command);
-    } catch (e) {
-      app.close();
-      return finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
-    }
-    const r = await core.run(user, words);
-    app.close();
-    return finish(r.code, r.stdout, r.stderr);
+  if (opts.rest.length === 0 && command !== undefined && command.trim() !== '') {
+    const socket = commandSocketPath(opts.stateDir ?? DEFAULT_STATE_DIR);
+    const r = await forwardCommand(socket, shellFacts(opts.user), { door: 'shell', command });
+    if (r) return finish(r.code, r.stdout, r.stderr);
   }
-  // Loaded only here: readline, inquirer and chalk would cost every exec its start-up time.
-  const [{ runRepl }, { colourLevel }] = await Promise.all([import('../shell/repl.js'), import('../shell/colour.js')]);
-  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
-  const code = await runRepl({
-    core,
-    user,
-    io: { input: process.stdin, output: process.stdout, terminal },
-    colour: colourLevel(process.env.TERM, noColor, terminal),
-  });
-  if (terminal) process.stdout.write('logout\n');
-  app.close();
-  finish(code);
+  const { runShellHere } = await import('./dcm-shell-here.js');
+  await runShellHere(opts);
 }
 
 main().catch((e) => finish(exitCodeFor(e), '', `dcm-shell: ${userLine(e)}\n`));

@@ -3,41 +3,34 @@
  * `dcm`: the local door. `sudo dcm show` on the host itself, or as root
  * `dcm --user NAME show`. One command, text or --json, exit code 0 on success;
  * with no command on a terminal, the interactive shell.
+ *
+ * When dcm-server serves the installation, a command goes to its local socket
+ * and this process loads almost nothing; otherwise (and for help and the
+ * interactive shell) everything runs here (dcm-here.ts).
  */
 import { exitCodeFor, userLine } from '../errors.js';
-import { openApp } from '../main.js';
-import { CommandCore } from '../shell/core.js';
+import { forwardCommand } from '../local/command-client.js';
+import { DEFAULT_STATE_DIR, commandSocketPath } from '../paths.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
-import { localIdentity, localSource } from './identity.js';
-import { staticHelp } from '../shell/commands/index.js';
+import { localSource } from './identity.js';
 
-const DOOR_USAGE = [
-  'usage: sudo dcm COMMAND [ARGS] [--json]     as yourself, through sudo',
-  '       dcm --user NAME COMMAND [ARGS]       as root, acting for a user',
-  '       sudo dcm                             the interactive shell (on a terminal)',
-].join('\n');
+const isHelp = (words: string[]) => ['help', '--help', '-h'].includes(words[0] ?? '');
 
 async function main(): Promise<void> {
   try {
     const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
-    // Help needs no identity and no database, so `dcm --help` works for anyone.
-    const help = staticHelp(opts.rest);
-    if (help !== null) return finish(0, `${DOOR_USAGE}\n\n${help}\n`);
-    const who = { euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user };
-    const user = localIdentity(who);
-    const app = await openApp(localSource(who, opts));
-    const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
-    if (opts.rest.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
-      const { runRepl } = await import('../shell/repl.js');
-      const { colourLevel } = await import('../shell/colour.js');
-      const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
-      const code = await runRepl({ core, user, io: { input: process.stdin, output: process.stdout, terminal: true }, colour: colourLevel(process.env.TERM, noColor, true) });
-      app.close();
-      return finish(code);
+    if (opts.rest.length > 0 && !isHelp(opts.rest)) {
+      const euid = process.geteuid?.() ?? 0;
+      const sudoUser = process.env.SUDO_USER || undefined;
+      // Under sudo this refuses --state-dir/--config and ignores the environment.
+      const source = localSource({ euid, ...(sudoUser ? { sudoUser } : {}) }, opts);
+      const stateDir = source.stateDir ?? (source.ignoreEnv ? undefined : process.env.DCM_STATE_DIR) ?? DEFAULT_STATE_DIR;
+      const facts = { euid, ruid: process.getuid?.() ?? -1, account: '', ...(sudoUser ? { sudoUser } : {}), ...(opts.user !== undefined ? { userFlag: opts.user } : {}) };
+      const r = await forwardCommand(commandSocketPath(stateDir), facts, { door: 'local', words: opts.rest });
+      if (r) return finish(r.code, r.stdout, r.stderr);
     }
-    const r = await core.run(user, opts.rest);
-    app.close();
-    finish(r.code, r.stdout, r.stderr);
+    const { runDcmHere } = await import('./dcm-here.js');
+    await runDcmHere(opts);
   } catch (e) {
     finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
   }

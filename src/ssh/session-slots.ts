@@ -19,6 +19,11 @@ export class SessionSlots {
     };
   }
 
+  /** The one line a user over the limit is told, whichever door they came through. */
+  limitMessage(user: string): string {
+    return `too many open sessions for ${user} (limit ${this.limit}): close one and try again`;
+  }
+
   count(user: string): number {
     return this.open.get(user) ?? 0;
   }

@@ -69,7 +69,7 @@ export function handleSession(session: Session, s: SessionContext): void {
     ch.on('data', () => s.touch());
     const release = s.slots.take(s.user);
     if (!release) {
-      ch.stderr.write(`dcm: too many open sessions for ${s.user} (limit ${s.core.deps.config.server.max_sessions_per_user}): close one and try again\r\n`);
+      ch.stderr.write(`dcm: ${s.slots.limitMessage(s.user)}\r\n`);
       ch.exit(exitCodeFor(new DcmError('limit', '')));
       ch.end();
       s.log(`${s.user}: ${kind} refused: session limit`);

@@ -1,0 +1,42 @@
+/**
+ * The local door run in this process: help, the interactive shell, and any
+ * command when no dcm-server serves the installation (see dcm.ts).
+ */
+import { exitCodeFor, userLine } from '../errors.js';
+import { openApp } from '../main.js';
+import { CommandCore } from '../shell/core.js';
+import { finish, type GlobalOptions } from './cli-options.js';
+import { localIdentity, localSource } from './identity.js';
+import { staticHelp } from '../shell/commands/index.js';
+
+const DOOR_USAGE = [
+  'usage: sudo dcm COMMAND [ARGS] [--json]     as yourself, through sudo',
+  '       dcm --user NAME COMMAND [ARGS]       as root, acting for a user',
+  '       sudo dcm                             the interactive shell (on a terminal)',
+].join('\n');
+
+export async function runDcmHere(opts: GlobalOptions): Promise<void> {
+  try {
+    // Help needs no identity and no database, so `dcm --help` works for anyone.
+    const help = staticHelp(opts.rest);
+    if (help !== null) return finish(0, `${DOOR_USAGE}\n\n${help}\n`);
+    const who = { euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user };
+    const user = localIdentity(who);
+    const app = await openApp(localSource(who, opts));
+    const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
+    if (opts.rest.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
+      const { runRepl } = await import('../shell/repl.js');
+      const { colourLevel } = await import('../shell/colour.js');
+      const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+      const code = await runRepl({ core, user, io: { input: process.stdin, output: process.stdout, terminal: true }, colour: colourLevel(process.env.TERM, noColor, true) });
+      app.close();
+      return finish(code);
+    }
+    const r = await core.run(user, opts.rest);
+    app.close();
+    finish(r.code, r.stdout, r.stderr);
+  } catch (e) {
+    finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
+  }
+}
+

@@ -1,0 +1,33 @@
+/**
+ * The local command socket's protocol: one JSON line each way. A door process
+ * (dcm, dcm-shell) that would otherwise load the whole program for a single
+ * command sends the facts its identity rules need and the command; dcm-server
+ * decides the identity with the same rules, runs the command and answers.
+ *
+ * Only root and the state directory's group can connect (the socket is 0660
+ * in the state directory), the same principals that may open the database.
+ */
+export const PROTOCOL_VERSION = 1;
+/** A request larger than this is refused unread. */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+
+/** What the door knows about its caller, gathered exactly as the in-process door gathers it. */
+export interface DoorFacts {
+  euid: number;
+  ruid: number;
+  /** Account name of the real uid. */
+  account: string;
+  sudoUser?: string;
+  sshConnection?: string;
+  userFlag?: string;
+}
+
+export type CommandRequest =
+  | { v: number; door: 'local'; facts: DoorFacts; words: string[] }
+  | { v: number; door: 'shell'; facts: DoorFacts; command: string };
+
+export interface CommandReply {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
