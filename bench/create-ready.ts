@@ -6,16 +6,18 @@
  *     connection to a real dcm-server (the way users reach dcm);
  *   - shell: the command core in this process, without SSH (what the server
  *     adds on top of the core is the difference between the two);
- *   - cli:   a fresh `dcm create` process per create (the local door), which
- *     adds Node's start-up to every command.
+ *   - cli:   a fresh `dcm create` process per create (the local door) while
+ *     dcm-server serves the installation (the command goes to its socket);
+ *   - cli-alone: the same for an installation no dcm-server serves, where the
+ *     process loads the whole program for each command.
  * Prints the medians and each ratio to raw (target ≤ 1.15).
  *
  *   npm run bench:create-ready [-- --rounds N]
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestEnv, run, sshInto, BASE_IMAGE } from '../test/helpers/env.js';
+import { TestEnv, run, sshInto, BASE_IMAGE, BIN } from '../test/helpers/env.js';
 import { openApp } from '../src/main.js';
 import { CommandCore } from '../src/shell/core.js';
 import { clientCfg, ssh2Connect, ssh2Exec, startServer } from '../test/helpers/ssh.js';
@@ -32,13 +34,34 @@ async function untilLogin(key: string, port: number): Promise<void> {
   throw new Error(`no login on port ${port}`);
 }
 
+/**
+ * `dcm --user bench ARGS --json` with the environment a door really starts
+ * with: sudo's env_reset (or sshd) leaves PATH, HOME and a few more, so
+ * variables of the benchmark's own shell (NODE_OPTIONS, NODE_EXTRA_CA_CERTS,
+ * which costs every Node start tens of ms) do not reach it.
+ */
+function cliJson(e: TestEnv, ...args: string[]): Promise<{ id: number; sshPort: number }> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...e.env };
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [BIN.dcm, '--user', 'bench', ...args, '--json'], { env }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`dcm ${args.join(' ')}: ${stderr}`));
+      else resolve(JSON.parse(stdout));
+    });
+  });
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const env = new TestEnv({ tag: 'bench', sshPorts: '34000-34049' });
+  const alone = new TestEnv({ tag: 'bench2', sshPorts: '34050-34089' });
   try {
     await env.registerBase();
+    await alone.registerBase();
     const u = await env.addUser('bench');
+    // The same key for the installation without a server.
+    const a = await alone.tool('useradd', 'bench', '--key', `${u.keyFile}.pub`);
+    if (a.code !== 0) throw new Error(a.stderr);
     // The raw baseline gets the same key as root's authorized_keys.
     const rawKeys = join(env.stateDir, 'raw-ssh');
     mkdirSync(rawKeys, { mode: 0o700 });
@@ -49,12 +72,13 @@ async function main(): Promise<void> {
     const server = await startServer(env, 34090);
     const conn = await ssh2Connect(clientCfg(34090, 'bench', u.keyFile));
     const serverTimes: number[] = [];
+    const aloneTimes: number[] = [];
     const dcmTimes: number[] = [];
     const shellTimes: number[] = [];
     const rawTimes: number[] = [];
     for (let i = 0; i < rounds && Date.now() < DEADLINE; i++) {
       let t = performance.now();
-      const c = await env.dcmJson('bench', 'create');
+      const c = await cliJson(env, 'create');
       await untilLogin(u.keyFile, c.sshPort);
       dcmTimes.push(performance.now() - t);
       await env.dcm('bench', 'rm', '-f', String(c.id));
@@ -68,6 +92,12 @@ async function main(): Promise<void> {
       await core.run('bench', ['rm', '-f', String(s.sshPort)]);
 
       t = performance.now();
+      const ca = await cliJson(alone, 'create');
+      await untilLogin(u.keyFile, ca.sshPort);
+      aloneTimes.push(performance.now() - t);
+      await alone.dcm('bench', 'rm', '-f', String(ca.id));
+
+      t = performance.now();
       const viaServer = await ssh2Exec(conn, 'create --json');
       if (viaServer.code !== 0) throw new Error(viaServer.stderr);
       const v = JSON.parse(viaServer.stdout) as { sshPort: number };
@@ -75,7 +105,7 @@ async function main(): Promise<void> {
       serverTimes.push(performance.now() - t);
       await ssh2Exec(conn, `rm -f ${v.sshPort}`);
 
-      const port = 34100 + i;
+      const port = 34150 + i;
       t = performance.now();
       const r = await run('docker', [
         'run', '-d', '--label', `dcm.instance=${env.instance}`, '-p', `127.0.0.1:${port}:22`,
@@ -86,16 +116,17 @@ async function main(): Promise<void> {
       await untilLogin(u.keyFile, port);
       rawTimes.push(performance.now() - t);
       execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
-      process.stderr.write(`round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
+      process.stderr.write(`round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, cli-alone ${aloneTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
     }
     conn.end();
     await server.stop();
     app.close();
     const r = median(rawTimes);
     const line = (name: string, xs: number[]) => `${name} median ${median(xs).toFixed(0)} ms, ratio ${(median(xs) / r).toFixed(2)}`;
-    console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm-server session', serverTimes)}; ${line('in-process core', shellTimes)}; ${line('dcm cli process', dcmTimes)} (target <= 1.15)`);
+    console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm-server session', serverTimes)}; ${line('in-process core', shellTimes)}; ${line('dcm cli process', dcmTimes)}; ${line('dcm cli process, no dcm-server', aloneTimes)} (target <= 1.15)`);
   } finally {
     await env.cleanup();
+    await alone.cleanup();
   }
 }
 
