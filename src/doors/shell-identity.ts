@@ -18,15 +18,7 @@ import { checkUserName } from '../names.js';
 import type { DoorFacts } from '../local/command-protocol.js';
 
 /** The facts the decision is made from (gathered by the caller, so it is testable). */
-export interface ShellIdentityInput {
-  euid: number;
-  ruid: number;
-  /** Account name of the real uid. */
-  account: string;
-  sudoUser?: string;
-  /** SSH_CONNECTION as sshd sets it. */
-  sshConnection?: string;
-  userFlag?: string;
+export interface ShellIdentityInput extends DoorFacts {
   /** config openssh.service_account; read only when --user is given (so sudo mode needs no config yet). */
   serviceAccount: () => string;
 }
