@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localIdentity, localSource } from '../../src/doors/identity.js';
 import { loadConfig, resolveConfig, parseSize } from '../../src/config.js';
 import { effectiveLimits } from '../../src/policy/limits.js';
+import { tempDir } from '../helpers/tmp.js';
 
 test('local door identity: SUDO_USER wins and --user is refused under sudo', () => {
   assert.equal(localIdentity({ euid: 0, sudoUser: 'alice' }), 'alice');
@@ -26,7 +26,7 @@ test('local door paths: under sudo the user cannot choose the installation (flag
   assert.deepEqual(localSource({ euid: 0, sudoUser: 'root', userFlag: 'bob' }, { configFile: '/c' }), { configFile: '/c' });
 
   // What ignoreEnv means for loading: a config the user pointed DCM_CONFIG at is not read.
-  const dir = mkdtempSync(join(tmpdir(), 'dcm-env-'));
+  const dir = tempDir('dcm-env-');
   const lax = join(dir, 'lax.yaml');
   writeFileSync(lax, 'instance: chosen-by-user\n');
   const saved = { s: process.env.DCM_STATE_DIR, c: process.env.DCM_CONFIG };

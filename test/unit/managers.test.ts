@@ -1,8 +1,7 @@
 /** Manager logic on a fake engine: ownership, the create saga's undo, rmi rules. */
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { Store } from '../../src/store/store.js';
@@ -11,6 +10,7 @@ import { UserManager } from '../../src/manager/user-manager.js';
 import { reconcile } from '../../src/manager/reconcile.js';
 import type { HostNet } from '../../src/net/host-net.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test';
 
@@ -21,7 +21,7 @@ let busy: Set<string>;
 let baseId: string;
 
 beforeEach(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'dcm-unit-'));
+  const dir = tempDir('dcm-unit-');
   const config = resolveConfig({ instance: 'unit', network: { ssh_ports: '20000-20002', ip_aliases: ['127.0.0.1', '127.0.0.2'] }, defaults: { limits: { max_containers: 2 } } }, dir, null);
   store = Store.open(config.dbFile);
   engine = new FakeEngine();
@@ -214,7 +214,7 @@ test('a commit whose tagging fails leaves neither a row nor an image', async () 
 });
 
 test('release_on_stop: a start the engine refuses gives the GPU back', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dcm-unit-gpu-'));
+  const dir = tempDir('dcm-unit-gpu-');
   writeFileSync(join(dir, 'nvidia0'), '');
   const config = resolveConfig({
     instance: 'unitgpu',

@@ -1,21 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate, readMigrations } from '../../src/store/migrate.js';
 import { Store } from '../../src/store/store.js';
 import { DcmError } from '../../src/errors.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function dirWith(files: Record<string, string>): string {
-  const d = mkdtempSync(join(tmpdir(), 'dcm-mig-'));
+  const d = tempDir('dcm-mig-');
   for (const [n, s] of Object.entries(files)) writeFileSync(join(d, n), s);
   return d;
 }
 
 test('shipped migrations apply to a fresh database and are recorded', () => {
-  const d = mkdtempSync(join(tmpdir(), 'dcm-db-'));
+  const d = tempDir('dcm-db-');
   const s = Store.open(join(d, 'dcm.db'));
   const rows = s.db.prepare('SELECT version, name FROM schema_migrations').all() as { version: number }[];
   assert.ok(rows.length >= 1);
@@ -54,7 +54,7 @@ test('a failing migration leaves nothing half-applied', () => {
 });
 
 test('port allocations are unique per (ip, port) and go with their container', () => {
-  const d = mkdtempSync(join(tmpdir(), 'dcm-db-'));
+  const d = tempDir('dcm-db-');
   const s = Store.open(join(d, 'dcm.db'));
   s.users.insert({ name: 'alice', uid: 1000, gid: 1000 });
   const row = { id: 20000, owner: 'alice', name: null, image_ref: 'x:1', image_id: 'sha256:1', ip: '127.0.0.1', instance: 'i' };
