@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
-import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR } from './paths.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
 
 export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
@@ -334,9 +334,8 @@ export interface ConfigSource {
 
 /** Load and validate; throws DcmError('config') naming file and field path. */
 export function loadConfig(src: ConfigSource = {}): Config {
-  const env = src.ignoreEnv ? {} : process.env;
-  const stateDir = src.stateDir ?? env.DCM_STATE_DIR ?? DEFAULT_STATE_DIR;
-  const explicit = src.configFile ?? env.DCM_CONFIG;
+  const stateDir = stateDirOf(src);
+  const explicit = src.configFile ?? (src.ignoreEnv ? undefined : process.env.DCM_CONFIG);
   const file = explicit ?? DEFAULT_CONFIG_FILE;
   let raw: unknown = {};
   let used: string | null = null;

@@ -11,6 +11,7 @@
  */
 import { chmodSync, chownSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import type { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
@@ -59,7 +60,7 @@ export class CommandServer {
     } finally {
       process.umask(old);
     }
-    const dirGid = statSync(this.o.path.slice(0, this.o.path.lastIndexOf('/')) || '/').gid;
+    const dirGid = statSync(dirname(this.o.path)).gid;
     chownSync(this.o.path, 0, dirGid);
     chmodSync(this.o.path, 0o660);
     return true;

@@ -60,9 +60,10 @@ async function main(): Promise<void> {
   const bound = await server.listen();
   log(`host key ${key.path}${key.created ? ' (new)' : ''}: ED25519 ${key.fingerprint}`);
   // One-shot doors (dcm COMMAND, forced-command dcm-shell) hand their command here.
-  const commands = new CommandServer({ core, slots: server.slots, path: commandSocketPath(app.config.stateDir), log });
+  const socketPath = commandSocketPath(app.config.stateDir);
+  const commands = new CommandServer({ core, slots: server.slots, path: socketPath, log });
   const socketUp = await commands.listen().catch((e: Error) => (log(`command socket not available: ${e.message}`), false));
-  if (socketUp) log(`command socket ${commandSocketPath(app.config.stateDir)}`);
+  if (socketUp) log(`command socket ${socketPath}`);
   // Last: this line says the server is ready.
   log(`dcm-server listening on ${bound.host}:${bound.port} (users: ssh -p ${bound.port} USER@${app.config.host})`);
 

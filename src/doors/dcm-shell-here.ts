@@ -9,7 +9,8 @@ import { openApp } from '../main.js';
 import { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
 import { finish, type GlobalOptions } from './cli-options.js';
-import { shellFacts, shellIdentity } from './shell-identity.js';
+import { shellIdentity } from './shell-identity.js';
+import { gatherDoorFacts } from '../local/door-facts.js';
 
 export async function runShellHere(opts: GlobalOptions): Promise<void> {
   if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
@@ -18,7 +19,7 @@ export async function runShellHere(opts: GlobalOptions): Promise<void> {
   // the environment, which a user may influence through sshd's AcceptEnv.
   const source = { stateDir: opts.stateDir, configFile: opts.configFile, ignoreEnv: true };
   let config: Config | undefined; // read once, whether or not the identity rules needed it
-  const user = shellIdentity({ ...shellFacts(opts.user), serviceAccount: () => (config ??= loadConfig(source)).openssh.service_account });
+  const user = shellIdentity({ ...gatherDoorFacts(opts.user), serviceAccount: () => (config ??= loadConfig(source)).openssh.service_account });
   const app = await openApp({ ...source, config });
   const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
   const command = process.env.SSH_ORIGINAL_COMMAND;

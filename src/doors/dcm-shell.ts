@@ -12,16 +12,16 @@
  */
 import { exitCodeFor, userLine } from '../errors.js';
 import { forwardCommand } from '../local/command-client.js';
-import { DEFAULT_STATE_DIR, commandSocketPath } from '../paths.js';
+import { gatherDoorFacts } from '../local/door-facts.js';
+import { commandSocketPath, stateDirOf } from '../paths.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
-import { shellFacts } from './shell-identity.js';
 
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
   const command = process.env.SSH_ORIGINAL_COMMAND;
   if (opts.rest.length === 0 && command !== undefined && command.trim() !== '') {
-    const socket = commandSocketPath(opts.stateDir ?? DEFAULT_STATE_DIR);
-    const r = await forwardCommand(socket, shellFacts(opts.user), { door: 'shell', command });
+    const socket = commandSocketPath(stateDirOf({ ...opts, ignoreEnv: true }));
+    const r = await forwardCommand(socket, gatherDoorFacts(opts.user), { door: 'shell', command });
     if (r) return finish(r.code, r.stdout, r.stderr);
   }
   const { runShellHere } = await import('./dcm-shell-here.js');

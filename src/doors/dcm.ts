@@ -10,23 +10,20 @@
  */
 import { exitCodeFor, userLine } from '../errors.js';
 import { forwardCommand } from '../local/command-client.js';
-import { DEFAULT_STATE_DIR, commandSocketPath } from '../paths.js';
+import { gatherDoorFacts } from '../local/door-facts.js';
+import { commandSocketPath, stateDirOf } from '../paths.js';
+import { isHelpRequest } from '../shell/help-request.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
 import { localSource } from './identity.js';
-
-const isHelp = (words: string[]) => ['help', '--help', '-h'].includes(words[0] ?? '');
 
 async function main(): Promise<void> {
   try {
     const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
-    if (opts.rest.length > 0 && !isHelp(opts.rest)) {
-      const euid = process.geteuid?.() ?? 0;
-      const sudoUser = process.env.SUDO_USER || undefined;
+    if (opts.rest.length > 0 && !isHelpRequest(opts.rest)) {
+      const facts = gatherDoorFacts(opts.user);
       // Under sudo this refuses --state-dir/--config and ignores the environment.
-      const source = localSource({ euid, ...(sudoUser ? { sudoUser } : {}) }, opts);
-      const stateDir = source.stateDir ?? (source.ignoreEnv ? undefined : process.env.DCM_STATE_DIR) ?? DEFAULT_STATE_DIR;
-      const facts = { euid, ruid: process.getuid?.() ?? -1, account: '', ...(sudoUser ? { sudoUser } : {}), ...(opts.user !== undefined ? { userFlag: opts.user } : {}) };
-      const r = await forwardCommand(commandSocketPath(stateDir), facts, { door: 'local', words: opts.rest });
+      const source = localSource(facts, opts);
+      const r = await forwardCommand(commandSocketPath(stateDirOf(source)), facts, { door: 'local', words: opts.rest });
       if (r) return finish(r.code, r.stdout, r.stderr);
     }
     const { runDcmHere } = await import('./dcm-here.js');

@@ -13,11 +13,15 @@ export interface IdentityInput {
   userFlag?: string;
 }
 
+/** The user sudo ran us for; null without sudo or for sudo to root (an admin acting as root). */
+const sudoCaller = (i: IdentityInput): string | null => (i.sudoUser && i.sudoUser !== 'root' ? i.sudoUser : null);
+
 export function localIdentity(i: IdentityInput): string {
   if (i.euid !== 0) throw new DcmError('denied', 'dcm needs root: run it through sudo (sudo dcm ...)');
-  if (i.sudoUser && i.sudoUser !== 'root') {
+  const caller = sudoCaller(i);
+  if (caller !== null) {
     if (i.userFlag !== undefined) throw new DcmError('denied', '--user is not allowed under sudo: you act as yourself');
-    return checkUserName(i.sudoUser);
+    return checkUserName(caller);
   }
   if (i.userFlag === undefined) throw new DcmError('usage', 'as root, name the user with --user NAME (users run "sudo dcm ...")');
   return checkUserName(i.userFlag);
@@ -31,8 +35,7 @@ export function localIdentity(i: IdentityInput): string {
  * default installation serves the sudo door.
  */
 export function localSource(i: IdentityInput, flags: { stateDir?: string; configFile?: string }): ConfigSource {
-  const underSudo = i.sudoUser !== undefined && i.sudoUser !== '' && i.sudoUser !== 'root';
-  if (!underSudo) return flags;
+  if (sudoCaller(i) === null) return flags;
   const given = flags.stateDir !== undefined ? '--state-dir' : flags.configFile !== undefined ? '--config' : null;
   if (given) throw new DcmError('denied', `${given} is not allowed under sudo: you use the administrator's installation`);
   return { ignoreEnv: true };

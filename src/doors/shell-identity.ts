@@ -12,7 +12,6 @@
  *    SUDO_USER is unset, and SSH_CONNECTION shows that sshd started us. The
  *    user's own words arrive in SSH_ORIGINAL_COMMAND, never on our command line.
  */
-import { userInfo } from 'node:os';
 import { DcmError } from '../errors.js';
 import { checkUserName } from '../names.js';
 import type { DoorFacts } from '../local/command-protocol.js';
@@ -41,14 +40,3 @@ export function shellIdentity(i: ShellIdentityInput): string {
   throw new DcmError('denied', 'dcm-shell does not know who you are: it runs through sudo (ForceCommand) or as the service account\'s forced command with --user');
 }
 
-/** The facts about this process that the rules read (nothing the user typed but --user). */
-export function shellFacts(userFlag: string | undefined): DoorFacts {
-  return {
-    euid: process.geteuid?.() ?? -1,
-    ruid: process.getuid?.() ?? -1,
-    account: userInfo().username,
-    ...(process.env.SUDO_USER ? { sudoUser: process.env.SUDO_USER } : {}),
-    ...(process.env.SSH_CONNECTION ? { sshConnection: process.env.SSH_CONNECTION } : {}),
-    ...(userFlag !== undefined ? { userFlag } : {}),
-  };
-}

@@ -1,6 +1,7 @@
 /** The command table: every user command, looked up by name or alias. */
 import type { Command } from '../command.js';
 import { usageLine } from '../args.js';
+import { isHelpRequest } from '../help-request.js';
 import { commit } from './commit.js';
 import { create } from './create.js';
 import { gpus } from './gpus.js';
@@ -51,7 +52,7 @@ export function overview(): string {
 /** Help for `help [COMMAND]` / `--help` typed before anyone is known (no database needed). */
 export function staticHelp(words: string[]): string | null {
   const [first, second] = words;
-  if ((first !== 'help' && first !== '--help' && first !== '-h') || words.includes('--json')) return null;
+  if (!isHelpRequest(words) || words.includes('--json')) return null;
   const c = first === 'help' && second ? findCommand(second) : undefined;
   return c ? commandHelp(c) : overview();
 }
