@@ -2,8 +2,11 @@
 # Builds, then runs dcm's tests with node's built-in runner.
 #   scripts/test.sh            all tests: unit, engine, e2e, ssh (need dockerd + base image)
 #   scripts/test.sh unit       fast unit tests only (no Docker)
+#   scripts/test.sh FILE...    the named compiled test files or folders (dist/test/...)
 # Test files run two at a time: each has its own state dir, instance label and
-# port range, so they do not collide.
+# port range, so they do not collide. Each run takes a free port slot at run
+# time (DCM_TEST_PORT_OFFSET, below), so two runs on one machine — a
+# developer's and CI's, or two checkouts — do not collide either.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
@@ -13,4 +16,26 @@ case "${1:-all}" in
   all)  for d in unit engine e2e ssh; do [ -d "dist/test/$d" ] && dirs+=("dist/test/$d"); done ;;
   *)    dirs=("$@") ;;
 esac
-exec node --test --test-concurrency="${DCM_TEST_CONCURRENCY:-2}" "${dirs[@]}"
+
+# Port slot: tests use ports 30000-33999 shifted by 4000 × slot (slots 0-7).
+# A slot is a directory made atomically; one whose owner process is gone is
+# taken over. Released when this script exits.
+SLOTS=/tmp/dcm-test-slots
+if [ -z "${DCM_TEST_PORT_OFFSET:-}" ]; then
+  mkdir -p "$SLOTS"
+  for s in 0 1 2 3 4 5 6 7; do
+    d="$SLOTS/$s"
+    if ! mkdir "$d" 2>/dev/null; then
+      owner=$(cat "$d/pid" 2>/dev/null || true)
+      { [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; } && continue
+      rm -rf "$d"; mkdir "$d" 2>/dev/null || continue
+    fi
+    echo $$ >"$d/pid"
+    trap 'rm -rf "$d"' EXIT
+    export DCM_TEST_PORT_OFFSET=$((s * 4000))
+    break
+  done
+  [ -n "${DCM_TEST_PORT_OFFSET:-}" ] || { echo "test.sh: all 8 port slots in $SLOTS are taken by running test runs" >&2; exit 1; }
+fi
+echo "test.sh: port offset $DCM_TEST_PORT_OFFSET" >&2
+node --test --test-concurrency="${DCM_TEST_CONCURRENCY:-2}" "${dirs[@]}"

@@ -3,6 +3,7 @@
  * create → ssh as root and as the user → storage shared and kept → lifecycle
  * → commit → create from the commit → rmi rules → rm.
  */
+import { tp } from '../helpers/ports.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -144,7 +145,7 @@ test('bad input gets one line and leaves nothing behind', async () => {
     [['create', 'no-such-image'], /no such image: no-such-image/],
     [['create', '--name', '12345'], /invalid container name/],
     [['create', '--port', '70000'], /invalid port/],
-    [['create', '--port', '30120'], /reserved for SSH ports/],
+    [['create', '--port', String(tp(30120))], /reserved for SSH ports/],
     [['create', '--cap-add', 'SYS_ADMIN'], /unknown option --cap-add/],
     [['stop'], /missing CONTAINER/],
     [['frobnicate'], /unknown command/],

@@ -3,6 +3,7 @@
  * Docker, and `dcm-admin reconcile` putting it right — touching only this
  * installation's objects.
  */
+import { tp } from '../helpers/ports.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -41,13 +42,13 @@ test('reconcile repairs rows without containers, containers without rows and sta
   sql('DELETE FROM containers WHERE id = ?', orphan.id);
   // 3. A create that died half-way, long ago.
   sql(`INSERT INTO containers (id, owner, name, image_ref, image_id, ip, instance, state, created_at)
-       VALUES (30249, 'alice', NULL, 'x', 'sha256:x', '127.0.0.1', 'i', 'creating', '2000-01-01T00:00:00Z')`);
-  sql(`INSERT INTO port_allocations (ip, port, container_id, container_port, kind) VALUES ('127.0.0.1', 30249, 30249, 22, 'ssh')`);
+       VALUES (${tp(30249)}, 'alice', NULL, 'x', 'sha256:x', '127.0.0.1', 'i', 'creating', '2000-01-01T00:00:00Z')`);
+  sql(`INSERT INTO port_allocations (ip, port, container_id, container_port, kind) VALUES ('127.0.0.1', ${tp(30249)}, ${tp(30249)}, 22, 'ssh')`);
 
   const dry = JSON.parse((await env.tool('admin', 'reconcile', '--dry-run', '--json')).stdout);
   assert.deepEqual(dry.rowsWithoutContainer, [gone.id]);
   assert.equal(dry.containersWithoutRow.length, 1);
-  assert.deepEqual(dry.staleReservations, [30249]);
+  assert.deepEqual(dry.staleReservations, [tp(30249)]);
   assert.notEqual(await dockerInspect(`${env.instance}-${orphan.id}`), null, 'dry run changes nothing');
 
   const r = await env.tool('admin', 'reconcile');

@@ -3,6 +3,7 @@
  * id prefix; the same extra port on two IP aliases; state across tool runs;
  * userdel leaving nothing behind.
  */
+import { tp } from '../helpers/ports.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -60,11 +61,11 @@ test('the same extra port on two containers lands on two IP aliases', async () =
 
 test('a port held by another process on the host is skipped', async () => {
   const { createServer } = await import('node:net');
-  const srv = createServer().listen(30150, '127.0.0.11');
+  const srv = createServer().listen(tp(30150), '127.0.0.11');
   await new Promise((r) => srv.once('listening', r));
   try {
     const c = await env.dcmJson('alice', 'create');
-    assert.notEqual(c.sshPort, 30150);
+    assert.notEqual(c.sshPort, tp(30150));
     assert.equal((await env.dcm('alice', 'rm', '-f', String(c.id))).code, 0);
   } finally {
     srv.close();

@@ -5,6 +5,7 @@
  * the policy says and nothing else; each refusal names its rule and leaves
  * nothing behind.
  */
+import { tp, tpRange } from '../helpers/ports.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,7 @@ mounts:
   tools: { source: ${host}/tools, target: /opt/tools }
   gone: { source: ${host}/missing, target: /gone }
 presets:
-  big: { description: more of everything, memory: 512m, cpus: 1.5, pids: 300, mounts: [data], ports: "41000-41009" }
+  big: { description: more of everything, memory: 512m, cpus: 1.5, pids: 300, mounts: [data], ports: "${tpRange('33050-33059')}" }
 defaults:
   limits: { memory: 256m, cpus: 0.5, pids: 200, max_containers: 3 }
   mounts: { always: [tools] }
@@ -45,7 +46,7 @@ groups:
     limits: { max_running: 2 }
   hosted:
     user: host
-    ports: { ip_aliases: ["127.0.0.2"], ssh: "33040-33049" }
+    ports: { ip_aliases: ["127.0.0.2"], ssh: "${tpRange('33040-33049')}" }
     images: { own: false }
     limits: { total_memory: 400m }
 `,
@@ -113,12 +114,12 @@ test('defaults and group layers: caps, env, limits, mounts and ports are exactly
   ]));
   assert.deepEqual(Object.keys(hc.PortBindings), ['22/tcp']);
   assert.deepEqual(hc.PortBindings['22/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(c.sshPort) }]);
-  assert.ok(c.sshPort < 33040, 'other groups keep the whole range');
+  assert.ok(c.sshPort < tp(33040), 'other groups keep the whole range');
 });
 
 test('a preset with a mount on request: limits, modes and ports as granted; ro really is read-only', async () => {
   await refused('alice', ['--mount', 'gone'], 'mount gone is unavailable: its host path does not exist; nothing was created', 6);
-  const c = await env.dcmJson('alice', 'create', '--preset', 'big', '--mount', 'scratch', '-p', '41001', '--name', 'big');
+  const c = await env.dcmJson('alice', 'create', '--preset', 'big', '--mount', 'scratch', '-p', String(tp(33051)), '--name', 'big');
   const i = await dockerInspect(`${env.instance}-${c.id}`);
   const hc = i.HostConfig;
   assert.equal(hc.Memory, 512 * 1024 ** 2);
@@ -126,8 +127,8 @@ test('a preset with a mount on request: limits, modes and ports as granted; ro r
   assert.equal(hc.PidsLimit, 300);
   const policyBinds = (hc.Binds as string[]).filter((b) => b.startsWith(host)).sort();
   assert.deepEqual(policyBinds, [`${host}/data:/data:ro`, `${host}/scratch:/scratch:rw`, `${host}/tools:/opt/tools:ro`]);
-  assert.deepEqual(Object.keys(hc.PortBindings).sort(), ['22/tcp', '41001/tcp']);
-  assert.deepEqual(hc.PortBindings['41001/tcp'], [{ HostIp: '127.0.0.1', HostPort: '41001' }]);
+  assert.deepEqual(Object.keys(hc.PortBindings).sort(), ['22/tcp', `${tp(33051)}/tcp`]);
+  assert.deepEqual(hc.PortBindings[`${tp(33051)}/tcp`], [{ HostIp: '127.0.0.1', HostPort: String(tp(33051)) }]);
   const r = await sshInto(alice.keyFile, 'root', '127.0.0.1', c.sshPort, 'touch /data/x 2>/dev/null && echo data-rw || echo data-ro; touch /scratch/y && echo scratch-rw');
   assert.deepEqual(r.stdout.trim().split('\n'), ['data-ro', 'scratch-rw'], r.stderr);
   const who = await env.dcmJson('alice', 'whoami');
@@ -140,7 +141,7 @@ test('refusals name their rule: preset, mount, ports, missing host path, running
   await refused('carol', ['--mount', 'data'], 'policy: mounts.allow', 4);
   await refused('alice', ['-p', '8080'], 'policy: ports.extra 40000-40099 (defaults)', 4);
   await refused('alice', ['-p', '40001', '-p', '40002', '-p', '40003'], 'policy: ports.max_extra 2 (defaults)', 5);
-  await refused('alice', ['--preset', 'big', '-p', '40001'], 'policy: ports.extra 41000-41009 (preset big)', 4);
+  await refused('alice', ['--preset', 'big', '-p', '40001'], `policy: ports.extra ${tpRange('33050-33059')} (preset big)`, 4);
   // alice has 2 running of max_running 2 (group staff).
   await refused('alice', [], 'policy: limits.max_running 2 (group staff)', 5);
 });
@@ -178,7 +179,7 @@ test('forced host identity: no root login, sessions run as the user; own images 
   const i = await dockerInspect(`${env.instance}-${c.id}`);
   assert.ok(!(i.HostConfig.Binds as string[]).some((b) => b.endsWith(':/root:rw')), 'no /root storage');
   // The group's address and SSH range.
-  assert.ok(c.sshPort >= 33040 && c.sshPort <= 33049, String(c.sshPort));
+  assert.ok(c.sshPort >= tp(33040) && c.sshPort <= tp(33049), String(c.sshPort));
   assert.deepEqual(i.HostConfig.PortBindings, { '22/tcp': [{ HostIp: '127.0.0.2', HostPort: String(c.sshPort) }] });
   const asUser = await sshInto(carol.keyFile, 'carol', '127.0.0.2', c.sshPort, 'id -u');
   assert.equal(asUser.code, 0, asUser.stderr);

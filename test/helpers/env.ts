@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { tpRange } from './ports.js';
 
 /** Repository root (dist/test/helpers → ../../..). Tests run the bundled programs in dist/bin, as shipped. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -38,7 +39,7 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, ti
 export interface EnvOptions {
   /** Short tag for this file, part of the instance name. */
   tag: string;
-  /** SSH port range, distinct per test file, e.g. "30100-30149". */
+  /** SSH port range, distinct per test file, e.g. "30100-30149" (shifted by the run's port offset). */
   sshPorts: string;
   ipAliases?: string[];
   /** Extra YAML merged at the top level of the config. */
@@ -67,7 +68,7 @@ export class TestEnv {
       [
         `instance: ${this.instance}`,
         `network:`,
-        `  ssh_ports: "${opts.sshPorts}"`,
+        `  ssh_ports: "${tpRange(opts.sshPorts)}"`,
         `  ip_aliases: [${aliases.map((a) => `"${a}"`).join(', ')}]`,
         opts.extraYaml ?? '',
       ].join('\n'),

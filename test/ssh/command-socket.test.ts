@@ -5,6 +5,7 @@
  * bad requests answered with one line, and a crashed server's socket never
  * stops the doors (they fall back to running the command themselves).
  */
+import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -14,7 +15,7 @@ import type ssh2 from 'ssh2';
 import { BIN, TestEnv, run, type TestUser } from '../helpers/env.js';
 import { clientCfg, doorBin, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
 
-const PORT = 32030;
+const PORT = tp(32030);
 
 /** Sends raw bytes to the socket and returns what comes back before it closes. */
 function rawRequest(path: string, body: string): Promise<string> {

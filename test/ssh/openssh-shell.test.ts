@@ -5,6 +5,7 @@
  * the interactive shell over ssh -tt, refusals, and no impersonation: neither
  * the command line, the environment nor the login name picks the user.
  */
+import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,7 +17,7 @@ import { BIN, TestEnv, run, type TestUser } from '../helpers/env.js';
 import { KEY, Typist, doorBin, ssh } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
-const SSHD_PORT = 32020;
+const SSHD_PORT = tp(32020);
 const TAG = randomBytes(3).toString('hex');
 /** A group of this run's own, so the test never touches a real dcm-users group. */
 const GROUP = `dcmt-${TAG}`;
@@ -175,7 +176,7 @@ describe('dcm-shell behind OpenSSH', () => {
     const j = await ssh(bob.keyFile, SSHD_PORT, 'root', ['whoami', '--json']);
     assert.equal(j.code, 0, j.stderr);
     assert.equal(JSON.parse(j.stdout).user, 'bob');
-    const bad = await ssh(alice.keyFile, SSHD_PORT, 'root', ['start', '31199']);
+    const bad = await ssh(alice.keyFile, SSHD_PORT, 'root', ['start', String(tp(31199))]);
     assert.equal(bad.code, 3);
     assert.match(bad.stderr, /^dcm: /);
   });
@@ -219,7 +220,7 @@ describe('dcm-shell behind OpenSSH', () => {
   test('forwarding and subsystems are refused (restrict, no Subsystem)', async () => {
     const w = await ssh(alice.keyFile, SSHD_PORT, 'root', [], ['-W', '127.0.0.1:22']);
     assert.equal(w.code, 255);
-    const r = await ssh(alice.keyFile, SSHD_PORT, 'root', ['show'], ['-o', 'ExitOnForwardFailure=yes', '-R', '127.0.0.1:32051:127.0.0.1:22']);
+    const r = await ssh(alice.keyFile, SSHD_PORT, 'root', ['show'], ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tp(32051)}:127.0.0.1:22`]);
     assert.equal(r.code, 255);
     assert.match(r.stderr, /remote port forwarding failed/);
     const s = await ssh(alice.keyFile, SSHD_PORT, 'root', ['sftp'], ['-s']);

@@ -3,6 +3,7 @@
  * authentication, exec in text and JSON, no impersonation, every refused
  * request type, a stable host key across restarts, and an engine that is down.
  */
+import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -11,8 +12,8 @@ import { join } from 'node:path';
 import { TestEnv, run, type TestUser } from '../helpers/env.js';
 import { clientCfg, hostKeyLine, sleep, ssh, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
 
-const PORT = 32000;
-const DOWN_PORT = 32001;
+const PORT = tp(32000);
+const DOWN_PORT = tp(32001);
 
 describe('dcm-server: authentication, exec and refusals', () => {
   const env = new TestEnv({ tag: 'sshauth', sshPorts: '31000-31049' });
@@ -95,7 +96,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
       assert.match(t.stdout, /commands:/);
       const j = await ssh2Exec(c, 'show --json');
       assert.deepEqual(JSON.parse(j.stdout), []);
-      const nf = await ssh2Exec(c, 'stop 31049');
+      const nf = await ssh2Exec(c, `stop ${tp(31049)}`);
       assert.equal(nf.code, 3);
       assert.match(nf.stderr, /^dcm: /);
     } finally {
@@ -135,7 +136,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
     const w = await ssh(alice.keyFile, PORT, 'alice', [], ['-W', `127.0.0.1:${PORT}`]);
     assert.equal(w.code, 255);
     assert.match(w.stderr, /forwarding failed|open failed|prohibited/);
-    const rr = await ssh(alice.keyFile, PORT, 'alice', ['show'], ['-o', 'ExitOnForwardFailure=yes', '-R', '127.0.0.1:32050:127.0.0.1:22']);
+    const rr = await ssh(alice.keyFile, PORT, 'alice', ['show'], ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tp(32050)}:127.0.0.1:22`]);
     assert.equal(rr.code, 255);
     assert.match(rr.stderr, /remote port forwarding failed/);
     await server.waitLog(/refused port forwarding/);

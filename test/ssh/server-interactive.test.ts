@@ -3,19 +3,20 @@
  * with a scripted keyboard: prompt, help, tab completion, the create wizard,
  * show, stop, rm with confirmation (no, then yes), colour rules, exit.
  */
+import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { TestEnv, dockerInspect, type TestUser } from '../helpers/env.js';
 import { KEY, Typist, clientCfg, sleep, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
 
-const PORT = 32010;
-const EXTRA_PORT = 31145; // inside this file's range, outside its ssh_ports
+const PORT = tp(32010);
+const EXTRA_PORT = tp(31145); // inside this file's range, outside its ssh_ports
 
 describe('dcm-server interactive shell', () => {
   const env = new TestEnv({ tag: 'sshint', sshPorts: '31100-31139', extraYaml: 'presets:\n  big:\n    memory: 1g\ndefaults:\n  presets: [big]\n' });
   // Extra ports stay inside this file's range too.
-  writeFileSync(env.configFile, readFileSync(env.configFile, 'utf8').replace('network:\n', 'network:\n  extra_ports: "31140-31149"\n'));
+  writeFileSync(env.configFile, readFileSync(env.configFile, 'utf8').replace('network:\n', `network:\n  extra_ports: "${tp(31140)}-${tp(31149)}"\n`));
   let server: ServerProc;
   let alice: TestUser;
 
@@ -54,9 +55,9 @@ describe('dcm-server interactive shell', () => {
       t.type(String(EXTRA_PORT) + KEY.enter);
       at = await t.expect(/Name/, at);
       t.type('web' + KEY.enter);
-      at = await t.expect(/running: create dcm\/debian-base:bookworm --name web --preset big --port 31145/, at);
-      at = await t.expect(/ssh -p (311\d\d) root@127\.0\.0\.1[\s\S]*alice@dcm> /, at, 120_000);
-      const id = /ssh -p (311\d\d) root@/.exec(t.text())![1]!;
+      at = await t.expect(new RegExp(`running: create dcm/debian-base:bookworm --name web --preset big --port ${EXTRA_PORT}`), at);
+      at = await t.expect(/ssh -p (\d+) root@127\.0\.0\.1[\s\S]*alice@dcm> /, at, 120_000);
+      const id = /ssh -p (\d+) root@/.exec(t.text())![1]!;
       const inspected = await dockerInspect(`${env.instance}-${id}`);
       assert.equal(inspected?.HostConfig?.Memory, 1024 ** 3, 'the preset chosen in the wizard applies');
 

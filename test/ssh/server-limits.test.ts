@@ -2,6 +2,7 @@
  * dcm-server's guards, with short limits: login grace, idle timeout, the
  * per-user session limit and per-address throttling of failed logins.
  */
+import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -11,7 +12,7 @@ import Database from 'better-sqlite3';
 import { TestEnv, run, type TestUser } from '../helpers/env.js';
 import { clientCfg, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
 
-const PORT = 32002;
+const PORT = tp(32002);
 
 describe('dcm-server limits', () => {
   const env = new TestEnv({
