@@ -21,8 +21,8 @@ esac
 # A slot is a directory made atomically; one whose owner process is gone is
 # taken over. Released when this script exits.
 SLOTS=/tmp/dcm-test-slots
-if [ -z "${DCM_TEST_PORT_OFFSET:-}" ]; then
-  mkdir -p "$SLOTS"
+take_slot() {
+  local s d owner
   for s in 0 1 2 3 4 5 6 7; do
     d="$SLOTS/$s"
     if ! mkdir "$d" 2>/dev/null; then
@@ -31,11 +31,18 @@ if [ -z "${DCM_TEST_PORT_OFFSET:-}" ]; then
       rm -rf "$d"; mkdir "$d" 2>/dev/null || continue
     fi
     echo $$ >"$d/pid"
-    trap 'rm -rf "$d"' EXIT
+    SLOT_DIR=$d
     export DCM_TEST_PORT_OFFSET=$((s * 4000))
-    break
+    return 0
   done
-  [ -n "${DCM_TEST_PORT_OFFSET:-}" ] || { echo "test.sh: all 8 port slots in $SLOTS are taken by running test runs" >&2; exit 1; }
+  return 1
+}
+if [ -z "${DCM_TEST_PORT_OFFSET:-}" ]; then
+  mkdir -p "$SLOTS"
+  # All slots busy: wait for one (bounded), rather than share ports.
+  for _ in $(seq 1 180); do take_slot && break; sleep 5; done
+  [ -n "${DCM_TEST_PORT_OFFSET:-}" ] || { echo "test.sh: all 8 port slots in $SLOTS stayed taken for 15 min" >&2; exit 1; }
+  trap 'rm -rf "$SLOT_DIR"' EXIT
 fi
 echo "test.sh: port offset $DCM_TEST_PORT_OFFSET" >&2
 node --test --test-concurrency="${DCM_TEST_CONCURRENCY:-2}" "${dirs[@]}"
