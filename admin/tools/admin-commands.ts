@@ -10,6 +10,9 @@ import { loadConfig } from '../../src/config.js';
 import { checkUserName } from '../../src/names.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { policyRows } from '../../src/policy/policy-report.js';
+import { rwMountWarnings } from '../../src/policy/rw-mount-warnings.js';
+import { engineRemapOrNone, rwMountProblems } from '../../src/manager/engine-userns.js';
+import { DcmError } from '../../src/errors.js';
 
 const imagesAdd: AdminTool = {
   name: 'dcm-admin images add',
@@ -64,7 +67,7 @@ const usersKey: AdminTool = {
   args: { positional: ['NAME'], flags: { key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'public key file or key line (repeatable)' } } },
   async run(app, a) {
     const { readKeyArg } = await import('./useradd.js');
-    const keys = new UserManager(app).addKeys(a.positional[0]!, list(a.flags.key).flatMap(readKeyArg));
+    const keys = new UserManager(app).addKeys(a.positional[0]!, list(a.flags.key).flatMap(readKeyArg), await engineRemapOrNone(app.engine));
     return { text: keys.map((k) => `added key ${k.algo} ${k.fingerprint}`).join('\n'), json: keys };
   },
 };
@@ -165,8 +168,12 @@ const policyCheck: AdminTool = {
     const file = a.positional[0] ?? app.config.configFile;
     if (!file) return { text: 'no configuration file: built-in defaults are in use', json: { ok: true, file: null } };
     const c = loadConfig({ stateDir: app.config.stateDir, configFile: file });
+    // rw mounts on filesystems that honour setuid: refused unless the engine remaps users (an engine that is down counts as not).
+    const unsafe = await rwMountProblems(c, await engineRemapOrNone(app.engine), c.mount_probe_timeout * 1000);
+    if (unsafe.length) throw new DcmError('config', unsafe.map((p) => `${file}: ${p}`).join('\n'));
+    const warnings = rwMountWarnings(c);
     const counts = { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length };
-    return { text: `${file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`, json: { ok: true, file, ...counts } };
+    return { text: [...warnings, `${file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`].join('\n'), json: { ok: true, file, ...counts, warnings } };
   },
 };
 

@@ -9,7 +9,8 @@
  */
 import Docker from 'dockerode';
 import { DcmError } from '../errors.js';
-import type { ContainerSpec, ContainerStatus, Engine, ImageStatus, RunState } from './engine.js';
+import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, RunState } from './engine.js';
+import { remapOfLocalEngine } from './userns-remap.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
 function statusOf(e: unknown): number | undefined {
@@ -201,6 +202,16 @@ export class DockerEngine implements Engine {
     } catch (e) {
       throw wrap('list images', e);
     }
+  }
+
+  async info(): Promise<EngineInfo> {
+    let i: { SecurityOptions?: string[]; DockerRootDir?: string };
+    try {
+      i = await this.docker.info();
+    } catch (e) {
+      throw wrap('engine info', e);
+    }
+    return { usernsRemap: remapOfLocalEngine({ securityOptions: i.SecurityOptions ?? [], dockerRootDir: i.DockerRootDir ?? '' }) };
   }
 
   /** Run a call; a status in `okStatus` (e.g. 304 "already started") counts as success. */

@@ -93,4 +93,32 @@ export interface Engine {
   /** Removes one tag (or the image when given an id); never forced. */
   removeImage(refOrId: string): Promise<void>;
   listImages(labels: string[]): Promise<ImageStatus[]>;
+  /** The engine's own setup (user namespace mapping), asked afresh on each call. */
+  info(): Promise<EngineInfo>;
+}
+
+/** A contiguous run of ids: container ids containerId.. map to host ids hostId.. (size of them). */
+export interface IdRange {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+/**
+ * How an engine started with `userns-remap` maps container ids to host ids.
+ * `user` is the remap account whose /etc/subuid and /etc/subgid lines give the
+ * ranges (null when no line matched and a single 65536-id range from the base is assumed).
+ */
+export interface UsernsRemap {
+  user: string | null;
+  uidBase: number;
+  gidBase: number;
+  uids: IdRange[];
+  gids: IdRange[];
+}
+
+/** What dcm needs to know about the engine itself. */
+export interface EngineInfo {
+  /** null when containers share the host's user ids (no user namespace). */
+  usernsRemap: UsernsRemap | null;
 }

@@ -13,6 +13,7 @@ import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
 import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
+import { prepareForStart } from './engine-userns.js';
 import type { ContainerView, ImageView } from './views.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
@@ -46,6 +47,7 @@ export class ContainerManager {
     }
     // A stopped container coming back: running limit, and its GPUs if they were released.
     const comingBack = (action === 'start' || action === 'restart') && before.state !== 'running' && before.state !== 'paused';
+    if (comingBack) await prepareForStart(this.deps, this.deps.store.users.get(user)!); // storage owners for the engine's user namespace mode
     if (comingBack) await beforeStart(this.deps, row);
     try {
       switch (action) {

@@ -20,6 +20,7 @@ import type { ImageRow } from '../store/images-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { resolveImage } from './resolve.js';
+import { prepareForCreate } from './engine-userns.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -60,6 +61,7 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
     ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
   ], config.mount_probe_timeout * 1000);
+  await prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
 
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;

@@ -7,6 +7,8 @@ import { DcmError } from '../errors.js';
 import { checkUserName } from '../names.js';
 import { keyLine, parsePublicKey, type PublicKey } from '../ssh-keys.js';
 import { ensureUserDirs, removeUserDirs, userDirs } from '../storage/user-dirs.js';
+import { storageOwners } from '../storage/id-map.js';
+import type { UsernsRemap } from '../engine/engine.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 
@@ -41,7 +43,8 @@ export class UserManager {
     return u;
   }
 
-  add(req: AddUserRequest): AddUserReport {
+  /** `remap`: the engine's user namespace mapping (engineRemap()), which decides the storage's host owners. */
+  add(req: AddUserRequest, remap: UsernsRemap | null = null): AddUserReport {
     const { store, config } = this.deps;
     const name = checkUserName(req.name);
     if (req.keys.length === 0) throw new DcmError('usage', 'at least one --key is needed: the user logs in with it');
@@ -52,13 +55,14 @@ export class UserManager {
       if (store.users.get(name)) throw new DcmError('conflict', `user ${name} already exists`);
       const ids = host ?? this.nextId();
       if (store.users.uidTaken(ids.uid)) throw new DcmError('conflict', `uid ${ids.uid} of host account ${name} is already used by another dcm user`);
+      storageOwners(remap, ids.uid, ids.gid); // refuses a uid the engine's user namespace cannot hold
       store.users.insert({ name, uid: ids.uid, gid: ids.gid });
       for (const k of keys) store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint });
       for (const g of groups) store.users.addToGroup(name, g);
       return store.users.get(name)!;
     });
     try {
-      const dirs = ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine));
+      const dirs = ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine), storageOwners(remap, user.uid, user.gid));
       store.audit.record({ actor: 'admin', action: 'useradd', target: name, ok: true });
       return { user, keys, groups, storage: { root: dirs.root, home: dirs.home } };
     } catch (e) {
@@ -93,14 +97,15 @@ export class UserManager {
     return report;
   }
 
-  addKeys(name: string, lines: string[]): PublicKey[] {
+  addKeys(name: string, lines: string[], remap: UsernsRemap | null = null): PublicKey[] {
     const { store, config } = this.deps;
     const user = this.get(name);
+    const owners = storageOwners(remap, user.uid, user.gid);
     const keys = lines.map(parsePublicKey);
     const added = store.tx(() =>
       keys.filter((k) => store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint })));
     try {
-      ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine));
+      ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine), owners);
     } catch (e) {
       // Keys the containers cannot see must not open dcm-server either.
       store.tx(() => added.forEach((k) => store.users.removeKey(name, k.fingerprint)));

@@ -1,7 +1,8 @@
 /**
- * Per-user storage on the host: <storage>/<user>/root → /root (owned by 0,
- * mode 700) and <storage>/<user>/home → /home/<user> (owned by the user's
- * uid/gid, mode 755). sshd's StrictModes refuses keys in group- or
+ * Per-user storage on the host: <storage>/<user>/root → /root (owned by
+ * container root, mode 700) and <storage>/<user>/home → /home/<user> (owned by
+ * the user's uid/gid as the container sees them, mode 755); with an engine in
+ * userns-remap mode those are shifted host ids (id-map.ts). sshd's StrictModes refuses keys in group- or
  * world-writable places, so modes are set explicitly, not left to umask.
  *
  * The storage directory and each <user> directory are root-only (700): the
@@ -13,6 +14,7 @@
 import { rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureChildDir, openTrustedDir, readChildFile, replaceChildFile, withFd } from './no-follow.js';
+import { storageOwners, type StorageOwners } from './id-map.js';
 
 export interface UserDirs {
   base: string;
@@ -37,13 +39,18 @@ export function installKeys(dirFd: number, shownDir: string, uid: number, gid: n
   });
 }
 
-/** Creates (or repairs) both directories and installs the keys. Idempotent. */
-export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keyLines: string[]): UserDirs {
+/**
+ * Creates (or repairs) both directories and installs the keys. Idempotent.
+ * `owners` are the host ids of container root and of the user as the engine
+ * maps them (see id-map.ts); by default the ids themselves (no user namespace).
+ */
+export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keyLines: string[], owners: StorageOwners = storageOwners(null, uid, gid)): UserDirs {
   const d = userDirs(storageDir, user);
+  const { root: r, home: h } = owners;
   withFd(openTrustedDir(storageDir, { uid: 0, gid: 0, mode: 0o700 }), (storageFd) =>
     withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) => {
-      withFd(ensureChildDir(baseFd, 'root', d.root, 0, 0, 0o700), (fd) => installKeys(fd, d.root, 0, 0, keyLines));
-      withFd(ensureChildDir(baseFd, 'home', d.home, uid, gid, 0o755), (fd) => installKeys(fd, d.home, uid, gid, keyLines));
+      withFd(ensureChildDir(baseFd, 'root', d.root, r.uid, r.gid, 0o700), (fd) => installKeys(fd, d.root, r.uid, r.gid, keyLines));
+      withFd(ensureChildDir(baseFd, 'home', d.home, h.uid, h.gid, 0o755), (fd) => installKeys(fd, d.home, h.uid, h.gid, keyLines));
     }));
   return d;
 }

@@ -2,7 +2,7 @@
  * An in-memory Engine for fast unit tests of the managers' logic (sagas,
  * ownership, rollbacks). Never the only proof: the e2e tests use real Docker.
  */
-import type { ContainerSpec, ContainerStatus, Engine, ImageStatus, RunState } from '../../src/engine/engine.js';
+import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, RunState, UsernsRemap } from '../../src/engine/engine.js';
 import { DcmError } from '../../src/errors.js';
 
 export class FakeEngine implements Engine {
@@ -10,6 +10,8 @@ export class FakeEngine implements Engine {
   images = new Map<string, ImageStatus>();
   /** Method names that should throw on their next call. */
   failNext = new Set<string>();
+  /** What info() reports: set it to play an engine started with userns-remap. */
+  usernsRemap: UsernsRemap | null = null;
   private n = 0;
 
   addImage(ref: string): string {
@@ -76,5 +78,9 @@ export class FakeEngine implements Engine {
   async listImages(labels: string[]) {
     const want = labels.map((l) => l.split('='));
     return [...this.images.values()].filter((i) => want.every(([k, v]) => i.labels[k!] !== undefined && (v === undefined || i.labels[k!] === v)));
+  }
+  async info(): Promise<EngineInfo> {
+    this.maybeFail('info');
+    return { usernsRemap: this.usernsRemap };
   }
 }

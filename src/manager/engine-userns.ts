@@ -1,0 +1,81 @@
+/**
+ * What the engine's user namespace mode means for one container, checked on
+ * the host right before it is created or started:
+ *  - the user's uid/gid must exist inside the engine's user namespace;
+ *  - their storage must belong to container root and to the user as the
+ *    engine maps them (re-owned here when the engine's mode changed);
+ *  - without user namespaces, a read-write policy mount must sit on a `nosuid`
+ *    filesystem, or root in one container could leave a setuid-root program
+ *    there for any host account to run.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DcmError } from '../errors.js';
+import type { Engine, UsernsRemap } from '../engine/engine.js';
+import { storageOwners, type StorageOwners } from '../storage/id-map.js';
+import { setuidFacts } from '../storage/mount-flags.js';
+import { reownUserDirs } from '../storage/reown.js';
+import type { Config } from '../config.js';
+import type { Deps } from './deps.js';
+
+/** The engine's user namespace mapping (null: none); throws when the engine cannot be asked. */
+export async function engineRemap(engine: Engine): Promise<UsernsRemap | null> {
+  return (await engine.info()).usernsRemap;
+}
+
+/** Like engineRemap, but null when the engine is down: storage is re-owned at the next create or start anyway. */
+export async function engineRemapOrNone(engine: Engine): Promise<UsernsRemap | null> {
+  return engineRemap(engine).catch(() => null);
+}
+
+/** A read-write mount on a filesystem that honours setuid bits; null when it is safe. */
+export async function setuidHazard(source: string): Promise<string | null> {
+  const f = await setuidFacts(source);
+  return f.setuidAllowed ? `${f.realPath} is on ${f.mountPoint}, mounted without nosuid` : null;
+}
+
+/**
+ * Before a create: uid in range, rw mounts safe, storage owned right.
+ * Returns the storage's expected owners (for checking the bind paths).
+ */
+export async function prepareForCreate(deps: Deps, user: { name: string; uid: number; gid: number }, mounts: { name: string; source: string; readOnly: boolean }[]): Promise<StorageOwners> {
+  const remap = await engineRemap(deps.engine);
+  const owners = storageOwners(remap, user.uid, user.gid);
+  if (!remap) {
+    for (const m of mounts.filter((x) => !x.readOnly)) {
+      const hazard = await setuidHazard(m.source);
+      if (hazard) {
+        throw new DcmError('denied',
+          `mount ${m.name} is refused: its host filesystem allows setuid programs; nothing was created (tell the administrator)`,
+          `mount ${m.name}: ${hazard}; mount it nosuid, make it ro, or run the engine with userns-remap`);
+      }
+    }
+  }
+  reownUserDirs(deps.config.storageDir, user.name, owners);
+  return owners;
+}
+
+/** Before a stopped container starts again: the storage may have been re-owned for another engine mode since. */
+export async function prepareForStart(deps: Deps, user: { name: string; uid: number; gid: number }): Promise<StorageOwners> {
+  const owners = storageOwners(await engineRemap(deps.engine), user.uid, user.gid);
+  reownUserDirs(deps.config.storageDir, user.name, owners);
+  return owners;
+}
+
+/**
+ * For `policy check`: every rw catalogue mount whose source allows setuid,
+ * unless the engine remaps users. One line each, naming the mount. A source
+ * that is missing or does not answer is left to create's own probe.
+ */
+export async function rwMountProblems(config: Pick<Config, 'mounts'>, remap: UsernsRemap | null, timeoutMs: number): Promise<string[]> {
+  if (remap) return [];
+  const out: string[] = [];
+  for (const [name, m] of Object.entries(config.mounts)) {
+    if (m.mode !== 'rw') continue;
+    const hazard = await Promise.race([
+      setuidHazard(m.source).catch(() => null),
+      sleep(timeoutMs, null, { ref: false }),
+    ]);
+    if (hazard) out.push(`mounts.${name}: rw, but ${hazard}: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap`);
+  }
+  return out;
+}
