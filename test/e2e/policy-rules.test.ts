@@ -13,9 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestEnv, dockerInspect, run, sshInto, type TestUser } from '../helpers/env.js';
 import { BASE_CAPABILITIES } from '../../src/policy/capabilities.js';
+import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
 const host = mkdtempSync(join(tmpdir(), 'dcm-policy-mounts-'));
 for (const d of ['data', 'scratch', 'tools']) mkdirSync(join(host, d));
+// A shared rw mount must sit on a nosuid filesystem (see rw-mount-nosuid.test.ts).
+mountTmpfs(join(host, 'scratch'), 'nosuid', 'nodev');
 
 const env = new TestEnv({
   tag: 'polrules',
@@ -62,6 +65,7 @@ before(async () => {
 });
 after(async () => {
   await env.cleanup();
+  unmountTmpfs(join(host, 'scratch'));
   rmSync(host, { recursive: true, force: true });
 });
 
