@@ -163,6 +163,7 @@ const policyShow: AdminTool = {
 const policyCheck: AdminTool = {
   name: 'dcm-admin policy check',
   summary: 'Validate a configuration file (default: the one in use) without changing anything.',
+  details: 'A rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
   args: { positional: ['FILE?'], flags: {} },
   async run(app, a) {
     const file = a.positional[0] ?? app.config.configFile;
