@@ -30,7 +30,9 @@ export async function engineRemapOrNone(engine: Engine): Promise<UsernsRemap | n
 /** A read-write mount on a filesystem that honours setuid bits; null when it is safe. */
 export async function setuidHazard(source: string): Promise<string | null> {
   const f = await setuidFacts(source);
-  return f.setuidAllowed ? `${f.realPath} is on ${f.mountPoint}, mounted without nosuid` : null;
+  if (f.setuidAllowed) return `${f.realPath} is on ${f.mountPoint}, mounted without nosuid`;
+  if (f.setuidBelow.length) return `${f.realPath} holds ${f.setuidBelow.join(', ')}, mounted without nosuid`;
+  return null;
 }
 
 /**

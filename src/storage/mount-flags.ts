@@ -42,18 +42,30 @@ export function mountOf(entries: MountEntry[], realPath: string): MountEntry | n
   return best;
 }
 
+/** Mounts below `realPath` (Docker binds recursively, so they come along) that lack nosuid. */
+export function setuidSubmounts(entries: MountEntry[], realPath: string): string[] {
+  const inside = entries.filter((e) => e.mountPoint !== realPath && within(e.mountPoint, realPath));
+  // Of several mounts stacked on one point, the last listed is the one seen.
+  const top = new Map<string, MountEntry>();
+  for (const e of inside) top.set(e.mountPoint, e);
+  return [...top.values()].filter((e) => !e.options.includes('nosuid')).map((e) => e.mountPoint);
+}
+
 export interface SetuidFacts {
   /** Where the path really is (links resolved). */
   realPath: string;
   mountPoint: string;
   /** True unless the mount carries `nosuid`. */
   setuidAllowed: boolean;
+  /** Mount points below the path without nosuid (a recursive bind brings them in). */
+  setuidBelow: string[];
 }
 
 /** Looks the path up on this host; the caller has already probed that it answers. */
 export async function setuidFacts(path: string): Promise<SetuidFacts> {
   const real = await realpath(path);
-  const m = mountOf(parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8')), real);
+  const entries = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  const m = mountOf(entries, real);
   // No matching mount cannot happen on Linux ("/" always matches); treat it as unsafe.
-  return { realPath: real, mountPoint: m?.mountPoint ?? '/', setuidAllowed: !m || !m.options.includes('nosuid') };
+  return { realPath: real, mountPoint: m?.mountPoint ?? '/', setuidAllowed: !m || !m.options.includes('nosuid'), setuidBelow: setuidSubmounts(entries, real) };
 }

@@ -17,8 +17,12 @@ import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 const host = tempDir('dcm-rw-nosuid-');
 const suid = join(host, 'suid');
 const nosuid = join(host, 'nosuid');
+const nested = join(host, 'nested');
 mountTmpfs(suid);
 mountTmpfs(nosuid, 'nosuid', 'nodev');
+// nosuid itself, but Docker binds recursively and brings a setuid-capable mount below along.
+mountTmpfs(nested, 'nosuid', 'nodev');
+mountTmpfs(join(nested, 'inner'));
 mkdirSync(join(suid, 'dir'));
 symlinkSync(join(suid, 'dir'), join(nosuid, 'into-suid'));
 
@@ -28,6 +32,7 @@ const mountsYaml = (names: string[]) => {
     safe: `{ source: ${nosuid}, target: /safe, mode: rw }`,
     docs: `{ source: ${suid}, target: /docs, mode: ro }`,
     linked: `{ source: ${nosuid}/into-suid, target: /linked, mode: rw }`,
+    nested: `{ source: ${nested}, target: /nested, mode: rw }`,
   };
   return `mounts:\n${names.map((n) => `  ${n}: ${all[n]}\n`).join('')}`;
 };
@@ -35,9 +40,9 @@ const mountsYaml = (names: string[]) => {
 const env = new TestEnv({
   tag: 'rwnosuid',
   sshPorts: '31760-31779',
-  extraYaml: `${mountsYaml(['scratch', 'safe', 'docs', 'linked'])}
+  extraYaml: `${mountsYaml(['scratch', 'safe', 'docs', 'linked', 'nested'])}
 groups:
-  staff: { mounts: { allow: [scratch, safe, docs, linked] } }
+  staff: { mounts: { allow: [scratch, safe, docs, linked, nested] } }
 `,
 });
 
@@ -50,6 +55,8 @@ after(async () => {
   await env.cleanup();
   unmountTmpfs(suid);
   unmountTmpfs(nosuid);
+  unmountTmpfs(join(nested, 'inner'));
+  unmountTmpfs(nested);
 });
 
 async function engineCount(): Promise<number> {
@@ -57,8 +64,8 @@ async function engineCount(): Promise<number> {
   return r.stdout.split('\n').filter(Boolean).length;
 }
 
-test('create refuses a rw mount whose host filesystem allows setuid (also through a link); nothing is created', async () => {
-  for (const m of ['scratch', 'linked']) {
+test('create refuses a rw mount whose host filesystem allows setuid (also through a link, or below it); nothing is created', async () => {
+  for (const m of ['scratch', 'linked', 'nested']) {
     const r = await env.dcm('alice', 'create', '--mount', m);
     assert.equal(r.code, 4, r.stderr);
     assert.equal(r.stderr, `dcm: mount ${m} is refused: its host filesystem allows setuid programs; nothing was created (tell the administrator)\n`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { remapFromFacts } from '../../src/engine/userns-remap.js';
 import { storageOwners } from '../../src/storage/id-map.js';
-import { mountOf, parseMountInfo } from '../../src/storage/mount-flags.js';
+import { mountOf, parseMountInfo, setuidSubmounts } from '../../src/storage/mount-flags.js';
 import { rwMountWarnings } from '../../src/policy/rw-mount-warnings.js';
 import { Store } from '../../src/store/store.js';
 import { CommandCore } from '../../src/shell/core.js';
@@ -57,6 +57,8 @@ test('mountinfo: the longest mount point holding the path decides; escapes and s
   assert.deepEqual(mountOf(m, '/srv/database')!.options, ['rw', 'relatime'], 'the last mount stacked on a point is the visible one');
   assert.ok(mountOf(m, '/mnt/my disk/a')!.options.includes('nosuid'));
   assert.equal(mountOf(m, '/etc')!.mountPoint, '/');
+  assert.deepEqual(setuidSubmounts(m, '/srv'), ['/srv/data'], 'a recursive bind of /srv brings /srv/data along');
+  assert.deepEqual(setuidSubmounts(m, '/srv/data'), []);
 });
 
 test('policy check warnings: a rw mount offered to a layer that logs in as root, directly or by preset', () => {
