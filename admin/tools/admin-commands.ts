@@ -6,7 +6,8 @@ import { imagesTable, table } from '../../src/shell/render.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
 import { openssh } from './openssh.js';
-import { loadConfig } from '../../src/config.js';
+import { configFileOf } from '../../src/config.js';
+import { stateDirOf } from '../../src/paths.js';
 import { checkUserName } from '../../src/names.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { policyRows } from '../../src/policy/policy-report.js';
@@ -160,13 +161,19 @@ const policyShow: AdminTool = {
 const policyCheck: AdminTool = {
   name: 'dcm-admin policy check',
   summary: 'Validate a configuration file (default: the one in use) without changing anything.',
+  details: 'Lists every problem, one line each (exit 7 if any is an error); warnings do not fail the check.',
   args: { positional: ['FILE?'], flags: {} },
-  async run(app, a) {
-    const file = a.positional[0] ?? app.config.configFile;
-    if (!file) return { text: 'no configuration file: built-in defaults are in use', json: { ok: true, file: null } };
-    const c = loadConfig({ stateDir: app.config.stateDir, configFile: file });
-    const counts = { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length };
-    return { text: `${file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`, json: { ok: true, file, ...counts } };
+  async runAlone(src, a) {
+    const { checkPolicyFile, findingLine } = await import('../../src/policy/policy-check.js');
+    const r = await checkPolicyFile(a.positional[0] ?? configFileOf(src), stateDirOf(src));
+    const errors = r.findings.filter((f) => f.level === 'error');
+    const warnings = r.findings.filter((f) => f.level === 'warning');
+    const stderr = r.findings.map((f) => `dcm-admin policy check: ${findingLine(r.file, f)}\n`).join('');
+    const c = r.config;
+    const counts = c ? { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length } : {};
+    const ok = errors.length === 0;
+    const text = ok ? `${r.file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})${warnings.length ? `, ${warnings.length} warning(s)` : ''}` : '';
+    return { text, stderr, code: ok ? 0 : 7, json: { ok, file: r.file, errors, warnings, ...counts } };
   },
 };
 

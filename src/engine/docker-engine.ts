@@ -9,6 +9,7 @@
  */
 import Docker from 'dockerode';
 import { DcmError } from '../errors.js';
+import { dockerAtSocket } from './docker-client.js';
 import type { ContainerSpec, ContainerStatus, Engine, ImageStatus, RunState } from './engine.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
@@ -37,7 +38,7 @@ export class DockerEngine implements Engine {
   private nvidia: Promise<boolean> | null = null;
 
   constructor(socketPath = '/var/run/docker.sock') {
-    this.docker = new Docker({ socketPath });
+    this.docker = dockerAtSocket(socketPath); // the configured socket only, whatever DOCKER_HOST says
   }
 
   async ping(): Promise<void> {
