@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running dcm, as root on Debian 12:
-# host prerequisites (apt, dockerd, npm deps, base image) → build → register
+# host prerequisites (apt, dockerd, npm deps, base image) → a starter
+# /etc/dcm/config.yaml if there is none → build → register
 # the base image in the state dir → start dcm-server on the embedded SQLite and
 # the local engine (foreground; Ctrl-C stops it).
 #
@@ -19,6 +20,25 @@ done
 export DCM_STATE_DIR=$state_dir
 
 bash scripts/setup-host.sh </dev/null
+
+# dcm refuses to run without its configuration file (a missing file never
+# means "no policy"), so a fresh install gets a starter one; an existing file
+# is left alone.
+config=${DCM_CONFIG:-/etc/dcm/config.yaml}
+if [ ! -e "$config" ]; then
+  mkdir -p "$(dirname "$config")"
+  cat >"$config" <<'YAML'
+# dcm configuration: see the README, "Configuration" and "Policy".
+# Every key is optional; an empty file means the built-in defaults. dcm stops
+# with one line if this file is missing, unreadable or invalid; check edits
+# with `dcm-admin policy check`.
+host: 127.0.0.1
+defaults:
+  limits: { memory: 2g, cpus: 2, pids: 1024, max_containers: 10 }
+YAML
+  chmod 644 "$config"
+  echo "dcm-up: wrote a starter configuration to $config" >&2
+fi
 echo "dcm-up: building" >&2
 npm run build --silent
 node dist/bin/dcm-admin.mjs images add dcm/debian-base:bookworm >&2

@@ -1,13 +1,16 @@
 /**
  * Typed configuration: one YAML file (default /etc/dcm/config.yaml), validated
  * with zod so that every error names the file, the field path and what is allowed.
- * A missing file at the default path means "all defaults"; a file named
- * explicitly must exist.
+ * The file must exist and be readable, at the default path as much as at a
+ * named one: a file moved away mid-edit or a directory the account cannot
+ * read must never quietly mean "built-in defaults" (every deny list, group
+ * limit and `user: host` would vanish). An empty file is the explicit way to
+ * ask for the defaults.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readConfigText } from './config-file.js';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
@@ -65,7 +68,8 @@ const absPath = z
 const envName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
-  .refine((n) => !n.startsWith('DCM_'), 'DCM_* variables are set by dcm itself');
+  .refine((n) => !n.startsWith('DCM_'), 'DCM_* variables are set by dcm itself')
+  .refine((n) => n !== 'NVIDIA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES is set by dcm to the GPUs a container reserved');
 
 /** Linux capabilities an admin may add back on top of CapDrop ALL. */
 export const KNOWN_CAPABILITIES = [
@@ -332,33 +336,46 @@ export interface ConfigSource {
   ignoreEnv?: boolean;
 }
 
+/** The configuration file a program uses: its flag, else DCM_CONFIG if set and not empty (unless the environment is not trusted), else the default. */
+export function configFileOf(src: ConfigSource): string {
+  return src.configFile ?? ((src.ignoreEnv ? undefined : process.env.DCM_CONFIG) || DEFAULT_CONFIG_FILE);
+}
+
 /** Load and validate; throws DcmError('config') naming file and field path. */
 export function loadConfig(src: ConfigSource = {}): Config {
-  const stateDir = stateDirOf(src);
-  const explicit = src.configFile ?? (src.ignoreEnv ? undefined : process.env.DCM_CONFIG);
-  const file = explicit ?? DEFAULT_CONFIG_FILE;
-  let raw: unknown = {};
-  let used: string | null = null;
-  if (existsSync(file)) {
-    try {
-      raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
-    } catch (e) {
-      throw new DcmError('config', `${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-    }
-    used = file;
-  } else if (explicit) {
-    throw new DcmError('config', `${file}: config file not found`);
-  }
-  return resolveConfig(raw, stateDir, used);
+  const file = configFileOf(src);
+  const doc = parseConfigText(readConfigText(file));
+  if (doc.errors.length) throw new DcmError('config', `${file}: ${doc.errors[0]}${more(doc.errors.length - 1)}`);
+  return resolveConfig(doc.raw, stateDirOf(src), file);
+}
+
+/** The tail of a one-line error that stands for several problems. */
+const more = (n: number) => (n > 0 ? ` (and ${n} more: dcm-admin policy check lists them all)` : '');
+
+/** YAML text → document, with every syntax error as one line (an empty file is an empty document). */
+export function parseConfigText(text: string): { raw: unknown; errors: string[] } {
+  const doc = parseDocument(text);
+  const errors = doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0]}`);
+  return { raw: errors.length ? undefined : (doc.toJS() ?? {}), errors };
+}
+
+/**
+ * Every problem in a parsed document: the field's dotted path and what is
+ * allowed there, in file order; empty when it is valid. Cross-references (unknown mounts, presets,
+ * GPUs) are checked once the structure is valid.
+ */
+export function configIssues(raw: unknown): { field: string; message: string }[] {
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((i) => ({ field: i.path.length ? i.path.join('.') : '(top level)', message: i.message }));
 }
 
 /** Validate an already-parsed document (used by tests and `policy check`). */
 export function resolveConfig(raw: unknown, stateDir: string, file: string | null): Config {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.length ? issue.path.join('.') : '(top level)';
-    throw new DcmError('config', `${file ?? 'config'}: ${path}: ${issue.message}`);
+    const issues = configIssues(raw);
+    throw new DcmError('config', `${file ?? 'config'}: ${issues[0]!.field}: ${issues[0]!.message}${more(issues.length - 1)}`);
   }
   const c = parsed.data;
   return {

@@ -4,12 +4,16 @@
  */
 import { DcmError, exitCodeFor, userLine } from '../../src/errors.js';
 import { openApp, type App } from '../../src/main.js';
+import type { ConfigSource } from '../../src/config.js';
 import { parseArgs, usageLine, type ArgSpec, type ParsedArgs } from '../../src/shell/args.js';
 import { finish, takeGlobalOptions } from '../../src/doors/cli-options.js';
 
 export interface AdminResult {
   text: string;
   json: unknown;
+  /** Exit code (default 0) and lines for stderr, for a tool that reports problems rather than throwing. */
+  code?: number;
+  stderr?: string;
 }
 
 export interface AdminTool {
@@ -18,7 +22,9 @@ export interface AdminTool {
   args: ArgSpec;
   /** Extra help lines after the options. */
   details?: string;
-  run(app: App, args: ParsedArgs): Promise<AdminResult>;
+  /** Exactly one of run (with the app open) and runAlone (without the configuration in use or the database: policy check). */
+  run?(app: App, args: ParsedArgs): Promise<AdminResult>;
+  runAlone?(src: ConfigSource, args: ParsedArgs): Promise<AdminResult>;
 }
 
 export function toolHelp(t: AdminTool): string {
@@ -43,11 +49,14 @@ export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promi
     const args = parseArgs(t.name, opts.rest, t.args);
     if (args.flags.help) return finish(0, toolHelp(t) + '\n');
     if ((process.geteuid?.() ?? 0) !== 0) throw new DcmError('denied', `${t.name} must be run as root`);
+    const show = (out: AdminResult) => {
+      const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
+      finish(out.code ?? 0, body ? body + '\n' : '', args.flags.json ? '' : out.stderr);
+    };
+    if (t.runAlone) return show(await t.runAlone(opts, args));
     const app = await openApp(opts);
     try {
-      const out = await t.run(app, args);
-      const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
-      finish(0, body ? body + '\n' : '');
+      show(await t.run!(app, args));
     } finally {
       app.close();
     }

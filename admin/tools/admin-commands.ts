@@ -6,13 +6,13 @@ import { imagesTable, table } from '../../src/shell/render.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
 import { openssh } from './openssh.js';
-import { loadConfig } from '../../src/config.js';
+import { configFileOf } from '../../src/config.js';
+import { stateDirOf } from '../../src/paths.js';
 import { checkUserName } from '../../src/names.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { policyRows } from '../../src/policy/policy-report.js';
-import { rwMountWarnings } from '../../src/policy/rw-mount-warnings.js';
-import { engineRemapOrNone, rwMountProblems } from '../../src/manager/engine-userns.js';
-import { DcmError } from '../../src/errors.js';
+import { engineRemapOrNone } from '../../src/manager/engine-userns.js';
+import type { Config } from '../../src/config.js';
 
 const imagesAdd: AdminTool = {
   name: 'dcm-admin images add',
@@ -163,18 +163,23 @@ const policyShow: AdminTool = {
 const policyCheck: AdminTool = {
   name: 'dcm-admin policy check',
   summary: 'Validate a configuration file (default: the one in use) without changing anything.',
-  details: 'A rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
+  details: 'Lists every problem, one line each (exit 7 if any is an error); warnings do not fail the check.\nA rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
   args: { positional: ['FILE?'], flags: {} },
-  async run(app, a) {
-    const file = a.positional[0] ?? app.config.configFile;
-    if (!file) return { text: 'no configuration file: built-in defaults are in use', json: { ok: true, file: null } };
-    const c = loadConfig({ stateDir: app.config.stateDir, configFile: file });
-    // rw mounts on filesystems that honour setuid: refused unless the engine remaps users (an engine that is down counts as not).
-    const unsafe = await rwMountProblems(c, await engineRemapOrNone(app.engine), c.mount_probe_timeout * 1000);
-    if (unsafe.length) throw new DcmError('config', unsafe.map((p) => `${file}: ${p}`).join('\n'));
-    const warnings = rwMountWarnings(c);
-    const counts = { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length };
-    return { text: [...warnings, `${file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})`].join('\n'), json: { ok: true, file, ...counts, warnings } };
+  async runAlone(src, a) {
+    const { checkPolicyFile, findingLine, POLICY_CHECKERS } = await import('../../src/policy/policy-check.js');
+    const { engineRemapOrNone, rwMountProblems } = await import('../../src/manager/engine-userns.js');
+    const { DockerEngine } = await import('../../src/engine/docker-engine.js');
+    // rw mounts on filesystems that honour setuid: refused unless the file's engine remaps users (an engine that is down counts as not).
+    const rwMounts = async (c: Config) => rwMountProblems(c, await engineRemapOrNone(new DockerEngine(c.engine.socket)), c.mount_probe_timeout * 1000);
+    const r = await checkPolicyFile(a.positional[0] ?? configFileOf(src), stateDirOf(src), [rwMounts, ...POLICY_CHECKERS]);
+    const errors = r.findings.filter((f) => f.level === 'error');
+    const warnings = r.findings.filter((f) => f.level === 'warning');
+    const stderr = r.findings.map((f) => `dcm-admin policy check: ${findingLine(r.file, f)}\n`).join('');
+    const c = r.config;
+    const counts = c ? { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length } : {};
+    const ok = errors.length === 0;
+    const text = ok ? `${r.file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})${warnings.length ? `, ${warnings.length} warning(s)` : ''}` : '';
+    return { text, stderr, code: ok ? 0 : 7, json: { ok, file: r.file, errors, warnings, ...counts } };
   },
 };
 

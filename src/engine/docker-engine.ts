@@ -11,6 +11,7 @@ import Docker from 'dockerode';
 import { DcmError } from '../errors.js';
 import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, RunState } from './engine.js';
 import { remapOfLocalEngine } from './userns-remap.js';
+import { dockerAtSocket } from './docker-client.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
 function statusOf(e: unknown): number | undefined {
@@ -38,7 +39,7 @@ export class DockerEngine implements Engine {
   private nvidia: Promise<boolean> | null = null;
 
   constructor(socketPath = '/var/run/docker.sock') {
-    this.docker = new Docker({ socketPath });
+    this.docker = dockerAtSocket(socketPath); // the configured socket only, whatever DOCKER_HOST says
   }
 
   async ping(): Promise<void> {

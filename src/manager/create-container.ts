@@ -21,6 +21,7 @@ import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { resolveImage } from './resolve.js';
 import { prepareForCreate } from './engine-userns.js';
+import { gpuEnv } from './gpu-env.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -207,6 +208,7 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
       DCM_GID: String(user.gid),
       DCM_INSTANCE: row.instance,
       ...(d.runAs ? { DCM_ROOT_LOGIN: 'no' } : {}),
+      ...gpuEnv(d.gpus.map((g) => g.id)), // last: neither the image nor the admin's env chooses GPUs
     },
     mounts: [
       // Forced host identity: sshd (PID 1) still needs root, but without the

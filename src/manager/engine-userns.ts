@@ -9,6 +9,7 @@
  *    there for any host account to run.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { PolicyFinding } from '../policy/policy-check.js';
 import { DcmError } from '../errors.js';
 import type { Engine, UsernsRemap } from '../engine/engine.js';
 import { storageOwners, type StorageOwners } from '../storage/id-map.js';
@@ -68,16 +69,16 @@ export async function prepareForStart(deps: Deps, user: { name: string; uid: num
  * unless the engine remaps users. One line each, naming the mount. A source
  * that is missing or does not answer is left to create's own probe.
  */
-export async function rwMountProblems(config: Pick<Config, 'mounts'>, remap: UsernsRemap | null, timeoutMs: number): Promise<string[]> {
+export async function rwMountProblems(config: Pick<Config, 'mounts'>, remap: UsernsRemap | null, timeoutMs: number): Promise<PolicyFinding[]> {
   if (remap) return [];
-  const out: string[] = [];
+  const out: PolicyFinding[] = [];
   for (const [name, m] of Object.entries(config.mounts)) {
     if (m.mode !== 'rw') continue;
     const hazard = await Promise.race([
       setuidHazard(m.source).catch(() => null),
       sleep(timeoutMs, null, { ref: false }),
     ]);
-    if (hazard) out.push(`mounts.${name}: rw, but ${hazard}: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap`);
+    if (hazard) out.push({ level: 'error', field: `mounts.${name}`, message: `rw, but ${hazard}: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap` });
   }
   return out;
 }

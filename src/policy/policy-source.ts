@@ -1,8 +1,9 @@
 /**
  * The current configuration of a long-running process (dcm-server), reloaded on
- * SIGHUP or when the file changes. A file that does not validate is refused and
- * the old configuration stays in force, so a typo never opens or closes the
- * server by accident. Short-lived programs (dcm, dcm-shell, admin tools) read
+ * SIGHUP or when the file changes. A file that does not validate, cannot be
+ * read or has disappeared (moved away mid-edit) is refused and the last good
+ * configuration stays in force, so neither a typo nor a missing file ever opens
+ * or closes the server by accident. Short-lived programs (dcm, dcm-shell, admin tools) read
  * the file on every run and do not need this.
  *
  * Use: `const src = new PolicySource({ configFile }); src.watch(); src.onSighup();`

@@ -108,7 +108,7 @@ test('defaults and group layers: caps, env, limits, mounts and ports are exactly
   assert.deepEqual(hc.Devices ?? [], []);
   assert.equal(i.Config.User, '');
   const env_ = (i.Config.Env as string[]).filter((e) => !e.startsWith('PATH='));
-  assert.deepEqual(sorted(env_.filter((e) => !e.startsWith('DCM_'))), ['SITE=staff', 'TZ=UTC']);
+  assert.deepEqual(sorted(env_.filter((e) => !e.startsWith('DCM_'))), ['NVIDIA_VISIBLE_DEVICES=void', 'SITE=staff', 'TZ=UTC']);
   assert.deepEqual(sorted(env_.filter((e) => e.startsWith('DCM_')).map((e) => e.split('=')[0]!)), ['DCM_GID', 'DCM_INSTANCE', 'DCM_UID', 'DCM_USER']);
   assert.deepEqual(sorted(hc.Binds), sorted([
     `${env.stateDir}/storage/alice/root:/root:rw`,

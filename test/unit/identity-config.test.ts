@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localIdentity, localSource } from '../../src/doors/identity.js';
-import { loadConfig, resolveConfig, parseSize } from '../../src/config.js';
+import { configFileOf, loadConfig, resolveConfig, parseSize } from '../../src/config.js';
+import { stateDirOf } from '../../src/paths.js';
 import { effectiveLimits } from '../../src/policy/limits.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -35,9 +36,9 @@ test('local door paths: under sudo the user cannot choose the installation (flag
   try {
     assert.equal(loadConfig({}).instance, 'chosen-by-user');
     assert.equal(loadConfig({}).stateDir, dir);
-    const sudoCfg = loadConfig({ ignoreEnv: true });
-    assert.notEqual(sudoCfg.instance, 'chosen-by-user');
-    assert.equal(sudoCfg.stateDir, '/var/lib/dcm');
+    // Under sudo the default paths are used (the file itself is read as loadConfig always reads).
+    assert.equal(configFileOf({ ignoreEnv: true }), '/etc/dcm/config.yaml');
+    assert.equal(stateDirOf({ ignoreEnv: true }), '/var/lib/dcm');
   } finally {
     if (saved.s === undefined) delete process.env.DCM_STATE_DIR; else process.env.DCM_STATE_DIR = saved.s;
     if (saved.c === undefined) delete process.env.DCM_CONFIG; else process.env.DCM_CONFIG = saved.c;

@@ -69,8 +69,8 @@ test('policy check warnings: a rw mount offered to a layer that logs in as root,
     users: { ann: { presets: ['big'] } },
   }, '/tmp', null);
   assert.deepEqual(rwMountWarnings(cfg), [
-    "warning: mounts.scratch is read-write and offered by groups.staff, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)",
-    "warning: mounts.scratch is read-write and offered by users.ann, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)",
+    { level: 'warning', field: 'mounts.scratch', message: "read-write and offered by groups.staff, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)" },
+    { level: 'warning', field: 'mounts.scratch', message: "read-write and offered by users.ann, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)" },
   ]);
 });
 
