@@ -2,7 +2,8 @@
  * Shared frame for the admin tools: root check, global options, argument
  * parsing, opening the app, printing text or --json, one-line errors.
  */
-import { DcmError, exitCodeFor, userLine } from '../../src/errors.js';
+import { DcmError, exitCodeFor } from '../../src/errors.js';
+import { explainStorageFailure, lineFor } from '../../src/store/db-errors.js';
 import { openApp, type App } from '../../src/main.js';
 import { parseArgs, usageLine, type ArgSpec, type ParsedArgs } from '../../src/shell/args.js';
 import { finish, takeGlobalOptions } from '../../src/doors/cli-options.js';
@@ -45,7 +46,8 @@ export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promi
     if ((process.geteuid?.() ?? 0) !== 0) throw new DcmError('denied', `${t.name} must be run as root`);
     const app = await openApp(opts);
     try {
-      const out = await t.run(app, args);
+      // A full disk or read-only database says so, with its path (admin tools are for administrators).
+      const out = await t.run(app, args).catch((e: unknown) => Promise.reject(explainStorageFailure(e, app.store.db.name) ?? e));
       const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
       finish(0, body ? body + '\n' : '');
     } finally {
@@ -53,6 +55,6 @@ export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promi
     }
   } catch (e) {
     if (process.env.DCM_DEBUG && !(e instanceof DcmError)) process.stderr.write(String((e as Error).stack) + '\n');
-    finish(exitCodeFor(e), '', `${t.name}: ${userLine(e)}\n`);
+    finish(exitCodeFor(e), '', `${t.name}: ${lineFor(e, true)}\n`);
   }
 }

@@ -14,6 +14,7 @@ import { createContainer, type CreateRequest } from './create-container.js';
 import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
 import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
 import type { ContainerView, ImageView } from './views.js';
+import { removedButNotRecorded } from '../store/db-errors.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
@@ -83,8 +84,15 @@ export class ContainerManager {
       store.containers.setState(row.id, 'created');
       throw e;
     }
-    store.containers.delete(row.id);
-    store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true });
+    // The container is gone now: if recording that fails (a full disk), say exactly so.
+    try {
+      store.tx(() => {
+        store.containers.delete(row.id);
+        store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true });
+      });
+    } catch (e) {
+      throw removedButNotRecorded(row.id, e, store.db.name);
+    }
     return view;
   }
 
