@@ -196,3 +196,33 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.match(log, /command socket: alice via the service socket \(dcm-shell\)/);
   });
 });
+
+describe('the service account without a server, and without write access to the database', () => {
+  const env = new TestEnv({ tag: 'sockro', sshPorts: '32480-32499', extraYaml: `openssh:\n  service_account: ${SERVICE}2\n` });
+  const account = `${SERVICE}2`;
+
+  before(async () => {
+    const r = await run('useradd', ['--no-create-home', '--shell', '/bin/sh', account]);
+    assert.equal(r.code, 0, r.stderr);
+    await env.registerBase();
+    await env.addUser('alice');
+    // The README's group setup with the last step forgotten: the directory is the group's, the database file is not.
+    assert.equal((await run('chgrp', [account, env.stateDir])).code, 0);
+    chmodSync(env.stateDir, 0o770);
+  });
+  after(async () => {
+    await env.cleanup();
+    await run('userdel', [account]);
+  });
+
+  test('its forced command reads, and says the database is read-only when it must write, not "internal error"', async () => {
+    const door = (command: string) => run('runuser', ['-u', account, '--', process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile],
+      { SSH_ORIGINAL_COMMAND: command, SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' });
+    const read = await door('whoami --json');
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(JSON.parse(read.stdout).user, 'alice');
+    const r = await door('create');
+    assert.equal(r.code, 6, r.stderr);
+    assert.equal(r.stderr, "dcm: dcm's database is read-only: nothing can be saved until the administrator fixes it\n");
+  });
+});
