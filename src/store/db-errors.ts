@@ -48,6 +48,8 @@ const USER_LINE: Record<StorageProblem, string> = {
   'read-only': `${USER_REASON['read-only']}: nothing can be saved until the administrator fixes it`,
   'cannot-use': `${USER_REASON['cannot-use']}: the administrator must fix it`,
 };
+/** A read-only file that is not the database (a user's storage, a host key). */
+const USER_LINE_STORAGE_READONLY = "dcm's storage is read-only: nothing can be saved until the administrator fixes it";
 
 const FULL = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT']);
 
@@ -64,21 +66,23 @@ export function explainStorageFailure(e: unknown, dbFile: string): StorageFailur
   const fsPath = (e as { path?: unknown }).path;
   const isSqlite = code.startsWith('SQLITE_');
   // An fs error counts when it is about space or a read-only file system wherever
-  // it happened, and about permissions only beside the database.
+  // it happened, and about permissions only on the database, its -wal/-shm files or their directory.
   if (!isSqlite) {
     if (typeof fsPath !== 'string') return null;
-    const besideDb = fsPath === dbFile || fsPath.startsWith(dirname(dbFile) + '/');
-    if (!FULL.has(code) && code !== 'EROFS' && !((code === 'EACCES' || code === 'EPERM') && besideDb)) return null;
+    const dbItself = fsPath === dbFile || fsPath.startsWith(`${dbFile}-`) || fsPath === dirname(dbFile);
+    if (!FULL.has(code) && code !== 'EROFS' && !((code === 'EACCES' || code === 'EPERM') && dbItself)) return null;
   } else if (!FULL.has(code) && !/^SQLITE_(READONLY|CANTOPEN|IOERR|PERM|AUTH)/.test(code)) {
     return null; // constraint, busy, misuse...: not the disk's fault
   }
   const path = typeof fsPath === 'string' ? fsPath : dbFile;
-  const why = FULL.has(code) ? { problem: 'full' as const, detail: `disk full: ${path}` } : probe(path, code, (e as Error).message);
-  return new StorageFailure(why.problem, path, USER_LINE[why.problem], why.detail);
+  const onDb = path === dbFile || path.startsWith(`${dbFile}-`) || path === dirname(dbFile);
+  const why = FULL.has(code) ? { problem: 'full' as const, detail: `disk full: ${path}` } : probe(path, code, (e as Error).message, onDb ? 'database' : 'storage');
+  const line = why.problem === 'read-only' && !onDb ? USER_LINE_STORAGE_READONLY : USER_LINE[why.problem];
+  return new StorageFailure(why.problem, path, line, why.detail);
 }
 
 /** Finds out from the file system why a file could not be opened or written. */
-function probe(path: string, code: string, message: string): { problem: StorageProblem; detail: string } {
+function probe(path: string, code: string, message: string, what: 'database' | 'storage'): { problem: StorageProblem; detail: string } {
   const dir = dirname(path);
   const uid = process.geteuid?.() ?? -1;
   const errno = (p: string, mode: number): string | null => {
@@ -91,16 +95,16 @@ function probe(path: string, code: string, message: string): { problem: StorageP
   };
   const dirW = errno(dir, constants.W_OK);
   const fileW = errno(path, constants.W_OK);
-  if (dirW === 'EROFS' || fileW === 'EROFS' || code === 'EROFS') return { problem: 'read-only', detail: `database is read-only: ${path} (read-only file system)` };
+  if (dirW === 'EROFS' || fileW === 'EROFS' || code === 'EROFS') return { problem: 'read-only', detail: `${what} is read-only: ${path} (read-only file system)` };
   try {
     const fs = statfsSync(dir);
     if (fs.bavail === 0 || fs.ffree === 0) return { problem: 'full', detail: `disk full: ${path}` };
   } catch { /* no such directory: said below */ }
   if (fileW === 'EACCES' || fileW === 'EPERM' || (fileW === 'ENOENT' && dirW === 'EACCES')) {
-    return { problem: 'read-only', detail: `database is read-only: ${path} (no write permission for uid ${uid})` };
+    return { problem: 'read-only', detail: `${what} is read-only: ${path} (no write permission for uid ${uid})` };
   }
-  if (code.startsWith('SQLITE_READONLY')) return { problem: 'read-only', detail: `database is read-only: ${path} (${code}: ${message})` };
-  return { problem: 'cannot-use', detail: `cannot use the database: ${path} (${code}: ${message})` };
+  if (code.startsWith('SQLITE_READONLY')) return { problem: 'read-only', detail: `${what} is read-only: ${path} (${code}: ${message})` };
+  return { problem: 'cannot-use', detail: `cannot use the ${what}: ${path} (${code}: ${message})` };
 }
 
 /**

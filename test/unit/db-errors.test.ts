@@ -48,3 +48,12 @@ test('a removal the database could not record says so for both audiences', () =>
   assert.equal(userLine(f), "container 20005 was removed, but dcm could not record it (the server's disk is full): it shows as removing until the administrator runs dcm-admin reconcile");
   assert.equal(lineFor(f, true), `container 20005 was removed from the engine, but its row could not be deleted (disk full: ${db}): it stays 'removing' until dcm-admin reconcile or another rm`);
 });
+
+test('a read-only file that is not the database is the storage, for users too', () => {
+  const dir = tempDir('dcm-dberr-');
+  const f = explainStorageFailure(Object.assign(new Error('read-only'), { code: 'EROFS', path: join(dir, 'storage', 'alice', 'home') }), join(dir, 'dcm.db'))!;
+  assert.equal(userLine(f), "dcm's storage is read-only: nothing can be saved until the administrator fixes it");
+  assert.equal(f.detail, `storage is read-only: ${join(dir, 'storage', 'alice', 'home')} (read-only file system)`);
+  // EACCES in a user's storage is not the database's problem: it stays what it was.
+  assert.equal(explainStorageFailure(Object.assign(new Error('denied'), { code: 'EACCES', path: join(dir, 'storage', 'alice') }), join(dir, 'dcm.db')), null);
+});
