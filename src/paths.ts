@@ -16,5 +16,27 @@ export function stateDirOf(src: { stateDir?: string; ignoreEnv?: boolean }): str
   return src.stateDir ?? (src.ignoreEnv ? undefined : process.env.DCM_STATE_DIR) ?? DEFAULT_STATE_DIR;
 }
 
-/** dcm-server's local command socket: as powerful as the database beside it, and guarded the same way. */
-export const commandSocketPath = (stateDir: string): string => join(stateDir, 'dcm-server.sock');
+/**
+ * dcm-server's command sockets live in <state dir>/run, a directory owned by
+ * root that no one else may change (0711: the service account may reach its
+ * own socket in it, no one may list or replace anything).
+ */
+export const socketDir = (stateDir: string): string => join(stateDir, 'run');
+
+/**
+ * The socket for callers that are root: `dcm` as root or through sudo, and
+ * `dcm-shell` through sudo. 0600 root in a 0700 root directory, so the facts a
+ * caller sends (sudo's SUDO_USER, --user) come from root, who may act for
+ * anyone anyway.
+ */
+export const rootSocketPath = (stateDir: string): string => join(stateDir, 'run', 'root', 'command.sock');
+
+/**
+ * The socket for the service account's forced-command `dcm-shell --user NAME`:
+ * 0600 owned by that account (config openssh.service_account), so only it can
+ * connect, and the server takes the caller's account from the socket.
+ */
+export const serviceSocketPath = (stateDir: string): string => join(stateDir, 'run', 'service.sock');
+
+/** Where dcm-server before the two sockets listened; a new server removes a socket left there. */
+export const legacySocketPath = (stateDir: string): string => join(stateDir, 'dcm-server.sock');

@@ -2,7 +2,8 @@
  * Shared frame for the admin tools: root check, global options, argument
  * parsing, opening the app, printing text or --json, one-line errors.
  */
-import { DcmError, exitCodeFor, userLine } from '../../src/errors.js';
+import { DcmError, exitCodeFor } from '../../src/errors.js';
+import { explainStorageFailure, lineFor } from '../../src/store/db-errors.js';
 import { openApp, type App } from '../../src/main.js';
 import type { ConfigSource } from '../../src/config.js';
 import { parseArgs, usageLine, type ArgSpec, type ParsedArgs } from '../../src/shell/args.js';
@@ -56,12 +57,13 @@ export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promi
     if (t.runAlone) return show(await t.runAlone(opts, args));
     const app = await openApp(opts);
     try {
-      show(await t.run!(app, args));
+      // A full disk or read-only database says so, with its path (admin tools are for administrators).
+      show(await t.run!(app, args).catch((e: unknown) => Promise.reject(explainStorageFailure(e, app.store.db.name) ?? e)));
     } finally {
       app.close();
     }
   } catch (e) {
     if (process.env.DCM_DEBUG && !(e instanceof DcmError)) process.stderr.write(String((e as Error).stack) + '\n');
-    finish(exitCodeFor(e), '', `${t.name}: ${userLine(e)}\n`);
+    finish(exitCodeFor(e), '', `${t.name}: ${lineFor(e, true)}\n`);
   }
 }

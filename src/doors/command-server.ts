@@ -1,33 +1,50 @@
 /**
- * dcm-server's local command socket (<state dir>/dcm-server.sock): the one-shot
- * doors, `dcm COMMAND` and the forced-command `dcm-shell`, hand their command
- * here instead of loading the whole program for it. The caller's identity is
- * decided here from the facts the door sends, by the same rules the door would
- * apply itself (identity.ts, shell-identity.ts), and counts against the same
- * per-user session limit as SSH sessions.
+ * One of dcm-server's local command sockets: the one-shot doors, `dcm COMMAND`
+ * and the forced-command `dcm-shell`, hand their command here instead of
+ * loading the whole program for it. Commands count against the same per-user
+ * session limit as SSH sessions.
  *
- * The socket is mode 0660, owned by root and the state directory's group, in
- * the state directory: whoever can connect could open the database anyway.
+ * Who the caller is comes from which socket it could open, never from what it
+ * says (Node cannot ask the kernel for a unix socket peer's uid):
+ * - the root socket (0600 root, in a 0700 root directory): only root connects,
+ *   so the facts the door sends (SUDO_USER set by sudo, --user) are root's
+ *   word, and root may act for any user anyway; the doors' own identity rules
+ *   (identity.ts, shell-identity.ts) then decide as they would in-process;
+ * - the service socket (0600, owned by openssh.service_account): only that
+ *   account connects, so the caller's account and uids are taken from the
+ *   socket, and only its forced-command dcm-shell --user NAME is served.
  */
-import { chmodSync, chownSync, statSync, unlinkSync } from 'node:fs';
+import { lchownSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import type { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
 import type { SessionSlots } from '../ssh/session-slots.js';
-import { MAX_REQUEST_BYTES, PROTOCOL_VERSION, type CommandReply, type CommandRequest } from '../local/command-protocol.js';
+import { MAX_REQUEST_BYTES, PROTOCOL_VERSION, type CommandReply, type CommandRequest, type DoorFacts } from '../local/command-protocol.js';
 import { localIdentity } from './identity.js';
 import { shellIdentity } from './shell-identity.js';
 
 /** A request must arrive this fast; a command then runs as long as it needs. */
 const REQUEST_TIMEOUT_MS = 5000;
 
+/** What connecting to a socket proves about the caller. */
+export type SocketTrust =
+  | { kind: 'root' }
+  | { kind: 'service'; account: string; uid: number; gid: number };
+
 export interface CommandServerOptions {
   core: CommandCore;
   slots: SessionSlots;
   path: string;
+  trust: SocketTrust;
   log(line: string): void;
+}
+
+/** Who a request is for, and whether the one who asked is an administrator (root acting with --user). */
+interface Caller {
+  user: string;
+  prog: string;
+  admin: boolean;
 }
 
 export class CommandServer {
@@ -51,7 +68,7 @@ export class CommandServer {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    const old = process.umask(0o177); // born 0600: no window in which others can connect
+    const old = process.umask(0o177); // born 0600 root: no window in which others can connect
     try {
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
@@ -60,9 +77,8 @@ export class CommandServer {
     } finally {
       process.umask(old);
     }
-    const dirGid = statSync(dirname(this.o.path)).gid;
-    chownSync(this.o.path, 0, dirGid);
-    chmodSync(this.o.path, 0o660);
+    // The directory is root's alone (socket-dir.ts): nothing can have replaced the path since.
+    if (this.o.trust.kind === 'service') lchownSync(this.o.path, this.o.trust.uid, this.o.trust.gid);
     return true;
   }
 
@@ -117,29 +133,47 @@ export class CommandServer {
     } catch {
       return reply('dcm', new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'));
     }
-    const f = req.facts;
-    const prog = req.door === 'local' ? 'dcm' : 'dcm-shell';
-    let user: string;
+    let caller: Caller;
     let words: string[];
     try {
-      user = req.door === 'local'
-        ? localIdentity({ euid: f.euid, ...(f.sudoUser ? { sudoUser: f.sudoUser } : {}), ...(f.userFlag !== undefined ? { userFlag: f.userFlag } : {}) })
-        : shellIdentity({ ...f, serviceAccount: () => this.o.core.deps.config.openssh.service_account });
+      caller = this.identify(req);
     } catch (e) {
-      return reply(prog, e);
+      return reply(req.door === 'local' ? 'dcm' : 'dcm-shell', e);
     }
     try {
       words = req.door === 'local' ? strings(req.words) : splitWords(String(req.command));
     } catch (e) {
       return reply('dcm', e);
     }
+    const { user } = caller;
+    this.o.log(`command socket: ${user} via the ${this.o.trust.kind} socket (${caller.prog})`);
     const release = this.o.slots.take(user);
     if (!release) return reply('dcm', new DcmError('limit', this.o.slots.limitMessage(user)));
     try {
-      return await this.o.core.run(user, words);
+      const r = await this.o.core.run(user, words);
+      // An administrator is told where a storage failure is; a user only what it means.
+      return { code: r.code, stdout: r.stdout, stderr: caller.admin && r.adminLine ? `dcm: ${r.adminLine}\n` : r.stderr };
     } finally {
       release();
     }
+  }
+
+  /** The caller's user, by the rules of the door it came through and what its socket proves. */
+  private identify(req: CommandRequest): Caller {
+    const f = req.facts;
+    const serviceAccount = () => this.o.core.deps.config.openssh.service_account;
+    if (this.o.trust.kind === 'service') {
+      if (req.door !== 'shell') throw new DcmError('denied', `this socket serves only the forced-command dcm-shell of the service account "${this.o.trust.account}"`);
+      // The account and its ids are the socket owner's, whatever the request says.
+      const t = this.o.trust;
+      const facts: DoorFacts = { ...f, euid: t.uid, ruid: t.uid, account: t.account };
+      return { user: shellIdentity({ ...facts, serviceAccount }), prog: 'dcm-shell', admin: false };
+    }
+    if (req.door === 'local') {
+      const user = localIdentity({ euid: f.euid, ...(f.sudoUser ? { sudoUser: f.sudoUser } : {}), ...(f.userFlag !== undefined ? { userFlag: f.userFlag } : {}) });
+      return { user, prog: 'dcm', admin: !f.sudoUser || f.sudoUser === 'root' };
+    }
+    return { user: shellIdentity({ ...f, serviceAccount }), prog: 'dcm-shell', admin: false };
   }
 }
 

@@ -2,7 +2,8 @@
  * The local door run in this process: help, the interactive shell, and any
  * command when no dcm-server serves the installation (see dcm.ts).
  */
-import { exitCodeFor, userLine } from '../errors.js';
+import { exitCodeFor } from '../errors.js';
+import { lineFor } from '../store/db-errors.js';
 import { openApp } from '../main.js';
 import { CommandCore } from '../shell/core.js';
 import { finish, type GlobalOptions } from './cli-options.js';
@@ -16,6 +17,8 @@ const DOOR_USAGE = [
 ].join('\n');
 
 export async function runDcmHere(opts: GlobalOptions): Promise<void> {
+  // Root acting for a user is the administrator: a storage failure names its path.
+  const admin = (process.geteuid?.() ?? 0) === 0 && (!process.env.SUDO_USER || process.env.SUDO_USER === 'root');
   try {
     // Help needs no identity and no database, so `dcm --help` works for anyone.
     const help = staticHelp(opts.rest);
@@ -34,9 +37,9 @@ export async function runDcmHere(opts: GlobalOptions): Promise<void> {
     }
     const r = await core.run(user, opts.rest);
     app.close();
-    finish(r.code, r.stdout, r.stderr);
+    finish(r.code, r.stdout, admin && r.adminLine ? `dcm: ${r.adminLine}\n` : r.stderr);
   } catch (e) {
-    finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
+    finish(exitCodeFor(e), '', `dcm: ${lineFor(e, admin)}\n`);
   }
 }
 

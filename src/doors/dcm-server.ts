@@ -5,7 +5,8 @@
  * loads or makes the host key, prints its fingerprint and serves until
  * SIGTERM/SIGINT, then stops cleanly.
  */
-import { DcmError, exitCodeFor, userLine } from '../errors.js';
+import { DcmError, exitCodeFor } from '../errors.js';
+import { lineFor } from '../store/db-errors.js';
 import { openApp } from '../main.js';
 import { reconcile } from '../manager/reconcile.js';
 import type { Deps } from '../manager/deps.js';
@@ -15,8 +16,7 @@ import { loadOrCreateHostKey } from '../ssh/host-key.js';
 import { DcmSshServer } from '../ssh/server.js';
 import { takeGlobalOptions } from './cli-options.js';
 import { parseListen } from '../ssh/listen.js';
-import { commandSocketPath } from '../paths.js';
-import { CommandServer } from './command-server.js';
+import { startCommandSockets } from './command-sockets.js';
 
 const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
 
@@ -53,17 +53,14 @@ async function main(): Promise<void> {
     const fixed = r.rowsWithoutContainer.length + r.containersWithoutRow.length + r.staleReservations.length + r.imagesWithoutEngineImage.length + r.imagesWithoutRow.length;
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
   } catch (e) {
-    log(`reconcile skipped: ${userLine(e)}`);
+    log(`reconcile skipped: ${lineFor(e, true)}`);
   }
   const key = loadOrCreateHostKey(app.config.stateDir);
   const server = new DcmSshServer({ core, hostKeyPem: key.pem, host: listen.host, port: listen.port, log });
   const bound = await server.listen();
   log(`host key ${key.path}${key.created ? ' (new)' : ''}: ED25519 ${key.fingerprint}`);
   // One-shot doors (dcm COMMAND, forced-command dcm-shell) hand their command here.
-  const socketPath = commandSocketPath(app.config.stateDir);
-  const commands = new CommandServer({ core, slots: server.slots, path: socketPath, log });
-  const socketUp = await commands.listen().catch((e: Error) => (log(`command socket not available: ${e.message}`), false));
-  if (socketUp) log(`command socket ${socketPath}`);
+  const commands = await startCommandSockets({ core, slots: server.slots, stateDir: app.config.stateDir, log });
   // Last: this line says the server is ready.
   log(`dcm-server listening on ${bound.host}:${bound.port} (users: ssh -p ${bound.port} USER@${app.config.host})`);
 
@@ -72,7 +69,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${sig}: shutting down`);
-    void Promise.all([server.stop(), socketUp ? commands.stop() : undefined]).then(() => {
+    void Promise.all([server.stop(), commands.stop()]).then(() => {
       policy.close();
       app.close();
       log('stopped');
@@ -84,7 +81,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  process.stderr.write(`dcm-server: ${userLine(e)}\n`);
+  process.stderr.write(`dcm-server: ${lineFor(e, true)}\n`);
   if (!(e instanceof DcmError)) process.stderr.write(`${(e as Error).stack}\n`);
   process.exit(exitCodeFor(e));
 });

@@ -5,7 +5,8 @@
  * in SSH_ORIGINAL_COMMAND (or reads plain lines when there is neither).
  *
  * A forced command starts a process per command, so when dcm-server serves
- * the installation the command goes to its local socket and this process
+ * the installation the command goes to one of its command sockets (root's
+ * under sudo, the service account's own otherwise) and this process
  * loads almost nothing; otherwise (and for the interactive shell) the whole
  * shell runs here (dcm-shell-here.ts). Paths come only from the command line:
  * the wrapper or the service account's command= line fixes them.
@@ -13,15 +14,18 @@
 import { exitCodeFor, userLine } from '../errors.js';
 import { forwardCommand } from '../local/command-client.js';
 import { gatherDoorFacts } from '../local/door-facts.js';
-import { commandSocketPath, stateDirOf } from '../paths.js';
+import { commandSocketFor } from '../local/socket-choice.js';
+import { stateDirOf } from '../paths.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
 
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
   const command = process.env.SSH_ORIGINAL_COMMAND;
   if (opts.rest.length === 0 && command !== undefined && command.trim() !== '') {
-    const socket = commandSocketPath(stateDirOf({ ...opts, ignoreEnv: true }));
-    const r = await forwardCommand(socket, gatherDoorFacts(opts.user), { door: 'shell', command });
+    const facts = gatherDoorFacts(opts.user);
+    // Through sudo: the root socket; as the service account: its own socket.
+    const socket = commandSocketFor(stateDirOf({ ...opts, ignoreEnv: true }), facts.euid);
+    const r = socket ? await forwardCommand(socket, facts, { door: 'shell', command }) : null;
     if (r) return finish(r.code, r.stdout, r.stderr);
   }
   const { runShellHere } = await import('./dcm-shell-here.js');

@@ -4,14 +4,15 @@
  * `dcm --user NAME show`. One command, text or --json, exit code 0 on success;
  * with no command on a terminal, the interactive shell.
  *
- * When dcm-server serves the installation, a command goes to its local socket
- * and this process loads almost nothing; otherwise (and for help and the
+ * When dcm-server serves the installation, a command goes to its root-only
+ * command socket and this process loads almost nothing; otherwise (and for help and the
  * interactive shell) everything runs here (dcm-here.ts).
  */
 import { exitCodeFor, userLine } from '../errors.js';
 import { forwardCommand } from '../local/command-client.js';
 import { gatherDoorFacts } from '../local/door-facts.js';
-import { commandSocketPath, stateDirOf } from '../paths.js';
+import { commandSocketFor } from '../local/socket-choice.js';
+import { stateDirOf } from '../paths.js';
 import { isHelpRequest } from '../shell/help-request.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
 import { localSource } from './identity.js';
@@ -23,7 +24,9 @@ async function main(): Promise<void> {
       const facts = gatherDoorFacts(opts.user);
       // Under sudo this refuses --state-dir/--config and ignores the environment.
       const source = localSource(facts, opts);
-      const r = await forwardCommand(commandSocketPath(stateDirOf(source)), facts, { door: 'local', words: opts.rest });
+      // Only root may use this door; anyone else is told so by the in-process rules.
+      const socket = facts.euid === 0 ? commandSocketFor(stateDirOf(source), 0) : null;
+      const r = socket ? await forwardCommand(socket, facts, { door: 'local', words: opts.rest }) : null;
       if (r) return finish(r.code, r.stdout, r.stderr);
     }
     const { runDcmHere } = await import('./dcm-here.js');

@@ -4,8 +4,10 @@
  * command sends the facts its identity rules need and the command; dcm-server
  * decides the identity with the same rules, runs the command and answers.
  *
- * Only root and the state directory's group can connect (the socket is 0660
- * in the state directory), the same principals that may open the database.
+ * Which socket the door could open says who it is (paths.ts): on the root
+ * socket the facts are root's word; on the service account's socket the
+ * server takes the account from the socket and reads only --user,
+ * SSH_CONNECTION and SUDO_USER from the facts.
  */
 export const PROTOCOL_VERSION = 1;
 /** A request larger than this is refused unread. */

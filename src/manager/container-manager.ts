@@ -15,6 +15,7 @@ import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
 import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
 import { prepareForStart } from './engine-userns.js';
 import type { ContainerView, ImageView } from './views.js';
+import { removedButNotRecorded } from '../store/db-errors.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
@@ -85,8 +86,15 @@ export class ContainerManager {
       store.containers.setState(row.id, 'created');
       throw e;
     }
-    store.containers.delete(row.id);
-    store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true });
+    // The container is gone now: if recording that fails (a full disk), say exactly so.
+    try {
+      store.tx(() => {
+        store.containers.delete(row.id);
+        store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true });
+      });
+    } catch (e) {
+      throw removedButNotRecorded(row.id, e, store.db.name);
+    }
     return view;
   }
 

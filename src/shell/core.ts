@@ -11,11 +11,14 @@ import { parseArgs } from './args.js';
 import type { CommandContext } from './command.js';
 import { commandHelp, findCommand } from './commands/index.js';
 import { clip } from '../names.js';
+import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
 
 export interface CoreResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** For a storage failure: the line an administrator is shown instead (db-errors.ts). */
+  adminLine?: string;
 }
 
 export class CommandCore {
@@ -45,10 +48,11 @@ export class CommandCore {
       const out = await cmd.run(ctx, args);
       const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
       return { code: 0, stdout: body ? body + '\n' : '', stderr: '' };
-    } catch (e) {
+    } catch (caught) {
+      const e = explainStorageFailure(caught, this.deps.store.db.name) ?? caught;
       if (!(e instanceof DcmError) || e.adminDetail) this.log(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`);
       const line = userLine(e);
-      return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${line}\n` };
+      return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${line}\n`, ...(e instanceof StorageFailure ? { adminLine: e.detail } : {}) };
     }
   }
 }

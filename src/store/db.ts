@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate } from './migrate.js';
 import { DcmError } from '../errors.js';
+import { explainStorageFailure } from './db-errors.js';
 
 export type Db = Database.Database;
 
@@ -17,19 +18,22 @@ export interface OpenOptions {
 }
 
 export function openDb(file: string, opts: OpenOptions = {}): Db {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  let db: Db;
+  let db: Db | undefined;
   try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 10000');
+    db.pragma('foreign_keys = ON');
+    db.pragma('synchronous = NORMAL');
+    migrate(db, opts.migrationsDir);
+    return db;
   } catch (e) {
-    throw new DcmError('unavailable', `cannot open the dcm database ${file}: ${(e as Error).message}`);
+    db?.close();
+    // A full disk or a read-only database says so (db-errors.ts); a refusal stays as it is.
+    if (e instanceof DcmError) throw e;
+    throw explainStorageFailure(e, file) ?? new DcmError('unavailable', `cannot open the dcm database ${file}: ${(e as Error).message}`);
   }
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 10000');
-  db.pragma('foreign_keys = ON');
-  db.pragma('synchronous = NORMAL');
-  migrate(db, opts.migrationsDir);
-  return db;
 }
 
 /**

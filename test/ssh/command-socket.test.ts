@@ -33,7 +33,7 @@ function rawRequest(path: string, body: string): Promise<string> {
 
 describe('command socket', () => {
   const env = new TestEnv({ tag: 'sock', sshPorts: '31250-31299', extraYaml: 'server:\n  max_sessions_per_user: 2\n' });
-  const sock = () => join(env.stateDir, 'dcm-server.sock');
+  const sock = () => join(env.stateDir, 'run', 'root', 'command.sock');
   let server: ServerProc;
   let alice: TestUser;
 
@@ -47,13 +47,13 @@ describe('command socket', () => {
     await env.cleanup();
   });
 
-  test('the socket is 0660, owned by root and the state directory\'s group', () => {
+  test('the root socket is 0600 root; no socket sits in the state directory itself', () => {
     const st = statSync(sock());
     assert.ok(st.isSocket());
-    assert.equal(st.mode & 0o777, 0o660);
+    assert.equal(st.mode & 0o777, 0o600);
     assert.equal(st.uid, 0);
-    assert.equal(st.gid, statSync(env.stateDir).gid);
-    assert.match(server.log(), /command socket .*dcm-server\.sock/);
+    assert.equal(existsSync(join(env.stateDir, 'dcm-server.sock')), false);
+    assert.match(server.log(), /command socket for root: .*run\/root\/command\.sock/);
   });
 
   test('dcm and dcm-shell commands go through the server and share its session limit', async () => {
@@ -120,7 +120,7 @@ describe('command socket', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).user, 'alice');
     server = await startServer(env, PORT);
-    await server.waitLog(/command socket .*dcm-server\.sock/);
+    await server.waitLog(/command socket for root: /);
     assert.equal((await env.dcm('alice', 'show')).code, 0);
   });
 });
