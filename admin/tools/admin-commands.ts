@@ -1,6 +1,6 @@
 /** The subcommands of dcm-admin: base images, users, reconcile, status. */
 import { ImageManager } from '../../src/manager/image-manager.js';
-import { reconcile } from '../../src/manager/reconcile.js';
+import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list } from '../../src/shell/command.js';
@@ -106,7 +106,8 @@ const reconcileCmd: AdminTool = {
       ['images without a row', r.imagesWithoutRow],
     ];
     const found = parts.filter(([, v]) => v.length);
-    const text = found.length ? found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`).join('\n') : 'nothing to repair';
+    const lines = [...found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`), ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`)];
+    const text = found.length ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
     return { text, json: r };
   },
 };
@@ -129,6 +130,7 @@ const status: AdminTool = {
       database: c.dbFile,
       config: c.configFile ?? '(defaults)',
       instance: c.instance,
+      installation: s.installation.id,
       users: s.users.list().length,
       containers: s.containers.all().length,
       ports: s.containers.allPorts().length,
