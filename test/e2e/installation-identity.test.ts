@@ -22,9 +22,13 @@ const LEGACY = 'legacy object without installation label: left alone';
 const shared = `t-inst-${randomBytes(3).toString('hex')}`;
 const a = new TestEnv({ tag: 'insta', sshPorts: '30800-30809', ipAliases: ['127.0.0.31'], instance: shared });
 const b = new TestEnv({ tag: 'instb', sshPorts: '30800-30809', ipAliases: ['127.0.0.32'], instance: shared });
+// Two more with one instance name, on distinct ports (so their names differ even without ids).
+const sharedToo = `t-inst-${randomBytes(3).toString('hex')}`;
+const c = new TestEnv({ tag: 'instc', sshPorts: '30840-30844', instance: sharedToo });
+const d = new TestEnv({ tag: 'instd', sshPorts: '30845-30849', instance: sharedToo });
 const legacy = new TestEnv({ tag: 'instl', sshPorts: '30820-30829' });
 const pub = new TestEnv({ tag: 'instp', sshPorts: '30830-30839' });
-const envs = [a, b, legacy, pub];
+const envs = [a, b, c, d, legacy, pub];
 
 after(async () => {
   for (const e of envs) await e.cleanup();
@@ -42,54 +46,64 @@ async function serverStart(env: TestEnv, port: number): Promise<string> {
   return s.log();
 }
 
-test('two installations with the same instance name keep each other\'s containers and images through reconcile and server start', async () => {
+test('two installations with the same instance name both create a container with the same SSH port number: no name clash', async () => {
   for (const e of [a, b]) {
     await e.registerBase();
     await e.addUser('alice');
   }
   assert.notEqual(a.installationId(), b.installationId());
-
-  // The same SSH port number on each installation's own address: no name clash.
   const ca = await a.dcmJson('alice', 'create');
   const cb = await b.dcmJson('alice', 'create');
   assert.equal(ca.id, tp(30800));
   assert.equal(cb.id, tp(30800));
-  assert.equal((await dockerInspect(a.dockerName(ca.id))).Config.Labels['dcm.installation'], a.installationId());
-  assert.equal((await dockerInspect(b.dockerName(cb.id))).Config.Labels['dcm.installation'], b.installationId());
   assert.notEqual(a.dockerName(ca.id), b.dockerName(cb.id));
+  const ia = await dockerInspect(a.dockerName(ca.id));
+  const ib = await dockerInspect(b.dockerName(cb.id));
+  assert.equal(ia.Config.Labels['dcm.installation'], a.installationId());
+  assert.equal(ib.Config.Labels['dcm.installation'], b.installationId());
+  assert.equal(ia.State.Status, 'running');
+  assert.equal(ib.State.Status, 'running');
+});
 
-  assert.equal((await a.dcm('alice', 'commit', String(ca.id), 'work-a')).code, 0);
-  assert.equal((await b.dcm('alice', 'commit', String(cb.id), 'work-b')).code, 0);
-  const imgA = (await dockerInspect('dcm/u/alice/work-a:latest')) as { Id: string; Config: { Labels: Record<string, string> } };
-  assert.equal(imgA.Config.Labels['dcm.installation'], a.installationId());
+test('reconcile and server start of one installation leave another\'s containers and images (same instance name) intact', async () => {
+  for (const e of [c, d]) {
+    await e.registerBase();
+    await e.addUser('alice');
+  }
+  const cc = await c.dcmJson('alice', 'create');
+  const cd = await d.dcmJson('alice', 'create');
+  assert.equal((await c.dcm('alice', 'commit', String(cc.id), 'work-c')).code, 0);
+  assert.equal((await d.dcm('alice', 'commit', String(cd.id), 'work-d')).code, 0);
+  const imgC = (await dockerInspect('dcm/u/alice/work-c:latest')) as { Id: string; Config: { Labels: Record<string, string> } };
+  assert.equal(imgC.Config.Labels['dcm.installation'], c.installationId());
 
-  // The other installation cannot take the name of a's image away from it.
-  const clash = await b.dcm('alice', 'commit', String(cb.id), 'work-a');
+  // The other installation cannot take the name of c's image away from it.
+  const clash = await d.dcm('alice', 'commit', String(cd.id), 'work-c');
   assert.equal(clash.code, 1, clash.stderr);
-  assert.equal(clash.stderr.trim(), 'dcm: the image name work-a:latest is already used in the container engine; pick another name or tag');
-  assert.equal((await dockerInspect('dcm/u/alice/work-a:latest')).Id, imgA.Id);
+  assert.equal(clash.stderr.trim(), 'dcm: the image name work-c:latest is already used in the container engine; pick another name or tag');
+  assert.equal((await dockerInspect('dcm/u/alice/work-c:latest')).Id, imgC.Id);
 
   const survives = async () => {
-    assert.equal((await dockerInspect(a.dockerName(ca.id)))?.State?.Status, 'running', 'a\'s container survives');
-    assert.equal((await dockerInspect(b.dockerName(cb.id)))?.State?.Status, 'running', 'b\'s container survives');
-    assert.ok(await imageExists('dcm/u/alice/work-a:latest'), 'a\'s image survives');
-    assert.ok(await imageExists('dcm/u/alice/work-b:latest'), 'b\'s image survives');
-    assert.equal((await a.dcmJson('alice', 'show', String(ca.id))).state, 'running');
-    assert.equal((await b.dcmJson('alice', 'show', String(cb.id))).state, 'running');
+    assert.equal((await dockerInspect(c.dockerName(cc.id)))?.State?.Status, 'running', 'c\'s container survives');
+    assert.equal((await dockerInspect(d.dockerName(cd.id)))?.State?.Status, 'running', 'd\'s container survives');
+    assert.ok(await imageExists('dcm/u/alice/work-c:latest'), 'c\'s image survives');
+    assert.ok(await imageExists('dcm/u/alice/work-d:latest'), 'd\'s image survives');
+    assert.equal((await c.dcmJson('alice', 'show', String(cc.id))).state, 'running');
+    assert.equal((await d.dcmJson('alice', 'show', String(cd.id))).state, 'running');
   };
 
-  for (const e of [b, a]) {
+  for (const e of [d, c]) {
     const r = await e.tool('admin', 'reconcile');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'nothing to repair');
     await survives();
   }
-  for (const [e, port] of [[b, tp(30890)], [a, tp(30891)]] as const) {
+  for (const [e, port] of [[d, tp(30890)], [c, tp(30891)]] as const) {
     assert.match(await serverStart(e, port), /reconcile: nothing to repair/);
     await survives();
   }
   // Each still works with its own objects: a new container from its own image.
-  const again = await a.dcmJson('alice', 'create', 'work-a');
+  const again = await c.dcmJson('alice', 'create', 'work-c');
   assert.equal(again.state, 'running');
 });
 
