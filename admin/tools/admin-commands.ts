@@ -93,7 +93,7 @@ const usersGroup: AdminTool = {
 
 const reconcileCmd: AdminTool = {
   name: 'dcm-admin reconcile',
-  summary: 'Repair what a crash left: rows without containers, containers without rows, stale reservations.',
+  summary: 'Repair what a crash left: rows without containers, containers without rows, stale reservations (only this installation\'s objects; unlabelled legacy ones are reported).',
   args: { positional: [], flags: { 'dry-run': { type: 'bool', short: 'n', help: 'report only, change nothing' } } },
   async run(app, a) {
     const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
