@@ -208,8 +208,9 @@ export const configSchema = z
       .default({}),
     /**
      * Name of this dcm installation: prefixes Docker container names and is set
-     * as the dcm.instance label, so that several installations (or test runs)
-     * can share one engine and reconcile only touches its own objects.
+     * as the dcm.instance label. Installations sharing one engine are told
+     * apart by their installation id (in the database, engine/labels.ts), even
+     * when they use the same instance name.
      */
     instance: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lower-case letters, digits and hyphens').default('dcm'),
     engine: z

@@ -1,6 +1,6 @@
 /** The subcommands of dcm-admin: base images, users, reconcile, status. */
 import { ImageManager } from '../../src/manager/image-manager.js';
-import { reconcile } from '../../src/manager/reconcile.js';
+import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list } from '../../src/shell/command.js';
@@ -96,7 +96,7 @@ const usersGroup: AdminTool = {
 
 const reconcileCmd: AdminTool = {
   name: 'dcm-admin reconcile',
-  summary: 'Repair what a crash left: rows without containers, containers without rows, stale reservations.',
+  summary: 'Repair what a crash left: rows without containers, containers without rows, stale reservations (only this installation\'s objects; unlabelled legacy ones are reported).',
   args: { positional: [], flags: { 'dry-run': { type: 'bool', short: 'n', help: 'report only, change nothing' } } },
   async run(app, a) {
     const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
@@ -109,7 +109,8 @@ const reconcileCmd: AdminTool = {
       ['images without a row', r.imagesWithoutRow],
     ];
     const found = parts.filter(([, v]) => v.length);
-    const text = found.length ? found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`).join('\n') : 'nothing to repair';
+    const lines = [...found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`), ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`)];
+    const text = found.length ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
     return { text, json: r };
   },
 };
@@ -132,6 +133,7 @@ const status: AdminTool = {
       database: c.dbFile,
       config: c.configFile ?? '(defaults)',
       instance: c.instance,
+      installation: s.installation.id,
       users: s.users.list().length,
       containers: s.containers.all().length,
       ports: s.containers.allPorts().length,

@@ -8,7 +8,7 @@
 import { DcmError, exitCodeFor } from '../errors.js';
 import { lineFor } from '../store/db-errors.js';
 import { openApp } from '../main.js';
-import { reconcile } from '../manager/reconcile.js';
+import { LEGACY_NOTE, reconcile } from '../manager/reconcile.js';
 import type { Deps } from '../manager/deps.js';
 import { PolicySource } from '../policy/policy-source.js';
 import { CommandCore } from '../shell/core.js';
@@ -52,6 +52,7 @@ async function main(): Promise<void> {
     const r = await reconcile(deps);
     const fixed = r.rowsWithoutContainer.length + r.containersWithoutRow.length + r.staleReservations.length + r.imagesWithoutEngineImage.length + r.imagesWithoutRow.length;
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
+    for (const o of r.legacyLeftAlone) log(`reconcile: ${LEGACY_NOTE}: ${o}`);
   } catch (e) {
     log(`reconcile skipped: ${lineFor(e, true)}`);
   }

@@ -1,21 +1,72 @@
 /**
- * Labels on every Docker object dcm makes. The database decides ownership;
- * labels only let reconcile find objects a crash left without a row.
+ * Labels and names of every Docker object dcm makes. The database decides
+ * ownership; labels only let reconcile find objects a crash left without a
+ * row, and tell this installation's objects from another's on the same engine.
  */
 export const LABEL_MANAGED = 'dcm.managed';
 export const LABEL_OWNER = 'dcm.owner';
 export const LABEL_ID = 'dcm.id';
-/** Set by tests and benches so that they clean up only what they made. */
+/** The configured `instance` name (also set by tests and benches to clean up what they made). */
 export const LABEL_INSTANCE = 'dcm.instance';
+/**
+ * The installation's id from its database. Two installations may share an
+ * engine and even an instance name; this label is what tells them apart.
+ * Objects made before installations had ids lack it ("legacy" objects).
+ */
+export const LABEL_INSTALLATION = 'dcm.installation';
 
-export function containerLabels(owner: string, id: number, instanceLabel?: string): Record<string, string> {
-  const l: Record<string, string> = { [LABEL_MANAGED]: '1', [LABEL_OWNER]: owner, [LABEL_ID]: String(id) };
-  if (instanceLabel) l[LABEL_INSTANCE] = instanceLabel;
-  return l;
+/** How many characters of the installation id go into Docker names. */
+const SHORT_ID = 8;
+
+function common(owner: string, instanceLabel: string, installationId: string): Record<string, string> {
+  return { [LABEL_MANAGED]: '1', [LABEL_OWNER]: owner, [LABEL_INSTANCE]: instanceLabel, [LABEL_INSTALLATION]: installationId };
 }
 
-export function imageLabels(owner: string, instanceLabel?: string): Record<string, string> {
-  const l: Record<string, string> = { [LABEL_MANAGED]: '1', [LABEL_OWNER]: owner };
-  if (instanceLabel) l[LABEL_INSTANCE] = instanceLabel;
-  return l;
+export function containerLabels(owner: string, id: number, instanceLabel: string, installationId: string): Record<string, string> {
+  return { ...common(owner, instanceLabel, installationId), [LABEL_ID]: String(id) };
+}
+
+export function imageLabels(owner: string, instanceLabel: string, installationId: string): Record<string, string> {
+  return common(owner, instanceLabel, installationId);
+}
+
+/** Labels for a network made for one user (same rules as containers and images). */
+export function networkLabels(owner: string, instanceLabel: string, installationId: string): Record<string, string> {
+  return common(owner, instanceLabel, installationId);
+}
+
+/**
+ * Prefix of every Docker name this installation gives: `<instance>-<first 8 of
+ * the installation id>`. Two installations with the same instance name (and
+ * overlapping port ranges on different addresses) never ask for the same name.
+ */
+export function namePrefix(instanceLabel: string, installationId: string): string {
+  return `${instanceLabel}-${installationId.slice(0, SHORT_ID)}`;
+}
+
+/** A container's Docker name: `<instance>-<short installation id>-<ssh port>`. */
+export function containerName(instanceLabel: string, installationId: string, id: number): string {
+  return `${namePrefix(instanceLabel, installationId)}-${id}`;
+}
+
+/** Engine filter for this installation's objects (every object made since installations have ids). */
+export function installationFilter(installationId: string): string[] {
+  return [`${LABEL_MANAGED}=1`, `${LABEL_INSTALLATION}=${installationId}`];
+}
+
+/**
+ * Whose object this is, from its labels:
+ * - `ours`: labelled with this installation's id;
+ * - `legacy`: dcm-managed, this instance name, but no installation label
+ *   (made before installations had ids — by this installation or another
+ *   with the same instance name; only the database can tell which);
+ * - `foreign`: anything else.
+ */
+export type Provenance = 'ours' | 'legacy' | 'foreign';
+
+export function provenance(labels: Record<string, string>, instanceLabel: string, installationId: string): Provenance {
+  if (labels[LABEL_MANAGED] !== '1') return 'foreign';
+  const inst = labels[LABEL_INSTALLATION];
+  if (inst !== undefined) return inst === installationId ? 'ours' : 'foreign';
+  return labels[LABEL_INSTANCE] === instanceLabel ? 'legacy' : 'foreign';
 }

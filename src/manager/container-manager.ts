@@ -12,8 +12,10 @@ import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
-import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
 import { prepareForStart } from './engine-userns.js';
+import { afterStop, beforeStart } from './policy-hooks.js';
+import { claimCommit, recordCommit } from './commit-claim.js';
+import { settleStart } from './start-claim.js';
 import type { ContainerView, ImageView } from './views.js';
 import { removedButNotRecorded } from '../store/db-errors.js';
 
@@ -59,9 +61,13 @@ export class ContainerManager {
         case 'unpause': await engine.unpause(id); break;
       }
     } catch (e) {
-      if (comingBack) afterStop(this.deps, row); // it stays stopped: give back what beforeStart took
+      if (comingBack) {
+        settleStart(this.deps, row, false);
+        afterStop(this.deps, row); // it stays stopped: give back what beforeStart took
+      }
       throw e;
     }
+    if (comingBack) settleStart(this.deps, row, true);
     if ((action === 'start' && before.state !== 'running') || action === 'restart') {
       // "Works immediately": return only once sshd answers.
       await (this.deps.net ?? realHostNet).waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
@@ -127,19 +133,26 @@ export class ContainerManager {
     const repo = `${userRepo(user)}/${name}`;
     const full = `${repo}:${tag}`;
     const taken = () => new DcmError('conflict', `you already have an image ${name}:${tag}; remove it with rmi first or pick another tag`);
+    // The quota and the name are claimed before the layer is written: a
+    // refused commit writes nothing, and two parallel commits cannot both
+    // take the last slot. Then commit untagged, record the row, then tag: two
+    // commits racing for one name never move a tag that the other already
+    // recorded, and a loser removes only its own image, by id.
     if (store.images.get(full)) throw taken();
-    beforeCommit(this.deps, user);
-    // Commit untagged, claim the name in the database, then tag: two commits
-    // racing for one name never move a tag that the other already recorded,
-    // and the loser removes only its own image, by id.
-    const imageId = await engine.commit(row.docker_id!, imageLabels(user, this.deps.config.instance));
+    // Another installation on this engine may hold the same name: tagging would take it away.
+    if (await engine.inspectImage(full)) throw new DcmError('conflict', `the image name ${name}:${tag} is already used in the container engine; pick another name or tag`);
+    claimCommit(this.deps, user, full, taken);
+    let imageId: string;
     try {
-      store.tx(() => {
-        if (store.images.get(full)) throw taken();
-        beforeCommit(this.deps, user); // the image quota, counted under the write lock
-        store.images.insert({ ref: full, docker_id: imageId, owner: user, source: row.id });
-      });
+      imageId = await engine.commit(row.docker_id!, imageLabels(user, this.deps.config.instance, store.installation.id));
     } catch (e) {
+      store.claims.dropCommit(full);
+      throw e;
+    }
+    try {
+      recordCommit(this.deps, user, full, imageId, row.id, taken);
+    } catch (e) {
+      store.claims.dropCommit(full);
       await engine.removeImage(imageId).catch(() => undefined);
       throw e;
     }

@@ -10,7 +10,7 @@ import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
 import { realHostNet } from '../net/host-net.js';
-import { LABEL_INSTANCE, containerLabels } from '../engine/labels.js';
+import { LABEL_INSTANCE, containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
 import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
@@ -195,10 +195,10 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
   const { config } = deps;
   const dirs = userDirs(config.storageDir, user.name);
   return {
-    name: `${config.instance}-${row.id}`,
+    name: containerName(config.instance, deps.store.installation.id, row.id),
     hostname: (row.name ?? `${user.name}-${row.id}`).replace(/_/g, '-').slice(0, 63),
     image: row.image_id,
-    labels: containerLabels(user.name, row.id, config.instance),
+    labels: containerLabels(user.name, row.id, config.instance, deps.store.installation.id),
     entrypoint: ['/bin/sh', INIT_PATH],
     cmd: [],
     env: {

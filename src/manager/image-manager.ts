@@ -36,7 +36,11 @@ export class ImageManager {
     if (users.length) {
       throw new DcmError('conflict', `image ${shortImageName(user, row.ref)} is used by container ${users.map((c) => c.id).join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`);
     }
-    await engine.removeImage(row.ref);
+    // Only the tag, and only while it still names this image: another
+    // installation on the engine may have taken the name since. Any other tag
+    // (an admin who published the image as a base) keeps the image alive.
+    const current = await engine.inspectImage(row.ref);
+    if (current?.id === row.docker_id) await engine.removeImage(row.ref);
     store.images.delete(row.ref);
     store.audit.record({ actor: user, action: 'rmi', target: row.ref, ok: true });
     return this.view(row, user, null);

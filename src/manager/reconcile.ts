@@ -1,22 +1,31 @@
 /**
- * Repairs what a crash left between the database and the engine. Touches only
- * objects of this installation (label dcm.instance=<instance>), and leaves
- * creates still in flight in another process alone.
+ * Repairs what a crash left between the database and the engine.
+ *
+ * Touches only this installation's objects: those labelled with its id
+ * (dcm.installation), and — for objects made before installations had ids —
+ * only those this database references by Docker id. An unlabelled object no
+ * row references may belong to another installation with the same instance
+ * name: it is reported, never removed. No image that a row of the images
+ * table (base or user) or a container row references is ever removed, and
+ * creates still in flight in another process are left alone.
  */
-import { LABEL_ID, LABEL_INSTANCE, LABEL_MANAGED } from '../engine/labels.js';
+import { LABEL_ID, LABEL_MANAGED, provenance } from '../engine/labels.js';
+import type { ContainerStatus, ImageStatus } from '../engine/engine.js';
 import type { Deps } from './deps.js';
 
 export interface ReconcileReport {
   /** Rows whose container is gone from the engine: row and ports released. */
   rowsWithoutContainer: number[];
-  /** Labelled containers no row claims: removed from the engine. */
+  /** Containers labelled with this installation that no row claims: removed from the engine. */
   containersWithoutRow: string[];
   /** Creates or removes interrupted half-way: finished or undone. */
   staleReservations: number[];
   /** User image rows whose engine image is gone. */
   imagesWithoutEngineImage: string[];
-  /** Labelled images no row claims: removed. */
+  /** Images labelled with this installation that no row references: removed. */
   imagesWithoutRow: string[];
+  /** Objects made before installations had ids, with this instance name, that no row references: left alone. */
+  legacyLeftAlone: string[];
   dryRun: boolean;
 }
 
@@ -26,14 +35,20 @@ export interface ReconcileOptions {
   graceMs?: number;
 }
 
+/** The report line for an unlabelled object reconcile will not touch. */
+export const LEGACY_NOTE = 'legacy object without installation label: left alone';
+
 export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   const { store, engine, config } = deps;
   const dry = opts.dryRun ?? false;
   const grace = opts.graceMs ?? 10 * 60 * 1000;
-  const rep: ReconcileReport = { rowsWithoutContainer: [], containersWithoutRow: [], staleReservations: [], imagesWithoutEngineImage: [], imagesWithoutRow: [], dryRun: dry };
-  const mine = [`${LABEL_MANAGED}=1`, `${LABEL_INSTANCE}=${config.instance}`];
-  const live = await engine.list(mine);
-  const liveIds = new Set(live.map((c) => c.id));
+  const installation = store.installation.id;
+  const rep: ReconcileReport = { rowsWithoutContainer: [], containersWithoutRow: [], staleReservations: [], imagesWithoutEngineImage: [], imagesWithoutRow: [], legacyLeftAlone: [], dryRun: dry };
+  const whose = (labels: Record<string, string>) => provenance(labels, config.instance, installation);
+  // Every dcm object on the engine, of any installation: which ids exist. What
+  // may be acted on is decided per object below.
+  const live = await engine.list([`${LABEL_MANAGED}=1`]);
+  const liveById = new Map(live.map((c) => [c.id, c]));
   const now = Date.now();
   const young = new Set<number>();
 
@@ -46,13 +61,15 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     if (row.state === 'creating' || row.state === 'removing') {
       rep.staleReservations.push(row.id);
       if (!dry) {
-        const leftovers = live.filter((c) => c.id === row.docker_id || c.labels[LABEL_ID] === String(row.id));
+        // The row's own container, found by its Docker id, or (when the crash
+        // came before the id was recorded) by this installation's label and id.
+        const leftovers = live.filter((c) => c.id === row.docker_id || (whose(c.labels) === 'ours' && c.labels[LABEL_ID] === String(row.id)));
         for (const c of leftovers) await engine.remove(c.id, true);
         store.containers.delete(row.id);
       }
       continue;
     }
-    if (!row.docker_id || !liveIds.has(row.docker_id)) {
+    if (!row.docker_id || !(await containerExists(deps, liveById, row.docker_id))) {
       rep.rowsWithoutContainer.push(row.id);
       if (!dry) store.containers.delete(row.id);
     }
@@ -60,26 +77,57 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
 
   const claimed = new Set(store.containers.all().map((r) => r.docker_id));
   for (const c of live) {
-    if (claimed.has(c.id) || young.has(Number(c.labels[LABEL_ID]))) continue;
+    if (claimed.has(c.id)) continue;
+    const w = whose(c.labels);
+    if (w === 'foreign') continue;
+    if (w === 'legacy') {
+      rep.legacyLeftAlone.push(`container ${c.id.slice(0, 12)}`);
+      continue;
+    }
+    if (young.has(Number(c.labels[LABEL_ID]))) continue;
     rep.containersWithoutRow.push(c.id);
     if (!dry) await engine.remove(c.id, true);
   }
 
-  const images = await engine.listImages(mine);
-  const imageIds = new Set(images.map((i) => i.id));
-  const userImages = store.db.prepare('SELECT * FROM images WHERE owner IS NOT NULL').all() as { ref: string; docker_id: string }[];
+  const images = await engine.listImages([`${LABEL_MANAGED}=1`]);
+  const imagesById = new Map(images.map((i) => [i.id, i]));
+  const userImages = store.db.prepare('SELECT ref, docker_id FROM images WHERE owner IS NOT NULL').all() as { ref: string; docker_id: string }[];
   for (const img of userImages) {
-    if (!imageIds.has(img.docker_id)) {
+    if (!(await imageExists(deps, imagesById, img.docker_id))) {
       rep.imagesWithoutEngineImage.push(img.ref);
       if (!dry) store.images.delete(img.ref);
     }
   }
-  const known = new Set(userImages.map((i) => i.docker_id));
+  // Every image a row stands for — a user's, a base image (even one first
+  // committed by a user), or the image of a container — stays.
+  const kept = referencedImageIds(deps);
   for (const i of images) {
-    if (known.has(i.id)) continue;
-    rep.imagesWithoutRow.push(i.tags[0] ?? i.id);
+    if (kept.has(i.id)) continue;
+    const w = whose(i.labels);
+    if (w === 'foreign') continue;
+    const name = i.tags[0] ?? i.id;
+    if (w === 'legacy') {
+      rep.legacyLeftAlone.push(`image ${name}`);
+      continue;
+    }
+    rep.imagesWithoutRow.push(name);
     if (!dry) await engine.removeImage(i.id).catch(() => undefined);
   }
   if (!dry) store.audit.record({ actor: 'admin', action: 'reconcile', ok: true, detail: JSON.stringify(rep) });
   return rep;
+}
+
+/** Docker ids of every image the database refers to. */
+function referencedImageIds(deps: Deps): Set<string> {
+  const rows = deps.store.db.prepare('SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers').all() as { id: string }[];
+  return new Set(rows.map((r) => r.id));
+}
+
+/** In the dcm-labelled listing, or else asked for directly (an object without dcm labels still exists). */
+async function containerExists(deps: Deps, listed: Map<string, ContainerStatus>, id: string): Promise<boolean> {
+  return listed.has(id) || (await deps.engine.inspect(id)) !== null;
+}
+
+async function imageExists(deps: Deps, listed: Map<string, ImageStatus>, id: string): Promise<boolean> {
+  return listed.has(id) || (await deps.engine.inspectImage(id)) !== null;
 }

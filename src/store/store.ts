@@ -5,6 +5,8 @@ import { ContainersRepo } from './containers-repo.js';
 import { ImagesRepo } from './images-repo.js';
 import { AuditRepo } from './audit-repo.js';
 import { PolicyRepo } from './policy-repo.js';
+import { InstallationRepo } from './installation-repo.js';
+import { ClaimsRepo } from './claims-repo.js';
 
 export class Store {
   readonly users: UsersRepo;
@@ -12,6 +14,10 @@ export class Store {
   readonly images: ImagesRepo;
   readonly audit: AuditRepo;
   readonly policy: PolicyRepo;
+  /** This installation's id (dcm.installation label, part of Docker names). */
+  readonly installation: InstallationRepo;
+  /** Starts and commits in flight, for the quotas that must count them. */
+  readonly claims: ClaimsRepo;
 
   constructor(readonly db: Db) {
     this.users = new UsersRepo(db);
@@ -19,6 +25,8 @@ export class Store {
     this.images = new ImagesRepo(db);
     this.audit = new AuditRepo(db);
     this.policy = new PolicyRepo(db);
+    this.installation = new InstallationRepo(db);
+    this.claims = new ClaimsRepo(db);
   }
 
   static open(file: string, opts?: OpenOptions): Store {

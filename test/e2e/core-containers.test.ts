@@ -67,7 +67,7 @@ test('create prints how to connect; root and user logins work at once; storage i
 
 test('the container is hardened exactly as designed', async () => {
   const c = await env.dcmJson('alice', 'create', '--name', 'hard');
-  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const i = await dockerInspect(env.dockerName(c.id));
   assert.ok(i, 'container exists under its dcm name');
   const h = i.HostConfig;
   assert.deepEqual(h.CapDrop, ['ALL']);
@@ -114,7 +114,7 @@ test('lifecycle: stop, start, restart, pause, unpause, logs; host key kept acros
   assert.deepEqual(list.map((x: { name: string }) => x.name), ['life']);
   assert.match((await env.dcm('alice', 'rm', 'life')).stderr, /is running: stop it first, or use rm -f/);
   assert.equal((await env.dcm('alice', 'rm', '-f', 'life')).code, 0);
-  assert.equal(await dockerInspect(`${env.instance}-${c.id}`), null);
+  assert.equal(await dockerInspect(env.dockerName(c.id)), null);
 });
 
 test('commit → create from the new image → rmi refused while used, then removed', async () => {

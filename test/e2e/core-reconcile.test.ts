@@ -37,7 +37,7 @@ test('reconcile repairs rows without containers, containers without rows and sta
   const foreign = await other.dcmJson('carol', 'create');
 
   // 1. The container vanished behind dcm's back.
-  await run('docker', ['rm', '-f', `${env.instance}-${gone.id}`]);
+  await run('docker', ['rm', '-f', env.dockerName(gone.id)]);
   // 2. The row was lost (a crash between engine create and record).
   sql('DELETE FROM containers WHERE id = ?', orphan.id);
   // 3. A create that died half-way, long ago.
@@ -49,18 +49,18 @@ test('reconcile repairs rows without containers, containers without rows and sta
   assert.deepEqual(dry.rowsWithoutContainer, [gone.id]);
   assert.equal(dry.containersWithoutRow.length, 1);
   assert.deepEqual(dry.staleReservations, [tp(30249)]);
-  assert.notEqual(await dockerInspect(`${env.instance}-${orphan.id}`), null, 'dry run changes nothing');
+  assert.notEqual(await dockerInspect(env.dockerName(orphan.id)), null, 'dry run changes nothing');
 
   const r = await env.tool('admin', 'reconcile');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /repaired 1 rows without a container/);
-  assert.equal(await dockerInspect(`${env.instance}-${orphan.id}`), null);
+  assert.equal(await dockerInspect(env.dockerName(orphan.id)), null);
   const status = JSON.parse((await env.tool('admin', 'status', '--json')).stdout);
   assert.equal(status.containers, 1);
   assert.equal(status.ports, 1, 'only the kept container still holds a port');
   assert.equal((await env.dcmJson('alice', 'show', 'kept')).state, 'running');
   // Another installation on the same engine is never touched.
-  assert.equal((await dockerInspect(`${other.instance}-${foreign.id}`)).State.Status, 'running');
+  assert.equal((await dockerInspect(other.dockerName(foreign.id))).State.Status, 'running');
   // The released extra port can be used again.
   const again = await env.dcmJson('alice', 'create', '--port', '18090');
   assert.equal(again.ports[0].host, 18090);

@@ -23,7 +23,7 @@ after(() => env.cleanup());
 
 test("one user cannot see or touch another's container by id, name or Docker id prefix", async () => {
   const c = await env.dcmJson('alice', 'create', '--name', 'private');
-  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const i = await dockerInspect(env.dockerName(c.id));
   const dockerId: string = i.Id;
   for (const ref of [String(c.id), 'private', dockerId.slice(0, 12), dockerId]) {
     for (const cmd of [['stop'], ['rm', '-f'], ['pause'], ['logs'], ['show'], ['commit', ref, 'stolen']]) {
@@ -49,7 +49,7 @@ test('the same extra port on two containers lands on two IP aliases', async () =
   assert.equal(b.host, '127.0.0.12', 'the user is told the address');
   assert.deepEqual(b.ports, [{ container: 18080, host: 18080, ip: '127.0.0.12' }]);
   // Docker publishes each on its own alias, as the database says.
-  const ib = await dockerInspect(`${env.instance}-${b.id}`);
+  const ib = await dockerInspect(env.dockerName(b.id));
   assert.deepEqual(ib.HostConfig.PortBindings['18080/tcp'], [{ HostIp: '127.0.0.12', HostPort: '18080' }]);
   assert.deepEqual(ib.HostConfig.PortBindings['22/tcp'], [{ HostIp: '127.0.0.12', HostPort: String(b.id) }]);
   assert.equal((await sshInto(bob.keyFile, 'bob', b.ip, b.id, 'true')).code, 0);
@@ -96,7 +96,7 @@ test('userdel removes containers, images, allocations and storage, and says so',
   assert.deepEqual(rep.containers, [c.id]);
   assert.deepEqual(rep.images, [imageRef]);
   assert.ok(rep.storage);
-  assert.equal(await dockerInspect(`${env.instance}-${c.id}`), null);
+  assert.equal(await dockerInspect(env.dockerName(c.id)), null);
   assert.notEqual((await run('docker', ['image', 'inspect', imageRef])).code, 0);
   assert.ok(!existsSync(join(env.stateDir, 'storage', 'bob')));
   const status = JSON.parse((await env.tool('admin', 'status', '--json')).stdout);

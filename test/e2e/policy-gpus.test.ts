@@ -81,7 +81,7 @@ test('20 parallel creates racing for 4 GPUs: exactly 4 succeed, each with its ow
   const held: string[] = [];
   for (const w of wins) {
     const c = JSON.parse(w.r.stdout);
-    const i = await dockerInspect(`${env.instance}-${c.id}`);
+    const i = await dockerInspect(env.dockerName(c.id));
     const devices = (i.HostConfig.Devices as { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]).map((d) => `${d.PathOnHost}>${d.PathInContainer}:${d.CgroupPermissions}`);
     assert.equal(devices.length, 2, devices.join(', '));
     assert.equal(devices[1], `${node('nvidiactl')}>/dev/nvidiactl:rw`);
@@ -103,7 +103,7 @@ test('rm releases a GPU; --gpus picks by id; a GPU in use is refused', { timeout
   const byAnyone = await Promise.all(users.map(async (u) => ({ u, list: await env.dcmJson(u, 'show') })));
   const owner = byAnyone.find((x) => x.list.length > 0)!;
   const victim = owner.list[0];
-  const i = await dockerInspect(`${env.instance}-${victim.id}`);
+  const i = await dockerInspect(env.dockerName(victim.id));
   const freed = /nvidia(\d)$/.exec(i.HostConfig.Devices[0].PathOnHost)![1]!;
   const taken = ['0', '1', '2', '3'].find((x) => x !== freed)!;
   await env.dcmJson(owner.u, 'rm', '-f', String(victim.id));
@@ -118,7 +118,7 @@ test('rm releases a GPU; --gpus picks by id; a GPU in use is refused', { timeout
   assert.match(two.stderr, /policy: gpus\.max 1 \(defaults\)/);
 
   const c = await env.dcmJson('ub', 'create', '--gpus', `device=${freed}`);
-  const j = await dockerInspect(`${env.instance}-${c.id}`);
+  const j = await dockerInspect(env.dockerName(c.id));
   assert.equal(j.HostConfig.Devices[0].PathOnHost, node(`nvidia${freed}`));
   assert.equal((await env.dcmJson('ub', 'gpus')).free, 0);
 });

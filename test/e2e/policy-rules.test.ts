@@ -95,7 +95,7 @@ test('an image denied for a group is refused with the rule, nothing created', as
 
 test('defaults and group layers: caps, env, limits, mounts and ports are exactly the policy', async () => {
   const c = await env.dcmJson('alice', 'create', '--name', 'plain');
-  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const i = await dockerInspect(env.dockerName(c.id));
   assert.ok(i, 'container exists');
   const hc = i.HostConfig;
   assert.deepEqual(hc.CapDrop, ['ALL']);
@@ -124,7 +124,7 @@ test('defaults and group layers: caps, env, limits, mounts and ports are exactly
 test('a preset with a mount on request: limits, modes and ports as granted; ro really is read-only', async () => {
   await refused('alice', ['--mount', 'gone'], 'mount gone is unavailable: its host path does not exist; nothing was created', 6);
   const c = await env.dcmJson('alice', 'create', '--preset', 'big', '--mount', 'scratch', '-p', String(tp(33051)), '--name', 'big');
-  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const i = await dockerInspect(env.dockerName(c.id));
   const hc = i.HostConfig;
   assert.equal(hc.Memory, 512 * 1024 ** 2);
   assert.equal(hc.NanoCpus, 1.5e9);
@@ -180,7 +180,7 @@ test('forced host identity: no root login, sessions run as the user; own images 
   assert.match(made.stdout, /ssh -p \d+ carol@127\.0\.0\.2/);
   assert.doesNotMatch(made.stdout, /root@/);
   const c = (await env.dcmJson('carol', 'show'))[0];
-  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const i = await dockerInspect(env.dockerName(c.id));
   assert.ok(!(i.HostConfig.Binds as string[]).some((b) => b.endsWith(':/root:rw')), 'no /root storage');
   // The group's address and SSH range.
   assert.ok(c.sshPort >= tp(33040) && c.sshPort <= tp(33049), String(c.sshPort));

@@ -4,7 +4,8 @@
  * cleanup removes only what this file made) and SSH port range.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,11 @@ export interface EnvOptions {
   ipAliases?: string[];
   /** Extra YAML merged at the top level of the config. */
   extraYaml?: string;
+  /**
+   * Share this instance name with another TestEnv (two installations on one
+   * engine). Cleanup then goes by installation id, never by instance name.
+   */
+  instance?: string;
 }
 
 export interface TestUser {
@@ -60,7 +66,7 @@ export class TestEnv {
 
   constructor(readonly opts: EnvOptions) {
     this.stateDir = mkdtempSync(join(tmpdir(), `dcm-${opts.tag}-`));
-    this.instance = `t-${opts.tag}-${randomBytes(3).toString('hex')}`;
+    this.instance = opts.instance ?? `t-${opts.tag}-${randomBytes(3).toString('hex')}`;
     this.configFile = join(this.stateDir, 'config.yaml');
     const aliases = opts.ipAliases ?? ['127.0.0.1'];
     writeFileSync(
@@ -107,15 +113,45 @@ export class TestEnv {
     return { name, keyFile, pubKey: readFileSync(`${keyFile}.pub`, 'utf8').trim() };
   }
 
-  /** Removes every container and image carrying this instance's label, then the state dir. */
+  /** This installation's id (made at the database's first open). */
+  installationId(): string {
+    const db = new Database(join(this.stateDir, 'dcm.db'), { readonly: true });
+    try {
+      return (db.prepare('SELECT id FROM installation').get() as { id: string }).id;
+    } finally {
+      db.close();
+    }
+  }
+
+  /** A container's Docker name: <instance>-<first 8 of the installation id>-<id>. */
+  dockerName(id: number): string {
+    return `${this.instance}-${this.installationId().slice(0, 8)}-${id}`;
+  }
+
+  /**
+   * Removes every container and image this installation made: those carrying
+   * its installation label and those its database references; also, when the
+   * instance name is this env's own, everything with that name (objects a test
+   * made with the labels of older versions). Never another env's objects.
+   */
   async cleanup(): Promise<void> {
-    const label = `label=dcm.instance=${this.instance}`;
-    const cs = await run('docker', ['ps', '-aq', '--filter', label]);
-    const ids = cs.stdout.split('\n').filter(Boolean);
-    if (ids.length) await run('docker', ['rm', '-f', ...ids]);
-    const is = await run('docker', ['images', '-q', '--filter', label]);
-    const imgs = [...new Set(is.stdout.split('\n').filter(Boolean))];
-    if (imgs.length) await run('docker', ['rmi', '-f', ...imgs]);
+    const filters: string[] = [];
+    const referenced = { containers: [] as string[], images: [] as string[] };
+    const dbFile = join(this.stateDir, 'dcm.db');
+    if (existsSync(dbFile)) {
+      filters.push(`label=dcm.installation=${this.installationId()}`);
+      const db = new Database(dbFile, { readonly: true });
+      referenced.containers = (db.prepare('SELECT docker_id FROM containers WHERE docker_id IS NOT NULL').all() as { docker_id: string }[]).map((r) => r.docker_id);
+      referenced.images = (db.prepare('SELECT docker_id FROM images WHERE owner IS NOT NULL').all() as { docker_id: string }[]).map((r) => r.docker_id);
+      db.close();
+    }
+    if (!this.opts.instance) filters.push(`label=dcm.instance=${this.instance}`);
+    const ids = new Set(referenced.containers);
+    for (const f of filters) for (const id of (await run('docker', ['ps', '-aq', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) ids.add(id);
+    if (ids.size) await run('docker', ['rm', '-f', ...ids]);
+    const imgs = new Set(referenced.images);
+    for (const f of filters) for (const id of (await run('docker', ['images', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) imgs.add(id);
+    if (imgs.size) await run('docker', ['rmi', '-f', ...imgs]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 }

@@ -58,7 +58,7 @@ describe('dcm-server interactive shell', () => {
       at = await t.expect(new RegExp(`running: create dcm/debian-base:bookworm --name web --preset big --port ${EXTRA_PORT}`), at);
       at = await t.expect(/ssh -p (\d+) root@127\.0\.0\.1[\s\S]*alice@dcm> /, at, 120_000);
       const id = /ssh -p (\d+) root@/.exec(t.text())![1]!;
-      const inspected = await dockerInspect(`${env.instance}-${id}`);
+      const inspected = await dockerInspect(env.dockerName(Number(id)));
       assert.equal(inspected?.HostConfig?.Memory, 1024 ** 3, 'the preset chosen in the wizard applies');
 
       // Tab completes the user's own container name.

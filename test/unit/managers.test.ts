@@ -54,7 +54,10 @@ test('create records a row and ports; the spec is the hardened allowlist', async
   assert.equal(spec!.labels['dcm.owner'], 'alice');
   assert.equal(spec!.env.DCM_USER, 'alice');
   assert.ok(!spec!.capAdd.includes('SYS_ADMIN'));
-  assert.equal(spec!.name, 'unit-20000');
+  const inst = store.installation.id;
+  assert.match(inst, /^[0-9a-f]{32}$/);
+  assert.equal(spec!.name, `unit-${inst.slice(0, 8)}-20000`);
+  assert.equal(spec!.labels['dcm.installation'], inst);
 });
 
 test('the same extra port goes to the next alias; all aliases full is refused', async () => {
