@@ -48,7 +48,7 @@ for (const [name, vars] of Object.entries(hostile)) {
     const cr = await run(process.execPath, [BIN.dcm, '--user', 'alice', 'create', '--json'], e);
     assert.equal(cr.code, 0, cr.stderr);
     const c = JSON.parse(cr.stdout) as { id: number };
-    const i = await dockerInspect(`${env.instance}-${c.id}`);
+    const i = await dockerInspect(env.dockerName(c.id));
     assert.equal(i.State.Running, true, 'the container is in the configured engine');
     const rm = await env.dcm('alice', 'rm', '-f', String(c.id));
     assert.equal(rm.code, 0, rm.stderr);

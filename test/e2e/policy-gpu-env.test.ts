@@ -53,7 +53,7 @@ after(async () => {
 
 /** The variable as Docker stores it and as the container's processes see it. */
 async function visibleDevices(containerId: number): Promise<{ inspect: string[]; inside: string[] }> {
-  const name = `${env.instance}-${containerId}`;
+  const name = env.dockerName(containerId);
   const i = await dockerInspect(name);
   const inspect = (i.Config.Env as string[]).filter((e) => e.startsWith('NVIDIA_VISIBLE_DEVICES='));
   const e = await run('docker', ['exec', name, 'env']);
@@ -75,7 +75,7 @@ test('a container with a reserved GPU sees exactly that id, whatever the image s
   const v = await visibleDevices(c.id);
   assert.deepEqual(v.inspect, ['NVIDIA_VISIBLE_DEVICES=1']);
   assert.deepEqual(v.inside, ['NVIDIA_VISIBLE_DEVICES=1']);
-  const i = await dockerInspect(`${env.instance}-${c.id}`);
+  const i = await dockerInspect(env.dockerName(c.id));
   assert.deepEqual(i.HostConfig.Devices.map((d: { PathOnHost: string }) => d.PathOnHost), [node('nvidia1')]);
   await env.dcmJson('alice', 'rm', '-f', String(c.id));
 });

@@ -76,7 +76,7 @@ test('create refuses a rw mount whose host filesystem allows setuid (also throug
 
 test('a rw mount on a nosuid filesystem, and a ro one on any, are allowed', async () => {
   const c = await env.dcmJson('alice', 'create', '--mount', 'safe', '--mount', 'docs');
-  const r = await run('docker', ['inspect', '--format', '{{json .HostConfig.Binds}}', `${env.instance}-${c.id}`]);
+  const r = await run('docker', ['inspect', '--format', '{{json .HostConfig.Binds}}', env.dockerName(c.id)]);
   const binds = JSON.parse(r.stdout) as string[];
   assert.ok(binds.includes(`${nosuid}:/safe:rw`) && binds.includes(`${suid}:/docs:ro`), r.stdout);
   await env.dcm('alice', 'rm', '-f', String(c.id));

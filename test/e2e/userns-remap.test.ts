@@ -76,7 +76,7 @@ test('userns-remap engine: storage owned by the mapped ids; both logins, commit 
   assert.equal(owner(join(store, 'home')), `${b + uid}:${b + uid}`, 'home/ belongs to the user as the engine maps them');
 
   const c = await env.dcmJson('alice', 'create', '--name', 'one');
-  assert.equal((await engine.docker('inspect', `${env.instance}-${c.id}`)).code, 0, 'the container is in the remap engine');
+  assert.equal((await engine.docker('inspect', env.dockerName(c.id))).code, 0, 'the container is in the remap engine');
   assert.deepEqual(await sshLines(alice, 'root', c.sshPort, 'id -u; stat -c %u:%g /root /home/alice; echo baked > /opt/baked.txt'),
     ['0', '0:0', `${uid}:${uid}`]);
   assert.deepEqual(await sshLines(alice, 'alice', c.sshPort, 'id -un; id -u; echo hello > ~/note.txt; cat ~/note.txt'), ['alice', String(uid), 'hello']);
