@@ -19,3 +19,12 @@ export function imageLabels(owner: string, instanceLabel?: string): Record<strin
   if (instanceLabel) l[LABEL_INSTANCE] = instanceLabel;
   return l;
 }
+
+/** On a user's network: the random token of its database row, so dcm only ever adopts its own. */
+export const LABEL_NETWORK = 'dcm.network';
+
+export function networkLabels(owner: string, token: string, instanceLabel?: string): Record<string, string> {
+  const l: Record<string, string> = { [LABEL_MANAGED]: '1', [LABEL_OWNER]: owner, [LABEL_NETWORK]: token };
+  if (instanceLabel) l[LABEL_INSTANCE] = instanceLabel;
+  return l;
+}

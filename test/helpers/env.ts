@@ -107,7 +107,7 @@ export class TestEnv {
     return { name, keyFile, pubKey: readFileSync(`${keyFile}.pub`, 'utf8').trim() };
   }
 
-  /** Removes every container and image carrying this instance's label, then the state dir. */
+  /** Removes every container, image and network carrying this instance's label, then the state dir. */
   async cleanup(): Promise<void> {
     const label = `label=dcm.instance=${this.instance}`;
     const cs = await run('docker', ['ps', '-aq', '--filter', label]);
@@ -116,6 +116,10 @@ export class TestEnv {
     const is = await run('docker', ['images', '-q', '--filter', label]);
     const imgs = [...new Set(is.stdout.split('\n').filter(Boolean))];
     if (imgs.length) await run('docker', ['rmi', '-f', ...imgs]);
+    // Users' networks, after the containers attached to them are gone.
+    const ns = await run('docker', ['network', 'ls', '-q', '--filter', label]);
+    const nets = ns.stdout.split('\n').filter(Boolean);
+    if (nets.length) await run('docker', ['network', 'rm', ...nets]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
