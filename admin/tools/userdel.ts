@@ -11,7 +11,7 @@ function networkLine(n: NetworkRemoval | null): string {
 
 export const userdel: AdminTool = {
   name: 'dcm-userdel',
-  summary: "Delete a dcm user with their containers, port allocations, images and storage.",
+  summary: "Delete a dcm user with their containers, port allocations, network, images and storage.",
   args: {
     positional: ['NAME'],
     flags: {
