@@ -27,8 +27,9 @@ type Step = { kind: 'ready' | 'wait'; row: NetworkRow } | { kind: 'mine'; row: N
 /**
  * The name of the user's network, made first if needed. Safe to call from
  * several processes at once: one makes it, the others wait for it.
+ * `routes` gives the host's routes, whose blocks are never handed out.
  */
-export async function ensureUserNetwork(deps: Deps, user: UserRow): Promise<string> {
+export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () => Cidr[] = readHostRoutes): Promise<string> {
   const { store, engine } = deps;
   const repo = new NetworksRepo(store.db);
   const current = repo.active(user.name);
@@ -42,7 +43,7 @@ export async function ensureUserNetwork(deps: Deps, user: UserRow): Promise<stri
   let taken: Cidr[] | null = null;
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
-    taken ??= await takenElsewhere(deps);
+    taken ??= await takenElsewhere(deps, routes);
     const busy = [...taken, ...refused];
     const step = store.tx((): Step => {
       const now = Date.now();
@@ -72,7 +73,7 @@ export async function ensureUserNetwork(deps: Deps, user: UserRow): Promise<stri
       // move the row to another block and try again.
       refused.push(parseCidr(row.subnet)!);
       taken = null;
-      const again = await takenElsewhere(deps);
+      const again = await takenElsewhere(deps, routes);
       store.tx(() => repo.renew(row.id, me, newIdentity(deps, user.name, pickSubnet(deps, repo, [...again, ...refused]))));
       continue;
     }
@@ -114,13 +115,14 @@ function pickSubnet(deps: Deps, repo: NetworksRepo, busy: Cidr[]): string {
 }
 
 /** Blocks in use outside dcm's table: every engine network's subnets and the host's routes. */
-async function takenElsewhere(deps: Deps): Promise<Cidr[]> {
+async function takenElsewhere(deps: Deps, routes: () => Cidr[]): Promise<Cidr[]> {
   const nets = await deps.engine.listNetworks([]);
   const fromEngine = nets.flatMap((n) => n.subnets).map((s) => parseCidr(s)).filter((c): c is Cidr => c !== null);
-  return [...fromEngine, ...hostRoutes()];
+  return [...fromEngine, ...routes()];
 }
 
-function hostRoutes(): Cidr[] {
+/** The host's IPv4 routes (Linux). */
+export function readHostRoutes(): Cidr[] {
   try {
     return parseProcRoutes(readFileSync('/proc/net/route', 'utf8'));
   } catch {
@@ -166,12 +168,17 @@ async function removeRow(deps: Deps, repo: NetworksRepo, row: NetworkRow): Promi
  * For reconcile: removes networks of users that no longer exist, and retries
  * those a userdel could not remove. Only rows of this database are touched,
  * never a network found by label alone (it may be another installation's).
+ * With dryRun, only lists what it would remove.
  */
-export async function removeStaleNetworks(deps: Deps): Promise<NetworkRemoval[]> {
+export async function removeStaleNetworks(deps: Deps, opts: { dryRun?: boolean } = {}): Promise<NetworkRemoval[]> {
   const repo = new NetworksRepo(deps.store.db);
   const out: NetworkRemoval[] = [];
   for (const row of repo.all()) {
     if (row.state === 'active' && deps.store.users.get(row.owner)) continue;
+    if (opts.dryRun) {
+      out.push({ name: row.name, removed: false });
+      continue;
+    }
     if (row.state === 'active') deps.store.tx(() => repo.setRemoving(row.id));
     out.push(await removeRow(deps, repo, row));
   }

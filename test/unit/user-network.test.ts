@@ -5,7 +5,8 @@ import { resolveConfig } from '../../src/config.js';
 import { DcmError } from '../../src/errors.js';
 import { Store } from '../../src/store/store.js';
 import { NetworksRepo } from '../../src/store/networks-repo.js';
-import { ensureUserNetwork, removeStaleNetworks, removeUserNetwork } from '../../src/manager/user-network.js';
+import { ensureUserNetwork as ensureWithRoutes, removeStaleNetworks, removeUserNetwork } from '../../src/manager/user-network.js';
+import { parseCidr, type Cidr } from '../../src/net/user-subnets.js';
 import type { Deps } from '../../src/manager/deps.js';
 import type { UserRow } from '../../src/store/users-repo.js';
 import type { ContainerSpec } from '../../src/engine/engine.js';
@@ -28,8 +29,12 @@ beforeEach(() => {
   store.users.insert({ name: 'bob', uid: 200001, gid: 200001 });
   alice = store.users.get('alice')!;
   bob = store.users.get('bob')!;
+  routes = [];
 });
 
+/** This host's real routes (other runs' networks among them) must not decide these tests: routes are given. */
+let routes: Cidr[] = [];
+const ensureUserNetwork = (d: Deps, u: UserRow) => ensureWithRoutes(d, u, () => routes);
 const subnetOf = async (name: string) => (await engine.inspectNetwork(name))!.subnets[0];
 const attach = (network: string) => engine.createContainer({ network, labels: {} } as unknown as ContainerSpec);
 
@@ -64,6 +69,11 @@ test('blocks used by networks dcm does not know are skipped, also when the engin
   const b = await ensureUserNetwork(deps, bob);
   assert.equal(await subnetOf(b), '10.213.0.128/27');
   assert.deepEqual(new NetworksRepo(store.db).subnets().sort(), ['10.213.0.128/27', '10.213.0.64/27']);
+});
+
+test("blocks the host routes (a site network, another engine's bridge) are skipped", async () => {
+  routes = [parseCidr('10.213.0.0/26')!];
+  assert.equal(await subnetOf(await ensureUserNetwork(deps, alice)), '10.213.0.64/27');
 });
 
 test('a full range refuses with one line for the user and the reason for the admin', async () => {
@@ -111,6 +121,8 @@ test('removal: done when nothing is attached; otherwise reported, the block stay
   assert.equal(await subnetOf(b), '10.213.0.0/27');
   assert.deepEqual((await removeStaleNetworks(deps)).map((x) => x.removed), [false]);
   await engine.remove(stray);
+  assert.deepEqual(await removeStaleNetworks(deps, { dryRun: true }), [{ name: b, removed: false }]);
+  assert.equal(await subnetOf(b), '10.213.0.0/27', 'a dry run changes nothing');
   assert.deepEqual(await removeStaleNetworks(deps), [{ name: b, removed: true }]);
   assert.deepEqual([...engine.networks.values()].map((n) => n.name), [again]);
 });
