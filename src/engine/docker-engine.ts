@@ -143,6 +143,7 @@ export class DockerEngine implements Engine {
         state: (i.State.Status as RunState) ?? 'dead',
         status: i.State.Status,
         labels: i.Config.Labels ?? {},
+        networks: Object.fromEntries(Object.entries(i.NetworkSettings?.Networks ?? {}).map(([n, v]) => [n, v.NetworkID])),
       };
     } catch (e) {
       if (statusOf(e) === 404) return null;
@@ -253,6 +254,13 @@ export class DockerEngine implements Engine {
     } catch (e) {
       throw wrap('list networks', e);
     }
+  }
+
+  async reconnectNetwork(containerId: string, network: string): Promise<void> {
+    // Forced, the engine drops the container's entry for that name even though
+    // the network it recorded is gone; then it attaches it to the new one.
+    await this.call('disconnect network', () => this.docker.getNetwork(network).disconnect({ Container: containerId, Force: true }), 404);
+    await this.call('connect network', () => this.docker.getNetwork(network).connect({ Container: containerId }));
   }
 
   /** Run a call; a status in `okStatus` (e.g. 304 "already started") counts as success. */

@@ -79,6 +79,8 @@ export interface ContainerStatus {
   /** e.g. "Up 5 minutes" as the engine words it; informative only. */
   status: string;
   labels: Record<string, string>;
+  /** Networks the container is attached to: name → network id (as recorded when it was attached). */
+  networks?: Record<string, string>;
 }
 
 export interface ImageStatus {
@@ -123,4 +125,9 @@ export interface Engine {
   removeNetwork(id: string): Promise<void>;
   /** Networks carrying every given label; all networks for []. */
   listNetworks(labels: string[]): Promise<NetworkStatus[]>;
+  /**
+   * Re-attaches a stopped container to the network now carrying this name
+   * (after the one it was attached to was removed and made again).
+   */
+  reconnectNetwork(containerId: string, network: string): Promise<void>;
 }

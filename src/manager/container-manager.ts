@@ -13,6 +13,7 @@ import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
 import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
+import { attachUserNetwork } from './user-network.js';
 import type { ContainerView, ImageView } from './views.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
@@ -33,6 +34,9 @@ export class ContainerManager {
     const before = await this.status(row);
     if (!before) throw new DcmError('conflict', `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`);
     const t = config.engine.stop_timeout;
+    // A user's network pruned while all its containers were stopped is made again, and the container re-attached.
+    const owner = store.users.get(user);
+    if (owner && (action === 'start' || action === 'restart')) await attachUserNetwork(this.deps, owner, id);
     const needs: Partial<Record<Action, string[]>> = { pause: ['running'], unpause: ['paused'] };
     const okStates = needs[action];
     if (okStates && !okStates.includes(before.state)) {

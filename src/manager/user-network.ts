@@ -83,6 +83,21 @@ export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () =>
   }
 }
 
+/**
+ * Before a start: the user's network exists, and the container is attached to
+ * it as it is now. A pruned network (`docker network prune` removes it while
+ * all its containers are stopped) is made again under the same name, and the
+ * container, which still names the old network's id, is re-attached.
+ * Containers made before users had networks stay where they are.
+ */
+export async function attachUserNetwork(deps: Deps, user: UserRow, containerId: string): Promise<void> {
+  const name = await ensureUserNetwork(deps, user);
+  const had = (await deps.engine.inspect(containerId))?.networks?.[name];
+  if (had === undefined) return;
+  const now = await deps.engine.inspectNetwork(name);
+  if (now && now.id !== had) await deps.engine.reconnectNetwork(containerId, name);
+}
+
 /** Make the row's network, or adopt it when an earlier attempt (crashed, or raced) already did. */
 async function makeOrAdopt(deps: Deps, row: NetworkRow): Promise<string> {
   const spec = { name: row.name, subnet: row.subnet, labels: networkLabels(row.owner, row.token, deps.config.instance) };

@@ -14,7 +14,7 @@ const users: Record<string, TestUser> = {};
 
 before(async () => {
   await env.registerBase();
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) users[u] = await env.addUser(u);
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) users[u] = await env.addUser(u);
 });
 after(() => env.cleanup());
 
@@ -114,4 +114,20 @@ test('dcm-userdel says clearly when the network cannot be removed (a container d
   const line = r.stdout.split('\n').find((l) => l.startsWith('  network: '));
   assert.match(line ?? '', new RegExp(`^  network: NOT removed: ${net}: .*has active endpoints.* \\(detach what is still attached, then docker network rm ${net}\\)$`));
   assert.deepEqual(await userNetworks('erin'), [net]);
+});
+
+test('a stopped container starts again after its network was pruned (dcm makes the network again)', { timeout: 180_000 }, async () => {
+  const c = await env.dcmJson<Created>('frank', 'create');
+  const [net] = await userNetworks('frank');
+  assert.ok(net);
+  assert.equal((await env.dcm('frank', 'stop', String(c.id))).code, 0);
+  // What `docker network prune` does to a network whose containers are all stopped.
+  const rm = await run('docker', ['network', 'rm', net]);
+  assert.equal(rm.code, 0, rm.stderr);
+  const r = await env.dcm('frank', 'start', String(c.id));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await userNetworks('frank'), [net]);
+  assert.deepEqual(Object.keys(await networksOf(c)), [net]);
+  const ssh = await sshInto(users.frank!.keyFile, 'root', c.ip, c.id, 'echo ok');
+  assert.equal(ssh.stdout.trim(), 'ok', ssh.stderr);
 });

@@ -102,4 +102,8 @@ export class FakeEngine implements Engine {
     const want = labels.map((l) => l.split('='));
     return [...this.networks.values()].filter((n) => want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)));
   }
+  async reconnectNetwork(containerId: string, network: string) {
+    const c = this.get(containerId);
+    c.spec = { ...c.spec, network };
+  }
 }
