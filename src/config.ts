@@ -14,6 +14,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
+import { userSubnetProblems } from './net/user-subnets.js';
 
 export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
@@ -203,6 +204,10 @@ export const configSchema = z
         ip_aliases: z.array(ipv4).min(1).default(['127.0.0.1']),
         /** Host ports users may publish with `create --port`. */
         extra_ports: portRange.default('1024-65535'),
+        /** Range each user's own bridge network takes a block from (see README "Networks"). */
+        user_subnets: z.string().default('10.213.0.0/16'),
+        /** Prefix length of one user's block: /27 holds 29 containers, 2048 users in a /16. */
+        user_subnet_prefix: z.number().int().min(8).max(29).default(27),
       })
       .strict()
       .default({}),
@@ -274,7 +279,17 @@ export const configSchema = z
     users: z.record(layerSchema).default({}),
   })
   .strict()
-  .superRefine(checkReferences);
+  .superRefine(checkReferences)
+  .superRefine(checkUserSubnets);
+
+/** The users' network blocks must fit the range and the most containers any user may have. */
+function checkUserSubnets(c: { network: { user_subnets: string; user_subnet_prefix: number }; defaults: PolicyLayer; groups: Record<string, PolicyLayer>; users: Record<string, PolicyLayer> }, ctx: z.RefinementCtx): void {
+  const layers = [c.defaults, ...Object.values(c.groups), ...Object.values(c.users)];
+  const most = Math.max(c.defaults.limits?.max_containers ?? BUILTIN_LIMITS.max_containers, ...layers.map((l) => l.limits?.max_containers ?? 0));
+  for (const [field, message] of userSubnetProblems(c.network.user_subnets, c.network.user_subnet_prefix, most)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['network', field], message });
+  }
+}
 
 /** Names used in layers and presets must be declared; reported at their field path. */
 function checkReferences(c: {

@@ -1,10 +1,17 @@
 /** dcm-userdel NAME [--keep-images] [--keep-storage] */
 import { UserManager } from '../../src/manager/user-manager.js';
+import type { NetworkRemoval } from '../../src/manager/user-network.js';
 import type { AdminTool } from './admin-cli.js';
+
+function networkLine(n: NetworkRemoval | null): string {
+  if (!n) return 'none';
+  if (n.removed) return `removed ${n.name}`;
+  return `NOT removed: ${n.name}: ${n.error ?? 'refused by the engine'} (detach what is still attached, then docker network rm ${n.name})`;
+}
 
 export const userdel: AdminTool = {
   name: 'dcm-userdel',
-  summary: "Delete a dcm user with their containers, port allocations, images and storage.",
+  summary: "Delete a dcm user with their containers, port allocations, network, images and storage.",
   args: {
     positional: ['NAME'],
     flags: {
@@ -20,6 +27,7 @@ export const userdel: AdminTool = {
       `  images removed: ${r.images.join(', ') || 'none'}`,
       ...(r.keptImages.length ? [`  images kept in the engine: ${r.keptImages.join(', ')}`] : []),
       `  storage: ${r.storage ? `removed ${r.storage}` : 'kept'}`,
+      `  network: ${networkLine(r.network)}`,
     ].join('\n');
     return { text, json: r };
   },

@@ -9,9 +9,9 @@
  */
 import Docker from 'dockerode';
 import { DcmError } from '../errors.js';
-import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, RunState } from './engine.js';
 import { remapOfLocalEngine } from './userns-remap.js';
 import { dockerAtSocket } from './docker-client.js';
+import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState } from './engine.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
 function statusOf(e: unknown): number | undefined {
@@ -73,6 +73,7 @@ export class DockerEngine implements Engine {
         Cmd: s.cmd,
         Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
         ExposedPorts: exposed,
+        ...(s.network ? { NetworkingConfig: { EndpointsConfig: { [s.network]: {} } } } : {}),
         Tty: false,
         OpenStdin: false,
         HostConfig: {
@@ -89,7 +90,7 @@ export class DockerEngine implements Engine {
           ...(asRequest ? { Runtime: 'nvidia', DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpuIds, Capabilities: [['gpu']] }] } : {}),
           Privileged: false,
           ReadonlyRootfs: false,
-          NetworkMode: 'bridge',
+          NetworkMode: s.network ?? 'bridge',
           IpcMode: 'private',
           PidMode: '',
           Init: false,
@@ -144,6 +145,7 @@ export class DockerEngine implements Engine {
         state: (i.State.Status as RunState) ?? 'dead',
         status: i.State.Status,
         labels: i.Config.Labels ?? {},
+        networks: Object.fromEntries(Object.entries(i.NetworkSettings?.Networks ?? {}).map(([n, v]) => [n, v.NetworkID])),
       };
     } catch (e) {
       if (statusOf(e) === 404) return null;
@@ -215,6 +217,64 @@ export class DockerEngine implements Engine {
     return { usernsRemap: remapOfLocalEngine({ securityOptions: i.SecurityOptions ?? [], dockerRootDir: i.DockerRootDir ?? '' }) };
   }
 
+  async createNetwork(n: NetworkSpec): Promise<string> {
+    try {
+      const net = await this.docker.createNetwork({
+        Name: n.name,
+        CheckDuplicate: true,
+        Driver: 'bridge',
+        Internal: false,
+        Attachable: false,
+        EnableIPv6: false,
+        IPAM: { Driver: 'default', Config: [{ Subnet: n.subnet }] },
+        Labels: n.labels,
+      });
+      return net.id;
+    } catch (e) {
+      // 403 "Pool overlaps with other one on this address space": the block is
+      // taken by a network dcm does not know (another installation, the admin).
+      if (statusOf(e) === 403) throw new DcmError('conflict', `create network: subnet ${n.subnet} is in use`, String(e));
+      throw wrap('create network', e);
+    }
+  }
+
+  async inspectNetwork(idOrName: string): Promise<NetworkStatus | null> {
+    try {
+      return networkStatus(await this.docker.getNetwork(idOrName).inspect());
+    } catch (e) {
+      if (statusOf(e) === 404) return null;
+      throw wrap('inspect network', e);
+    }
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(id).remove();
+    } catch (e) {
+      if (statusOf(e) === 404) return;
+      // Docker says 403 "has active endpoints" while containers are attached.
+      const msg = (e as { json?: { message?: string } }).json?.message ?? String(e);
+      if (statusOf(e) === 403 || statusOf(e) === 409) throw new DcmError('conflict', `remove network: ${msg}`, msg);
+      throw wrap('remove network', e);
+    }
+  }
+
+  async listNetworks(labels: string[]): Promise<NetworkStatus[]> {
+    try {
+      const rows = await this.docker.listNetworks(labels.length ? { filters: JSON.stringify({ label: labels }) } : {});
+      return rows.map(networkStatus);
+    } catch (e) {
+      throw wrap('list networks', e);
+    }
+  }
+
+  async reconnectNetwork(containerId: string, network: string): Promise<void> {
+    // Forced, the engine drops the container's entry for that name even though
+    // the network it recorded is gone; then it attaches it to the new one.
+    await this.call('disconnect network', () => this.docker.getNetwork(network).disconnect({ Container: containerId, Force: true }), 404);
+    await this.call('connect network', () => this.docker.getNetwork(network).connect({ Container: containerId }));
+  }
+
   /** Run a call; a status in `okStatus` (e.g. 304 "already started") counts as success. */
   private async call(action: string, fn: () => Promise<unknown>, okStatus?: number): Promise<void> {
     try {
@@ -224,6 +284,12 @@ export class DockerEngine implements Engine {
       throw wrap(action, e);
     }
   }
+}
+
+/** The fields dcm reads from a network, as list and inspect both return them. */
+function networkStatus(n: { Id: string; Name: string; Labels?: Record<string, string>; IPAM?: { Config?: { Subnet?: string }[] } }): NetworkStatus {
+  const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s.includes('.'));
+  return { id: n.Id, name: n.Name, subnets, labels: n.Labels ?? {} };
 }
 
 /** Docker multiplexes stdout/stderr in 8-byte-header frames when there is no TTY. */

@@ -50,6 +50,25 @@ export interface ContainerSpec {
   pidsLimit: number;
   /** Device nodes granted by policy (GPUs); none when absent. */
   devices?: DeviceSpec[];
+  /** Name of the (user's) bridge network to attach to; Docker's default bridge when absent. */
+  network?: string;
+}
+
+/** A bridge network with a subnet dcm chose (never one from Docker's default pools). */
+export interface NetworkSpec {
+  /** Docker network name, made by dcm (never user text). */
+  name: string;
+  /** IPv4 block a.b.c.d/n; the engine puts the gateway on its first address. */
+  subnet: string;
+  labels: Record<string, string>;
+}
+
+export interface NetworkStatus {
+  id: string;
+  name: string;
+  /** IPv4 blocks of the network's IPAM configuration. */
+  subnets: string[];
+  labels: Record<string, string>;
 }
 
 export type RunState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'dead' | 'removing';
@@ -60,6 +79,8 @@ export interface ContainerStatus {
   /** e.g. "Up 5 minutes" as the engine words it; informative only. */
   status: string;
   labels: Record<string, string>;
+  /** Networks the container is attached to: name → network id (as recorded when it was attached). */
+  networks?: Record<string, string>;
 }
 
 export interface ImageStatus {
@@ -95,6 +116,22 @@ export interface Engine {
   listImages(labels: string[]): Promise<ImageStatus[]>;
   /** The engine's own setup (user namespace mapping), asked afresh on each call. */
   info(): Promise<EngineInfo>;
+  /**
+   * Makes a bridge network; DcmError 'conflict' when the name exists or the
+   * subnet overlaps another network's.
+   */
+  createNetwork(spec: NetworkSpec): Promise<string>;
+  /** null when no network has this id or name. */
+  inspectNetwork(idOrName: string): Promise<NetworkStatus | null>;
+  /** Gone already counts as removed; DcmError 'conflict' while containers are attached. */
+  removeNetwork(id: string): Promise<void>;
+  /** Networks carrying every given label; all networks for []. */
+  listNetworks(labels: string[]): Promise<NetworkStatus[]>;
+  /**
+   * Re-attaches a stopped container to the network now carrying this name
+   * (after the one it was attached to was removed and made again).
+   */
+  reconnectNetwork(containerId: string, network: string): Promise<void>;
 }
 
 /** A contiguous run of ids: container ids containerId.. map to host ids hostId.. (size of them). */

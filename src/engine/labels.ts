@@ -30,10 +30,6 @@ export function imageLabels(owner: string, instanceLabel: string, installationId
   return common(owner, instanceLabel, installationId);
 }
 
-/** Labels for a network made for one user (same rules as containers and images). */
-export function networkLabels(owner: string, instanceLabel: string, installationId: string): Record<string, string> {
-  return common(owner, instanceLabel, installationId);
-}
 
 /**
  * Prefix of every Docker name this installation gives: `<instance>-<first 8 of
@@ -69,4 +65,12 @@ export function provenance(labels: Record<string, string>, instanceLabel: string
   const inst = labels[LABEL_INSTALLATION];
   if (inst !== undefined) return inst === installationId ? 'ours' : 'foreign';
   return labels[LABEL_INSTANCE] === instanceLabel ? 'legacy' : 'foreign';
+}
+
+/** On a user's network: the random token of its database row, so dcm only ever adopts its own. */
+export const LABEL_NETWORK = 'dcm.network';
+
+/** Labels for a network made for one user: those of containers and images, plus its row's token. */
+export function networkLabels(owner: string, token: string, instanceLabel: string, installationId: string): Record<string, string> {
+  return { ...common(owner, instanceLabel, installationId), [LABEL_NETWORK]: token };
 }

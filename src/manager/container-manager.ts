@@ -16,6 +16,7 @@ import { prepareForStart } from './engine-userns.js';
 import { afterStop, beforeStart } from './policy-hooks.js';
 import { claimCommit, recordCommit } from './commit-claim.js';
 import { settleStart } from './start-claim.js';
+import { attachUserNetwork } from './user-network.js';
 import type { ContainerView, ImageView } from './views.js';
 import { removedButNotRecorded } from '../store/db-errors.js';
 
@@ -37,6 +38,9 @@ export class ContainerManager {
     const before = await this.status(row);
     if (!before) throw new DcmError('conflict', `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`);
     const t = config.engine.stop_timeout;
+    // A user's network pruned while all its containers were stopped is made again, and the container re-attached.
+    const owner = store.users.get(user);
+    if (owner && (action === 'start' || action === 'restart')) await attachUserNetwork(this.deps, owner, id);
     const needs: Partial<Record<Action, string[]>> = { pause: ['running'], unpause: ['paused'] };
     const okStates = needs[action];
     if (okStates && !okStates.includes(before.state)) {

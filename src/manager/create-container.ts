@@ -22,6 +22,7 @@ import type { Deps } from './deps.js';
 import { resolveImage } from './resolve.js';
 import { prepareForCreate } from './engine-userns.js';
 import { gpuEnv } from './gpu-env.js';
+import { ensureUserNetwork } from './user-network.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -63,11 +64,13 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
   ], config.mount_probe_timeout * 1000);
   await prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
+  // The user's own network (made at their first create): other users' containers cannot reach it.
+  const network = await ensureUserNetwork(deps, user);
 
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;
   try {
-    const spec = buildSpec(deps, user, row, decision);
+    const spec = { ...buildSpec(deps, user, row, decision), network };
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
     await engine.start(dockerId);

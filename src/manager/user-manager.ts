@@ -11,6 +11,7 @@ import { storageOwners } from '../storage/id-map.js';
 import type { UsernsRemap } from '../engine/engine.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
+import { removeUserNetwork, type NetworkRemoval } from './user-network.js';
 
 export interface AddUserRequest {
   name: string;
@@ -32,6 +33,8 @@ export interface DelUserReport {
   images: string[];
   keptImages: string[];
   storage: string | null;
+  /** The user's network; null when they never had one. */
+  network: NetworkRemoval | null;
 }
 
 export class UserManager {
@@ -75,13 +78,14 @@ export class UserManager {
   async del(nameText: string, opts: { keepImages: boolean; keepStorage: boolean }): Promise<DelUserReport> {
     const { store, engine, config } = this.deps;
     const name = this.get(nameText).name;
-    const report: DelUserReport = { user: name, containers: [], images: [], keptImages: [], storage: null };
+    const report: DelUserReport = { user: name, containers: [], images: [], keptImages: [], storage: null, network: null };
     for (const c of store.containers.byOwner(name)) {
       store.containers.setState(c.id, 'removing');
       if (c.docker_id) await engine.remove(c.docker_id, true);
       store.containers.delete(c.id);
       report.containers.push(c.id);
     }
+    report.network = await removeUserNetwork(this.deps, name);
     for (const img of store.images.ownedBy(name)) {
       if (opts.keepImages) {
         report.keptImages.push(img.ref);

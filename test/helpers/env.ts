@@ -129,7 +129,7 @@ export class TestEnv {
   }
 
   /**
-   * Removes every container and image this installation made: those carrying
+   * Removes every container, image and network this installation made: those carrying
    * its installation label and those its database references; also, when the
    * instance name is this env's own, everything with that name (objects a test
    * made with the labels of older versions). Never another env's objects.
@@ -152,6 +152,10 @@ export class TestEnv {
     const imgs = new Set(referenced.images);
     for (const f of filters) for (const id of (await run('docker', ['images', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) imgs.add(id);
     if (imgs.size) await run('docker', ['rmi', '-f', ...imgs]);
+    // Users' networks, after the containers attached to them are gone.
+    const nets = new Set<string>();
+    for (const f of filters) for (const id of (await run('docker', ['network', 'ls', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) nets.add(id);
+    if (nets.size) await run('docker', ['network', 'rm', ...nets]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 }

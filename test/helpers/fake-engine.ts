@@ -2,12 +2,14 @@
  * An in-memory Engine for fast unit tests of the managers' logic (sagas,
  * ownership, rollbacks). Never the only proof: the e2e tests use real Docker.
  */
-import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, RunState, UsernsRemap } from '../../src/engine/engine.js';
+import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState, UsernsRemap } from '../../src/engine/engine.js';
+import { overlaps, parseCidr } from '../../src/net/user-subnets.js';
 import { DcmError } from '../../src/errors.js';
 
 export class FakeEngine implements Engine {
   containers = new Map<string, { spec: ContainerSpec; state: RunState }>();
   images = new Map<string, ImageStatus>();
+  networks = new Map<string, NetworkStatus>();
   /** Method names that should throw on their next call. */
   failNext = new Set<string>();
   /** What info() reports: set it to play an engine started with userns-remap. */
@@ -82,5 +84,32 @@ export class FakeEngine implements Engine {
   async info(): Promise<EngineInfo> {
     this.maybeFail('info');
     return { usernsRemap: this.usernsRemap };
+  }
+  async createNetwork(spec: NetworkSpec) {
+    this.maybeFail('createNetwork');
+    const nets = [...this.networks.values()];
+    if (nets.some((n) => n.name === spec.name)) throw new DcmError('conflict', `network with name ${spec.name} already exists`);
+    const want = parseCidr(spec.subnet)!;
+    if (nets.some((n) => n.subnets.some((s) => overlaps(parseCidr(s)!, want)))) throw new DcmError('conflict', `subnet ${spec.subnet} is in use`);
+    const id = String(++this.n).padStart(64, 'b');
+    this.networks.set(id, { id, name: spec.name, subnets: [spec.subnet], labels: spec.labels });
+    return id;
+  }
+  async inspectNetwork(idOrName: string) {
+    return this.networks.get(idOrName) ?? [...this.networks.values()].find((n) => n.name === idOrName) ?? null;
+  }
+  async removeNetwork(id: string) {
+    const n = this.networks.get(id);
+    if (!n) return;
+    if ([...this.containers.values()].some((c) => c.spec.network === n.name || c.spec.network === id)) throw new DcmError('conflict', `remove network: network ${n.name} id ${id} has active endpoints`);
+    this.networks.delete(id);
+  }
+  async listNetworks(labels: string[]) {
+    const want = labels.map((l) => l.split('='));
+    return [...this.networks.values()].filter((n) => want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)));
+  }
+  async reconnectNetwork(containerId: string, network: string) {
+    const c = this.get(containerId);
+    c.spec = { ...c.spec, network };
   }
 }

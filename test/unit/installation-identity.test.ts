@@ -37,7 +37,7 @@ test('labels and names carry the installation; provenance tells ours, legacy and
   const c = containerLabels('alice', 20001, 'dcm', me);
   assert.deepEqual(c, { 'dcm.managed': '1', 'dcm.owner': 'alice', 'dcm.instance': 'dcm', 'dcm.installation': me, 'dcm.id': '20001' });
   assert.equal(imageLabels('alice', 'dcm', me)['dcm.installation'], me);
-  assert.equal(networkLabels('alice', 'dcm', me)['dcm.installation'], me);
+  assert.equal(networkLabels('alice', 'tok', 'dcm', me)['dcm.installation'], me);
   assert.equal(provenance(c, 'dcm', me), 'ours');
   assert.equal(provenance(c, 'dcm', other), 'foreign');
   const legacy = { 'dcm.managed': '1', 'dcm.owner': 'alice', 'dcm.instance': 'dcm', 'dcm.id': '20001' };
