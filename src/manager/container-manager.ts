@@ -13,6 +13,7 @@ import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
 import { afterStop, beforeCommit, beforeStart } from './policy-hooks.js';
+import { plainOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerView, ImageView } from './views.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
@@ -30,6 +31,8 @@ export class ContainerManager {
     const { engine, config, store } = this.deps;
     const row = this.usable(user, ref);
     const id = row.docker_id!;
+    // start and restart make the engine mount the storage again: check it first.
+    if (action === 'start' || action === 'restart') verifyStorageBinds(config.storageDir, user, plainOwners(store.users.get(user)!));
     const before = await this.status(row);
     if (!before) throw new DcmError('conflict', `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`);
     const t = config.engine.stop_timeout;

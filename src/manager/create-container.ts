@@ -14,12 +14,14 @@ import { LABEL_INSTANCE, containerLabels } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
 import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
+import { plainOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerSpec } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { ImageRow } from '../store/images-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { resolveImage } from './resolve.js';
+import { assertNotBlocked } from './user-manager.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -64,6 +66,7 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;
   try {
+    verifyStorageBinds(config.storageDir, user.name, plainOwners(user), !decision.runAs);
     const spec = buildSpec(deps, user, row, decision);
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
@@ -136,6 +139,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
   const hostBusy = new Set<string>();
   for (let round = 0; round < MAX_PROBE_ROUNDS; round++) {
     const res = store.tx(() => {
+      assertNotBlocked(store, user.name); // dcm-userdel may have begun since the command started
       const decision = decideWithUsage(deps, user, inp.groups, inp.preq, inp.runningNow);
       if (inp.name && store.containers.ownedByName(user.name, inp.name)) {
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);

@@ -12,7 +12,8 @@
  */
 import { rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureChildDir, openTrustedDir, readChildFile, replaceChildFile, withFd } from './no-follow.js';
+import { ensureChildDir, openTrustedDir, withFd } from './no-follow.js';
+import { closeKeyTarget, openKeyTarget, writeKeyTargets, type KeyChange } from './authorized-keys.js';
 
 export interface UserDirs {
   base: string;
@@ -27,24 +28,39 @@ export function userDirs(storageDir: string, user: string): UserDirs {
 
 /** Merges `keyLines` into <dir>/.ssh/authorized_keys (lines already there stay, so user edits survive). */
 export function installKeys(dirFd: number, shownDir: string, uid: number, gid: number, keyLines: string[]): void {
-  const shownSsh = join(shownDir, '.ssh');
-  withFd(ensureChildDir(dirFd, '.ssh', shownSsh, uid, gid, 0o700), (sshFd) => {
-    const existing = (readChildFile(sshFd, 'authorized_keys', join(shownSsh, 'authorized_keys')) ?? '')
-      .split('\n').filter((l) => l.trim());
-    const lines = [...existing];
-    for (const k of keyLines) if (!lines.includes(k)) lines.push(k);
-    replaceChildFile(sshFd, 'authorized_keys', lines.join('\n') + '\n', uid, gid, 0o600);
-  });
+  const t = openKeyTarget(dirFd, shownDir, uid, gid);
+  try {
+    writeKeyTargets([t], { add: keyLines });
+  } finally {
+    closeKeyTarget(t);
+  }
 }
 
-/** Creates (or repairs) both directories and installs the keys. Idempotent. */
-export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keyLines: string[]): UserDirs {
+/**
+ * Creates (or repairs) both directories and applies the key change to both
+ * authorized_keys files, all-or-nothing (see authorized-keys.ts). A plain list
+ * of lines is merged in. Idempotent.
+ */
+export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keys: string[] | KeyChange): UserDirs {
   const d = userDirs(storageDir, user);
+  const change: KeyChange = Array.isArray(keys) ? { add: keys } : keys;
   withFd(openTrustedDir(storageDir, { uid: 0, gid: 0, mode: 0o700 }), (storageFd) =>
-    withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) => {
-      withFd(ensureChildDir(baseFd, 'root', d.root, 0, 0, 0o700), (fd) => installKeys(fd, d.root, 0, 0, keyLines));
-      withFd(ensureChildDir(baseFd, 'home', d.home, uid, gid, 0o755), (fd) => installKeys(fd, d.home, uid, gid, keyLines));
-    }));
+    withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) =>
+      withFd(ensureChildDir(baseFd, 'root', d.root, 0, 0, 0o700), (rootFd) =>
+        withFd(ensureChildDir(baseFd, 'home', d.home, uid, gid, 0o755), (homeFd) => {
+          // Both files are checked and read before either is written.
+          const rootKeys = openKeyTarget(rootFd, d.root, 0, 0);
+          try {
+            const homeKeys = openKeyTarget(homeFd, d.home, uid, gid);
+            try {
+              writeKeyTargets([rootKeys, homeKeys], change);
+            } finally {
+              closeKeyTarget(homeKeys);
+            }
+          } finally {
+            closeKeyTarget(rootKeys);
+          }
+        }))));
   return d;
 }
 
