@@ -10,7 +10,7 @@
  * user directory are root-only, so nothing but host root can change them
  * between this check and the engine's mount.
  */
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DcmError } from '../errors.js';
 import { inDir } from './no-follow.js';
@@ -50,15 +50,17 @@ function refuse(user: string, inside: string, hostPath: string, what: string): D
 
 /** Opens `name` in `dirFd` (or the absolute `path` when dirFd is null) as a directory, never through a link, and checks it. */
 function openChecked(user: string, dirFd: number | null, path: string, want: Expect): number {
+  const at = dirFd === null ? path : inDir(dirFd, basename(path));
   let fd: number;
   try {
-    fd = dirFd === null
-      ? openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-      : openSync(inDir(dirFd, basename(path)), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    fd = openSync(at, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw refuse(user, want.inside, path, 'is a symbolic link');
-    if (code === 'ENOTDIR') throw refuse(user, want.inside, path, 'is not a directory');
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      // Linux answers either for a link under O_NOFOLLOW|O_DIRECTORY; lstat tells them apart.
+      const link = (() => { try { return lstatSync(at).isSymbolicLink(); } catch { return false; } })();
+      throw refuse(user, want.inside, path, link ? 'is a symbolic link' : 'is not a directory');
+    }
     if (code === 'ENOENT') throw refuse(user, want.inside, path, 'is missing');
     throw e;
   }
