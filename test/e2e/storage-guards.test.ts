@@ -241,11 +241,11 @@ test('userdel while containers keep swapping storage directories for links to a 
   try {
     await sleep(1000);
     const r = await env.tool('userdel', 'erin', '--json');
+    assert.equal(readdirSync(join(host, 'sub')).length, files, 'no host file was deleted');
+    assert.ok(existsSync(join(host, 'canary')));
     assert.equal(r.stderr, '');
     assert.equal(r.code, 0);
     assert.deepEqual(JSON.parse(r.stdout).containers, [c.id]);
-    assert.equal(readdirSync(join(host, 'sub')).length, files, 'no host file was deleted');
-    assert.ok(existsSync(join(host, 'canary')));
     assert.equal(existsSync(storageOf('erin')), false);
     assert.deepEqual(await engineContainers(env, 'erin'), []);
     assert.deepEqual(dbRows(env, "SELECT name FROM users WHERE name = 'erin'"), []);
@@ -299,20 +299,24 @@ test('userdel while a create is in flight (engine slow to create) leaves no cont
       await sleep(50);
     }
     const deleting = slowEnv.tool('userdel', 'fay', '--json');
+    let finished = false;
+    void deleting.then(() => (finished = true));
+    const isBlocked = () => (dbRows(slowEnv, "SELECT * FROM users WHERE name = 'fay'") as { blocked?: number }[])[0]?.blocked === 1;
     const blockedBy = Date.now() + 20_000;
-    while (dbRows(slowEnv, "SELECT name FROM users WHERE name = 'fay' AND blocked = 1").length === 0) {
-      assert.ok(Date.now() < blockedBy, 'userdel never blocked the user');
-      await sleep(50);
+    while (!isBlocked() && !finished && Date.now() < blockedBy) await sleep(50);
+    const sawBlock = isBlocked();
+    if (sawBlock) {
+      // While userdel waits for the create, the user can neither run commands nor log in.
+      const cmd = await slowEnv.dcm('fay', 'show');
+      assert.equal(cmd.stderr, 'dcm: the account fay is being deleted by the administrator; no commands are accepted\n');
+      assert.equal(cmd.code, 4);
+      assert.equal((await ssh(fay.keyFile, SLOW_SERVER_PORT, 'fay', ['show'])).code, 255);
     }
-    // While userdel waits for the create, the user can neither run commands nor log in.
-    const cmd = await slowEnv.dcm('fay', 'show');
-    assert.equal(cmd.stderr, 'dcm: the account fay is being deleted by the administrator; no commands are accepted\n');
-    assert.equal(cmd.code, 4);
-    assert.equal((await ssh(fay.keyFile, SLOW_SERVER_PORT, 'fay', ['show'])).code, 255);
     const [created, deleted] = await Promise.all([creating, deleting]);
+    assert.deepEqual(await engineContainers(slowEnv, 'fay'), [], `no container left behind (create said: ${created.stderr.trim() || 'ok'})`);
     assert.equal(deleted.code, 0, deleted.stderr);
-    assert.equal(JSON.parse(deleted.stdout).containers.length, 1, `create said: ${created.stderr || 'ok'}`);
-    assert.deepEqual(await engineContainers(slowEnv, 'fay'), []);
+    assert.equal(JSON.parse(deleted.stdout).containers.length, 1);
+    assert.ok(sawBlock, 'userdel blocked the user while it waited for the create');
     assert.deepEqual(dbRows(slowEnv, "SELECT id FROM containers WHERE owner = 'fay'"), []);
     assert.deepEqual(dbRows(slowEnv, "SELECT name FROM users WHERE name = 'fay'"), []);
   } finally {
