@@ -5,6 +5,11 @@ import type { AdminTool } from './admin-cli.js';
 export const userdel: AdminTool = {
   name: 'dcm-userdel',
   summary: "Delete a dcm user with their containers, port allocations, images and storage.",
+  details: [
+    'The user is blocked first (no commands, no dcm-server logins); creates in flight are waited for;',
+    'storage is removed without following links or entering other filesystems. If anything stops it,',
+    'the user stays blocked: run dcm-userdel again to finish.',
+  ].join('\n'),
   args: {
     positional: ['NAME'],
     flags: {
