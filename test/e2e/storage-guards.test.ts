@@ -273,6 +273,8 @@ test('userdel stops at a mount point inside the storage: the user stays blocked 
     const login = await ssh(gina.keyFile, SERVER_PORT, 'gina', ['show']);
     assert.equal(login.code, 255);
     assert.equal(login.stderr.trim(), 'gina@127.0.0.1: Permission denied (publickey).');
+    const listed = JSON.parse((await env.tool('admin', 'users', 'ls', '--json')).stdout) as { user: string; blocked: boolean }[];
+    assert.equal(listed.find((u) => u.user === 'gina')?.blocked, true, 'users ls shows the user blocked');
   } finally {
     execFileSync('umount', [mnt]);
   }
