@@ -8,9 +8,9 @@
  * user is root inside their containers and can leave setuid-root programs in
  * their storage, which no host account may be able to reach and run. Below
  * root/ and home/ everything is the user's, so keys are written there only
- * through no-follow descriptors (see no-follow.ts).
+ * through no-follow descriptors (see no-follow.ts), and the whole tree is
+ * removed only by remove-tree.ts, which never follows a link.
  */
-import { rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureChildDir, openTrustedDir, withFd } from './no-follow.js';
 import { closeKeyTarget, openKeyTarget, writeKeyTargets, type KeyChange } from './authorized-keys.js';
@@ -62,12 +62,4 @@ export function ensureUserDirs(storageDir: string, user: string, uid: number, gi
           }
         }))));
   return d;
-}
-
-/** Removes a user's storage; rm does not follow links inside it, so only the user's own files go. */
-export function removeUserDirs(storageDir: string, user: string): boolean {
-  const d = userDirs(storageDir, user);
-  if (!existsSync(d.base)) return false;
-  rmSync(d.base, { recursive: true, force: true });
-  return true;
 }

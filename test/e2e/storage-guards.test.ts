@@ -177,7 +177,8 @@ test('a revoked key opens neither the containers (root, user) nor dcm-server; --
 
   // A line added from inside (not a key dcm knows) survives --rm, but not --set.
   const k3 = await newKey('carol-planted');
-  assert.equal((await sshInto(carol.keyFile, 'root', '127.0.0.1', c.sshPort, `echo '${k3.pub}' >> /root/.ssh/authorized_keys`)).code, 0);
+  // (authorized_keys2, which sshd reads by default, is not read at all.)
+  assert.equal((await sshInto(carol.keyFile, 'root', '127.0.0.1', c.sshPort, `echo '${k3.pub}' | tee -a /root/.ssh/authorized_keys > /root/.ssh/authorized_keys2`)).code, 0);
   assert.equal((await sshInto(k3.file, 'root', '127.0.0.1', c.sshPort, 'true')).code, 0);
   const set = await env.tool('admin', 'users', 'key', 'carol', '--set', `${carol.keyFile}.pub`);
   assert.equal(set.code, 0, set.stderr);
@@ -194,7 +195,7 @@ test('a user re-added over kept storage gets only the new keys: the previous own
   const old = await env.addUser('dora');
   const c = await env.dcmJson('dora', 'create');
   const planted = await newKey('dora-planted');
-  assert.equal((await sshInto(old.keyFile, 'root', '127.0.0.1', c.sshPort, `echo '${planted.pub}' >> /root/.ssh/authorized_keys; echo '${planted.pub}' >> /home/dora/.ssh/authorized_keys`)).code, 0);
+  assert.equal((await sshInto(old.keyFile, 'root', '127.0.0.1', c.sshPort, `for f in /root/.ssh/authorized_keys /root/.ssh/authorized_keys2 /home/dora/.ssh/authorized_keys /home/dora/.ssh/authorized_keys2; do echo '${planted.pub}' >> $f; done`)).code, 0);
   const del = await env.tool('userdel', 'dora', '--keep-storage');
   assert.equal(del.code, 0, del.stderr);
   assert.ok(existsSync(storageOf('dora')));
