@@ -168,6 +168,8 @@ chmod 0755 /run/sshd
 # HostKey on the command line replaces sshd's default key list, so it does not
 # look for the RSA/ECDSA keys that were never made; HostKey lines in the image's
 # config are added on top and only log "Unable to load host key" if missing.
+# AuthorizedKeysFile names only the file dcm keeps (sshd's default also reads
+# authorized_keys2, where a revoked key's holder could have left a line).
 # DCM_ROOT_LOGIN=no: the admin forces the host identity for this user, so
 # root gets no login at all, whatever keys an image may carry.
 ROOT_LOGIN=prohibit-password
@@ -177,4 +179,5 @@ exec /usr/sbin/sshd -D -e \
   -o KbdInteractiveAuthentication=no \
   -o PermitRootLogin="$ROOT_LOGIN" \
   -o UsePAM=no \
+  -o AuthorizedKeysFile=.ssh/authorized_keys \
   -o HostKey="$KEY"

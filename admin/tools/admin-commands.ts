@@ -3,7 +3,8 @@ import { ImageManager } from '../../src/manager/image-manager.js';
 import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
-import { list } from '../../src/shell/command.js';
+import { list, str } from '../../src/shell/command.js';
+import { DcmError } from '../../src/errors.js';
 import type { AdminTool } from './admin-cli.js';
 import { openssh } from './openssh.js';
 import { configFileOf } from '../../src/config.js';
@@ -51,11 +52,11 @@ const usersLs: AdminTool = {
   async run(app) {
     const s = app.store;
     const rows = s.users.list().map((u) => ({
-      user: u.name, uid: u.uid, gid: u.gid, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
+      user: u.name, uid: u.uid, gid: u.gid, blocked: u.blocked === 1, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
       containers: s.containers.countByOwner(u.name), images: s.images.ownedBy(u.name).length,
     }));
     const text = rows.length
-      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
+      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.blocked ? `${r.user} (blocked: run dcm-userdel again)` : r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
       : 'no users (add one with dcm-useradd)';
     return { text, json: rows };
   },
@@ -63,12 +64,44 @@ const usersLs: AdminTool = {
 
 const usersKey: AdminTool = {
   name: 'dcm-admin users key',
-  summary: "Add public keys to a user (installed in their storage's authorized_keys too).",
-  args: { positional: ['NAME'], flags: { key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'public key file or key line (repeatable)' } } },
+  summary: "Add, revoke (--rm) or replace (--set) a user's public keys, in dcm's logins and the storage's authorized_keys; alone, list them.",
+  details: [
+    'dcm owns the key lines it installs in <storage>/<user>/{root,home}/.ssh/authorized_keys:',
+    '--key adds a line (other lines stay); --rm removes every line carrying that key;',
+    '--set makes both files hold exactly the given keys (lines added by anyone else go too).',
+    'A change is made in both files and the database, or in none.',
+  ].join('\n'),
+  args: {
+    positional: ['NAME'],
+    flags: {
+      key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'add a public key file or key line (repeatable)' },
+      rm: { type: 'list', value: 'FINGERPRINT', help: 'revoke the key with this fingerprint, e.g. SHA256:… (repeatable)' },
+      set: { type: 'string', value: 'FILE|KEYTEXT', help: 'replace all keys with the keys in FILE' },
+    },
+  },
   async run(app, a) {
     const { readKeyArg } = await import('./useradd.js');
-    const keys = new UserManager(app).addKeys(a.positional[0]!, list(a.flags.key).flatMap(readKeyArg), await engineRemapOrNone(app.engine));
-    return { text: keys.map((k) => `added key ${k.algo} ${k.fingerprint}`).join('\n'), json: keys };
+    const um = new UserManager(app);
+    const remap = await engineRemapOrNone(app.engine); // storage owners in the engine's user namespace mode
+    const name = um.get(a.positional[0]!).name;
+    const adds = list(a.flags.key);
+    const rms = list(a.flags.rm);
+    const set = str(a.flags.set);
+    if ([adds.length > 0, rms.length > 0, set !== undefined].filter(Boolean).length > 1) {
+      throw new DcmError('usage', 'dcm-admin users key: use one of --key, --rm and --set at a time');
+    }
+    const lines: string[] = [];
+    if (adds.length) {
+      for (const k of um.addKeys(name, adds.flatMap(readKeyArg), remap)) lines.push(`added key ${k.algo} ${k.fingerprint}`);
+    } else if (rms.length) {
+      for (const fp of rms) lines.push(`revoked key ${um.removeKey(name, fp, remap).algo} ${fp}`);
+    } else if (set !== undefined) {
+      um.setKeys(name, readKeyArg(set), remap);
+      lines.push(`${name} now has exactly these keys:`);
+    }
+    const keys = app.store.users.keys(name).map((k) => ({ algo: k.algo, fingerprint: k.fingerprint, comment: k.comment }));
+    if (!adds.length && !rms.length) lines.push(...(keys.length ? keys.map((k) => `  ${k.algo} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`) : [`${name} has no keys`]));
+    return { text: lines.join('\n'), json: { user: name, keys } };
   },
 };
 

@@ -12,6 +12,11 @@ function networkLine(n: NetworkRemoval | null): string {
 export const userdel: AdminTool = {
   name: 'dcm-userdel',
   summary: "Delete a dcm user with their containers, port allocations, network, images and storage.",
+  details: [
+    'The user is blocked first (no commands, no dcm-server logins); creates in flight are waited for;',
+    'storage is removed without following links or entering other filesystems. If anything stops it,',
+    'the user stays blocked: run dcm-userdel again to finish.',
+  ].join('\n'),
   args: {
     positional: ['NAME'],
     flags: {

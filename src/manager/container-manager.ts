@@ -17,6 +17,7 @@ import { afterStop, beforeStart } from './policy-hooks.js';
 import { claimCommit, recordCommit } from './commit-claim.js';
 import { settleStart } from './start-claim.js';
 import { attachUserNetwork } from './user-network.js';
+import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerView, ImageView } from './views.js';
 import { removedButNotRecorded } from '../store/db-errors.js';
 
@@ -35,6 +36,12 @@ export class ContainerManager {
     const { engine, config, store } = this.deps;
     const row = this.usable(user, ref);
     const id = row.docker_id!;
+    // start and restart make the engine mount the storage again: give it the owners the
+    // engine's user namespace mode needs, then check it is what dcm made (no links).
+    if (action === 'start' || action === 'restart') {
+      const owners = await prepareForStart(this.deps, store.users.get(user)!);
+      verifyStorageBinds(config.storageDir, user, bindOwners(owners));
+    }
     const before = await this.status(row);
     if (!before) throw new DcmError('conflict', `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`);
     const t = config.engine.stop_timeout;
@@ -54,7 +61,6 @@ export class ContainerManager {
     }
     // A stopped container coming back: running limit, and its GPUs if they were released.
     const comingBack = (action === 'start' || action === 'restart') && before.state !== 'running' && before.state !== 'paused';
-    if (comingBack) await prepareForStart(this.deps, this.deps.store.users.get(user)!); // storage owners for the engine's user namespace mode
     if (comingBack) await beforeStart(this.deps, row);
     try {
       switch (action) {

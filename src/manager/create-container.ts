@@ -14,6 +14,7 @@ import { LABEL_INSTANCE, containerLabels, containerName } from '../engine/labels
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
 import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
+import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerSpec } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { ImageRow } from '../store/images-repo.js';
@@ -23,6 +24,7 @@ import { resolveImage } from './resolve.js';
 import { prepareForCreate } from './engine-userns.js';
 import { gpuEnv } from './gpu-env.js';
 import { ensureUserNetwork } from './user-network.js';
+import { assertNotBlocked } from './user-manager.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -63,13 +65,14 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
     ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
   ], config.mount_probe_timeout * 1000);
-  await prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
+  const owners = await prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
   // The user's own network (made at their first create): other users' containers cannot reach it.
   const network = await ensureUserNetwork(deps, user);
 
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;
   try {
+    verifyStorageBinds(config.storageDir, user.name, bindOwners(owners), !decision.runAs);
     const spec = { ...buildSpec(deps, user, row, decision), network };
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
@@ -142,6 +145,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
   const hostBusy = new Set<string>();
   for (let round = 0; round < MAX_PROBE_ROUNDS; round++) {
     const res = store.tx(() => {
+      assertNotBlocked(store, user.name); // dcm-userdel may have begun since the command started
       const decision = decideWithUsage(deps, user, inp.groups, inp.preq, inp.runningNow);
       if (inp.name && store.containers.ownedByName(user.name, inp.name)) {
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);

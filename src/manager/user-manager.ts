@@ -1,17 +1,33 @@
 /**
- * Users: adding (row, keys, groups, storage with keys installed) and deleting
- * (containers, ports, images, storage), each reporting exactly what it did.
+ * Users: adding (row, keys, groups, storage with keys installed), changing
+ * keys, and deleting (block, containers, ports, images, storage), each
+ * reporting exactly what it did.
  */
 import { execFileSync } from 'node:child_process';
 import { DcmError } from '../errors.js';
 import { checkUserName } from '../names.js';
 import { keyLine, parsePublicKey, type PublicKey } from '../ssh-keys.js';
-import { ensureUserDirs, removeUserDirs, userDirs } from '../storage/user-dirs.js';
+import { ensureUserDirs } from '../storage/user-dirs.js';
+import type { KeyChange } from '../storage/authorized-keys.js';
+import type { Store } from '../store/store.js';
+import type { KeyRow, UserRow } from '../store/users-repo.js';
+import type { Deps } from './deps.js';
 import { storageOwners } from '../storage/id-map.js';
 import type { UsernsRemap } from '../engine/engine.js';
-import type { UserRow } from '../store/users-repo.js';
-import type { Deps } from './deps.js';
-import { removeUserNetwork, type NetworkRemoval } from './user-network.js';
+import { deleteUser, type DelUserReport } from './delete-user.js';
+
+export type { DelUserReport };
+
+/**
+ * Refuses a user whom dcm-userdel has blocked. Called by every door's command
+ * path and inside the create transaction, so that nothing new is made for a
+ * user whose things are being removed.
+ */
+export function assertNotBlocked(store: Store, name: string): void {
+  if (store.users.get(name)?.blocked) {
+    throw new DcmError('denied', `the account ${name} is being deleted by the administrator; no commands are accepted`);
+  }
+}
 
 export interface AddUserRequest {
   name: string;
@@ -25,16 +41,6 @@ export interface AddUserReport {
   keys: PublicKey[];
   groups: string[];
   storage: { root: string; home: string };
-}
-
-export interface DelUserReport {
-  user: string;
-  containers: number[];
-  images: string[];
-  keptImages: string[];
-  storage: string | null;
-  /** The user's network; null when they never had one. */
-  network: NetworkRemoval | null;
 }
 
 export class UserManager {
@@ -65,7 +71,8 @@ export class UserManager {
       return store.users.get(name)!;
     });
     try {
-      const dirs = ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine), storageOwners(remap, user.uid, user.gid));
+      // Storage kept from an earlier user of this name gets exactly the new keys.
+      const dirs = ensureUserDirs(config.storageDir, name, user.uid, user.gid, { add: keys.map(keyLine), replace: true }, storageOwners(remap, user.uid, user.gid));
       store.audit.record({ actor: 'admin', action: 'useradd', target: name, ok: true });
       return { user, keys, groups, storage: { root: dirs.root, home: dirs.home } };
     } catch (e) {
@@ -75,47 +82,63 @@ export class UserManager {
     }
   }
 
-  async del(nameText: string, opts: { keepImages: boolean; keepStorage: boolean }): Promise<DelUserReport> {
-    const { store, engine, config } = this.deps;
-    const name = this.get(nameText).name;
-    const report: DelUserReport = { user: name, containers: [], images: [], keptImages: [], storage: null, network: null };
-    for (const c of store.containers.byOwner(name)) {
-      store.containers.setState(c.id, 'removing');
-      if (c.docker_id) await engine.remove(c.docker_id, true);
-      store.containers.delete(c.id);
-      report.containers.push(c.id);
-    }
-    report.network = await removeUserNetwork(this.deps, name);
-    for (const img of store.images.ownedBy(name)) {
-      if (opts.keepImages) {
-        report.keptImages.push(img.ref);
-      } else {
-        await engine.removeImage(img.ref);
-        report.images.push(img.ref);
-      }
-      store.images.delete(img.ref);
-    }
-    if (!opts.keepStorage && removeUserDirs(config.storageDir, name)) report.storage = userDirs(config.storageDir, name).base;
-    store.users.delete(name);
-    store.audit.record({ actor: 'admin', action: 'userdel', target: name, ok: true, detail: JSON.stringify(report) });
-    return report;
+  del(nameText: string, opts: { keepImages: boolean; keepStorage: boolean }): Promise<DelUserReport> {
+    return deleteUser(this.deps, this.get(nameText).name, opts);
   }
 
+  /** Adds keys: database first, then both authorized_keys files (all or nothing); undone when the files refuse. */
   addKeys(name: string, lines: string[], remap: UsernsRemap | null = null): PublicKey[] {
+    const keys = lines.map(parsePublicKey);
+    this.changeKeys(name, () => {
+      for (const k of keys) this.insertKey(name, k);
+    }, { add: keys.map(keyLine) }, remap);
+    return keys;
+  }
+
+  /** Revokes one key: from dcm logins and from every line that carries it in the storage. */
+  removeKey(name: string, fingerprint: string, remap: UsernsRemap | null = null): KeyRow {
+    const row = this.deps.store.users.keys(this.get(name).name).find((k) => k.fingerprint === fingerprint);
+    if (!row) throw new DcmError('not-found', `${name} has no key ${fingerprint} (list them with dcm-admin users key ${name})`);
+    this.changeKeys(name, () => this.deps.store.users.removeKey(name, fingerprint), { add: [], remove: [row.key_b64] }, remap);
+    return row;
+  }
+
+  /** Replaces all keys: dcm logins and both authorized_keys files hold exactly these afterwards. */
+  setKeys(name: string, lines: string[], remap: UsernsRemap | null = null): PublicKey[] {
+    const keys = lines.map(parsePublicKey);
+    if (keys.length === 0) throw new DcmError('usage', '--set needs at least one key (use --rm to take keys away)');
+    this.changeKeys(name, () => {
+      this.deps.store.users.removeAllKeys(name);
+      for (const k of keys) this.insertKey(name, k);
+    }, { add: keys.map(keyLine), replace: true }, remap);
+    return keys;
+  }
+
+  /**
+   * Changes the database and then the files; when the files refuse (a link
+   * where .ssh should be), the database gets its old keys back, so dcm-server
+   * and the containers never disagree about what opens the account.
+   */
+  private changeKeys(name: string, changeDb: () => void, change: KeyChange, remap: UsernsRemap | null): void {
     const { store, config } = this.deps;
     const user = this.get(name);
-    const owners = storageOwners(remap, user.uid, user.gid);
-    const keys = lines.map(parsePublicKey);
-    const added = store.tx(() =>
-      keys.filter((k) => store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint })));
+    const owners = storageOwners(remap, user.uid, user.gid); // refuses a uid the engine's user namespace cannot hold
+    const before = store.users.keys(user.name);
+    store.tx(changeDb);
     try {
-      ensureUserDirs(config.storageDir, name, user.uid, user.gid, keys.map(keyLine), owners);
+      ensureUserDirs(config.storageDir, user.name, user.uid, user.gid, change, owners);
     } catch (e) {
-      // Keys the containers cannot see must not open dcm-server either.
-      store.tx(() => added.forEach((k) => store.users.removeKey(name, k.fingerprint)));
+      store.tx(() => {
+        store.users.removeAllKeys(user.name);
+        for (const k of before) store.users.addKey({ user: k.user, algo: k.algo, key_b64: k.key_b64, comment: k.comment, fingerprint: k.fingerprint });
+      });
       throw e;
     }
-    return keys;
+    store.audit.record({ actor: 'admin', action: 'keys', target: user.name, ok: true, detail: JSON.stringify(change) });
+  }
+
+  private insertKey(name: string, k: PublicKey): void {
+    this.deps.store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint });
   }
 
   /** Lowest free id after the highest one used in the configured range. */

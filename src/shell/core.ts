@@ -5,7 +5,7 @@
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import { ContainerManager } from '../manager/container-manager.js';
 import { ImageManager } from '../manager/image-manager.js';
-import { UserManager } from '../manager/user-manager.js';
+import { UserManager, assertNotBlocked } from '../manager/user-manager.js';
 import type { Deps } from '../manager/deps.js';
 import { parseArgs } from './args.js';
 import type { CommandContext } from './command.js';
@@ -39,6 +39,7 @@ export class CommandCore {
     try {
       const user = this.deps.store.users.get(userName);
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
+      assertNotBlocked(this.deps.store, user.name);
       if (!name) return this.run(userName, ['help']);
       const cmd = findCommand(name);
       if (!cmd) throw new DcmError('usage', `unknown command: ${clip(name)} (type "help" for the list)`);

@@ -9,12 +9,13 @@
  * user is root inside their containers and can leave setuid-root programs in
  * their storage, which no host account may be able to reach and run. Below
  * root/ and home/ everything is the user's, so keys are written there only
- * through no-follow descriptors (see no-follow.ts).
+ * through no-follow descriptors (see no-follow.ts), and the whole tree is
+ * removed only by remove-tree.ts, which never follows a link.
  */
-import { rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureChildDir, openTrustedDir, readChildFile, replaceChildFile, withFd } from './no-follow.js';
+import { ensureChildDir, openTrustedDir, withFd } from './no-follow.js';
 import { storageOwners, type StorageOwners } from './id-map.js';
+import { closeKeyTarget, openKeyTarget, writeKeyTargets, type KeyChange } from './authorized-keys.js';
 
 export interface UserDirs {
   base: string;
@@ -29,36 +30,41 @@ export function userDirs(storageDir: string, user: string): UserDirs {
 
 /** Merges `keyLines` into <dir>/.ssh/authorized_keys (lines already there stay, so user edits survive). */
 export function installKeys(dirFd: number, shownDir: string, uid: number, gid: number, keyLines: string[]): void {
-  const shownSsh = join(shownDir, '.ssh');
-  withFd(ensureChildDir(dirFd, '.ssh', shownSsh, uid, gid, 0o700), (sshFd) => {
-    const existing = (readChildFile(sshFd, 'authorized_keys', join(shownSsh, 'authorized_keys')) ?? '')
-      .split('\n').filter((l) => l.trim());
-    const lines = [...existing];
-    for (const k of keyLines) if (!lines.includes(k)) lines.push(k);
-    replaceChildFile(sshFd, 'authorized_keys', lines.join('\n') + '\n', uid, gid, 0o600);
-  });
+  const t = openKeyTarget(dirFd, shownDir, uid, gid);
+  try {
+    writeKeyTargets([t], { add: keyLines });
+  } finally {
+    closeKeyTarget(t);
+  }
 }
 
 /**
- * Creates (or repairs) both directories and installs the keys. Idempotent.
- * `owners` are the host ids of container root and of the user as the engine
- * maps them (see id-map.ts); by default the ids themselves (no user namespace).
+ * Creates (or repairs) both directories and applies the key change to both
+ * authorized_keys files, all-or-nothing (see authorized-keys.ts). A plain list
+ * of lines is merged in. Idempotent. `owners` are the host ids of container
+ * root and of the user as the engine maps them (see id-map.ts); by default the
+ * ids themselves (no user namespace).
  */
-export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keyLines: string[], owners: StorageOwners = storageOwners(null, uid, gid)): UserDirs {
+export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keys: string[] | KeyChange, owners: StorageOwners = storageOwners(null, uid, gid)): UserDirs {
   const d = userDirs(storageDir, user);
   const { root: r, home: h } = owners;
+  const change: KeyChange = Array.isArray(keys) ? { add: keys } : keys;
   withFd(openTrustedDir(storageDir, { uid: 0, gid: 0, mode: 0o700 }), (storageFd) =>
-    withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) => {
-      withFd(ensureChildDir(baseFd, 'root', d.root, r.uid, r.gid, 0o700), (fd) => installKeys(fd, d.root, r.uid, r.gid, keyLines));
-      withFd(ensureChildDir(baseFd, 'home', d.home, h.uid, h.gid, 0o755), (fd) => installKeys(fd, d.home, h.uid, h.gid, keyLines));
-    }));
+    withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) =>
+      withFd(ensureChildDir(baseFd, 'root', d.root, r.uid, r.gid, 0o700), (rootFd) =>
+        withFd(ensureChildDir(baseFd, 'home', d.home, h.uid, h.gid, 0o755), (homeFd) => {
+          // Both files are checked and read before either is written.
+          const rootKeys = openKeyTarget(rootFd, d.root, r.uid, r.gid);
+          try {
+            const homeKeys = openKeyTarget(homeFd, d.home, h.uid, h.gid);
+            try {
+              writeKeyTargets([rootKeys, homeKeys], change);
+            } finally {
+              closeKeyTarget(homeKeys);
+            }
+          } finally {
+            closeKeyTarget(rootKeys);
+          }
+        }))));
   return d;
-}
-
-/** Removes a user's storage; rm does not follow links inside it, so only the user's own files go. */
-export function removeUserDirs(storageDir: string, user: string): boolean {
-  const d = userDirs(storageDir, user);
-  if (!existsSync(d.base)) return false;
-  rmSync(d.base, { recursive: true, force: true });
-  return true;
 }

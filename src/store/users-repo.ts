@@ -6,6 +6,8 @@ export interface UserRow {
   uid: number;
   gid: number;
   created_at: string;
+  /** 1 while dcm-userdel removes the user: no commands, no logins (migration 0005). */
+  blocked: number;
 }
 
 export interface KeyRow {
@@ -59,6 +61,15 @@ export class UsersRepo {
 
   removeKey(user: string, fingerprint: string): void {
     this.db.prepare('DELETE FROM user_keys WHERE user = ? AND fingerprint = ?').run(user, fingerprint);
+  }
+
+  removeAllKeys(user: string): void {
+    this.db.prepare('DELETE FROM user_keys WHERE user = ?').run(user);
+  }
+
+  /** Blocks (or unblocks) a user: every door refuses a blocked user's commands and logins. */
+  setBlocked(name: string, blocked: boolean): void {
+    this.db.prepare('UPDATE users SET blocked = ? WHERE name = ?').run(blocked ? 1 : 0, name);
   }
 
   groups(user: string): string[] {

@@ -1,0 +1,125 @@
+/**
+ * dcm-userdel as a sequence that the user cannot race and that can be run
+ * again until it completes:
+ *
+ * 1. block the user (one transaction): every door refuses their commands and
+ *    logins from now on, and the create transaction refuses new rows;
+ * 2. wait for creates already in flight (rows in 'creating') to finish, then
+ *    remove every container of the user, and sweep the engine for anything
+ *    still labelled with their name in this installation;
+ * 3. remove their images (rows and engine), unless kept;
+ * 4. remove their storage with a walk that never follows a link and never
+ *    leaves the storage's filesystem (storage/remove-tree.ts);
+ * 5. delete the user row (keys and groups go with it), then sweep once more.
+ *
+ * A failure at any step leaves the user blocked with whatever is left, and
+ * says so; running dcm-userdel again finishes the job.
+ */
+import { removeUserNetwork, type NetworkRemoval } from './user-network.js';
+import { DcmError } from '../errors.js';
+import { LABEL_ID, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_OWNER } from '../engine/labels.js';
+import { removeTree } from '../storage/remove-tree.js';
+import { userDirs } from '../storage/user-dirs.js';
+import type { Deps } from './deps.js';
+
+export interface DelUserReport {
+  user: string;
+  containers: number[];
+  images: string[];
+  keptImages: string[];
+  storage: string | null;
+  /** The user's network; null when they never had one. */
+  network: NetworkRemoval | null;
+}
+
+const POLL_MS = 200;
+
+export async function deleteUser(deps: Deps, name: string, opts: { keepImages: boolean; keepStorage: boolean }): Promise<DelUserReport> {
+  const { store, config } = deps;
+  const report: DelUserReport = { user: name, containers: [], images: [], keptImages: [], storage: null, network: null };
+  store.tx(() => store.users.setBlocked(name, true));
+  store.audit.record({ actor: 'admin', action: 'userdel-block', target: name, ok: true });
+
+  await waitForCreates(deps, name);
+  await removeContainers(deps, name, report);
+  await removeImages(deps, name, opts.keepImages, report);
+
+  if (!opts.keepStorage) {
+    const base = userDirs(config.storageDir, name).base;
+    const r = removeTree(base);
+    if (r.mountPoints.length) {
+      throw new DcmError('conflict', `${name} is blocked but not deleted: ${base} holds mount points (${r.mountPoints.join(', ')}); unmount them and run dcm-userdel again`);
+    }
+    if (r.removed) report.storage = base;
+  }
+
+  store.tx(() => store.users.delete(name));
+  // Nothing can be made for the name any more (rows need the user row): one last sweep.
+  await sweepEngine(deps, name, opts.keepImages);
+  // Last: the network, once nothing of the user's is attached to it.
+  report.network = await removeUserNetwork(deps, name);
+  store.audit.record({ actor: 'admin', action: 'userdel', target: name, ok: true, detail: JSON.stringify(report) });
+  return report;
+}
+
+/**
+ * Creates that passed their transaction before the block are still running
+ * somewhere (dcm-server, a one-shot door). Wait for them to end (bounded by
+ * the time a create may take); a row still 'creating' after that belongs to a
+ * create that died, and is removed with whatever it left.
+ */
+async function waitForCreates(deps: Deps, name: string): Promise<void> {
+  const { store, config } = deps;
+  const deadline = Date.now() + (config.engine.ready_timeout + config.engine.stop_timeout + 60) * 1000;
+  while (store.containers.byOwner(name).some((r) => r.state === 'creating') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function removeContainers(deps: Deps, name: string, report: DelUserReport): Promise<void> {
+  const { store, engine } = deps;
+  const labelled = await engine.list([`${LABEL_MANAGED}=1`, `${LABEL_INSTALLATION}=${store.installation.id}`, `${LABEL_OWNER}=${name}`]);
+  for (const c of store.containers.byOwner(name)) {
+    store.containers.setState(c.id, 'removing');
+    const ids = new Set([...(c.docker_id ? [c.docker_id] : []), ...labelled.filter((l) => l.labels[LABEL_ID] === String(c.id)).map((l) => l.id)]);
+    for (const id of ids) await engine.remove(id, true).catch((e: unknown) => ignoreGone(e, engine, id));
+    store.containers.delete(c.id);
+    report.containers.push(c.id);
+  }
+  await sweepEngine(deps, name, true);
+}
+
+async function removeImages(deps: Deps, name: string, keep: boolean, report: DelUserReport): Promise<void> {
+  const { store, engine } = deps;
+  for (const img of store.images.ownedBy(name)) {
+    if (keep) {
+      report.keptImages.push(img.ref);
+    } else {
+      if (await engine.inspectImage(img.docker_id)) await engine.removeImage(img.ref);
+      report.images.push(img.ref);
+    }
+    store.images.delete(img.ref);
+  }
+  if (!keep) await sweepEngine(deps, name, false);
+}
+
+/** Removes containers (and, unless kept, images) labelled with the user in this installation that no row holds. */
+async function sweepEngine(deps: Deps, name: string, keepImages: boolean): Promise<void> {
+  const { store, engine } = deps;
+  const mine = [`${LABEL_MANAGED}=1`, `${LABEL_INSTALLATION}=${store.installation.id}`, `${LABEL_OWNER}=${name}`];
+  const claimed = new Set(store.containers.byOwner(name).map((r) => r.docker_id));
+  for (const c of await engine.list(mine)) {
+    if (!claimed.has(c.id)) await engine.remove(c.id, true).catch((e: unknown) => ignoreGone(e, engine, c.id));
+  }
+  if (keepImages) return;
+  // An image any row holds (the user's own kept ones, or one the admin
+  // registered as a base) is never removed by the sweep.
+  for (const i of await engine.listImages(mine)) {
+    if (store.images.refsForDockerId(i.id).length === 0) await engine.removeImage(i.id).catch(() => undefined);
+  }
+}
+
+/** A container already gone is what we wanted; anything else is an error. */
+async function ignoreGone(e: unknown, engine: Deps['engine'], id: string): Promise<void> {
+  if (await engine.inspect(id).catch(() => null)) throw e;
+}

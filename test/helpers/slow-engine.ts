@@ -1,0 +1,44 @@
+/**
+ * A unix-socket proxy in front of the real Docker engine that holds back every
+ * "create container" request for a while: a busy engine, made on purpose, so
+ * that a test can act while a create is in flight (its row reserved, no Docker
+ * id yet). Everything else passes straight through.
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { rmSync } from 'node:fs';
+
+export interface SlowEngine {
+  socket: string;
+  close(): Promise<void>;
+}
+
+const CREATE_RE = /^POST \S*\/containers\/create[?\s]/;
+
+export async function slowEngine(socket: string, delayMs: number, upstream = '/var/run/docker.sock'): Promise<SlowEngine> {
+  rmSync(socket, { force: true });
+  const open = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const engine = createConnection(upstream);
+    open.add(client).add(engine);
+    // Chunks go out in order; a create request (and whatever follows it) waits.
+    let chain = Promise.resolve();
+    client.on('data', (chunk: Buffer) => {
+      const hold = CREATE_RE.test(chunk.subarray(0, 200).toString('latin1'));
+      chain = chain.then(() => (hold ? new Promise((r) => setTimeout(r, delayMs)) : undefined)).then(() => {
+        if (!engine.destroyed) engine.write(chunk);
+      });
+    });
+    engine.pipe(client);
+    const end = () => { client.destroy(); engine.destroy(); open.delete(client); open.delete(engine); };
+    client.on('close', end).on('error', end);
+    engine.on('close', end).on('error', end);
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  return {
+    socket,
+    close: () => new Promise<void>((r) => {
+      for (const s of open) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
