@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
+import { algorithmsSchema } from './ssh/algorithms.js';
 
 export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
@@ -244,6 +245,8 @@ export const configSchema = z
         /** Failed logins from one address before it is refused for ban_time. */
         max_auth_failures: z.number().int().min(1).max(1000).default(10),
         ban_time: z.number().int().min(1).max(86_400).default(300),
+        /** SSH algorithms offered, per kind; modern ones only unless widened for old clients. */
+        algorithms: algorithmsSchema,
       })
       .strict()
       .default({}),
