@@ -17,7 +17,7 @@ import { findCommand } from './commands/index.js';
 import { splitWords } from './words.js';
 import { confirmRemoval, createWizard, isPromptCancel, type PromptIo } from './wizards.js';
 import { list, str } from './command.js';
-import { clip, printable } from '../names.js';
+import { printable } from '../names.js';
 
 /** Where the shell reads and writes. */
 export interface ReplIo {
@@ -162,7 +162,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     if ((cmd.name === 'rm' || cmd.name === 'rmi') && words.length > 1) {
       const target = words.slice(1).find((w) => !w.startsWith('-'));
       if (target === undefined) return runWords(words);
-      const what = cmd.name === 'rm' ? `container ${clip(target)} (your storage is kept)` : `image ${clip(target)}`;
+      const what = cmd.name === 'rm' ? `container ${printable(target)} (your storage is kept)` : `image ${printable(target)}`;
       const yes = await withPrompt(() => confirmRemoval(what, promptIo));
       if (!yes) {
         out('kept\n');
