@@ -21,7 +21,7 @@ die() { printf 'dcm-setup: error: %s\n' "$*" >&2; exit 1; }
 # are built locally with debootstrap). openssh-*: tests use the real client and a
 # baseline sshd. sudo: the sudo ways in, tested end to end. python3/make/g++:
 # node-gyp builds better-sqlite3 from source when no prebuilt binary fits.
-PACKAGES="docker.io containerd runc iptables iproute2 debootstrap openssh-client openssh-server sudo tmux ca-certificates python3 make g++"
+PACKAGES="docker.io containerd runc iptables iproute2 debootstrap openssh-client openssh-server sudo tmux ca-certificates python3 make g++ ssh-audit"
 missing=""
 for p in $PACKAGES; do
   # "ii " = wanted and installed; anything else (absent, half-installed) counts as missing.

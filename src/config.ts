@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { DcmError } from './errors.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
 import { userSubnetProblems } from './net/user-subnets.js';
+import { algorithmsSchema } from './ssh/algorithms.js';
 
 export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
@@ -254,6 +255,8 @@ export const configSchema = z
         /** Failed logins from one address before it is refused for ban_time. */
         max_auth_failures: z.number().int().min(1).max(1000).default(10),
         ban_time: z.number().int().min(1).max(86_400).default(300),
+        /** SSH algorithms offered, per kind; modern ones only unless widened for old clients. */
+        algorithms: algorithmsSchema,
       })
       .strict()
       .default({}),

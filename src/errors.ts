@@ -27,11 +27,17 @@ export class DcmError extends Error {
   }
 }
 
-/** Exit codes per error class, so scripts can tell usage errors from refusals. */
+/**
+ * Exit codes per error class, so scripts can tell usage errors from refusals
+ * (listed in the README): 1 anything else (conflict, wrong state, internal),
+ * 2 bad command line or invalid value, 3 not found, 4 refused, 5 limit,
+ * 6 engine down, 7 invalid configuration.
+ */
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof DcmError)) return 1;
   switch (err.code) {
-    case 'usage': return 2;
+    case 'usage':
+    case 'invalid': return 2;
     case 'not-found': return 3;
     case 'denied': return 4;
     case 'limit': return 5;

@@ -62,8 +62,30 @@ export function checkPort(text: string, what = 'port'): number {
   return Number(text);
 }
 
-/** Keeps error lines to one short line whatever the user typed. */
+/** Keeps error lines to one short line whatever the user typed: controls shown escaped, other non-ASCII as "?". */
 export function clip(s: string, n = 40): string {
-  const oneLine = s.replace(/[^\x20-\x7e]/g, '?');
+  const oneLine = printable(s).replace(/[^\x20-\x7e]/g, '?');
   return oneLine.length > n ? oneLine.slice(0, n) + '…' : oneLine;
+}
+
+/**
+ * C0 and C1 controls, DEL, and the Unicode characters that move or reorder
+ * text on a terminal (line/paragraph separators, bidi overrides and isolates).
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text someone else chose, made safe to print on a terminal or in a log: every
+ * control character is shown as an escape (ESC as \x1b, newline as \n), so it
+ * can neither drive the terminal nor forge a log line. Everything else,
+ * including letters of any script, stays as it is. Applying it twice changes
+ * nothing more.
+ */
+export function printable(s: string): string {
+  return s.replace(UNPRINTABLE, (ch) => {
+    const code = ch.charCodeAt(0);
+    return SHORT_ESCAPES[ch] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+  });
 }

@@ -17,8 +17,10 @@ import { DcmSshServer } from '../ssh/server.js';
 import { takeGlobalOptions } from './cli-options.js';
 import { parseListen } from '../ssh/listen.js';
 import { startCommandSockets } from './command-sockets.js';
+import { printable } from '../names.js';
 
-const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
+// One event per line, with anything a client chose (names, commands) escaped.
+const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${printable(l)}\n`);
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

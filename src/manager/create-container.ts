@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
+import { moveSshPortCursor, readSshPortCursor } from '../store/port-cursor.js';
 import { realHostNet } from '../net/host-net.js';
 import { LABEL_INSTANCE, containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
@@ -154,6 +155,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
       const choice = chooseAllocation({
         aliases: decision.ipAliases,
         sshRange: decision.sshRange,
+        cursor: readSshPortCursor(store.db),
         usedIds: store.containers.ids(),
         usedOn: (ip) => store.containers.portsOnIp(ip),
         extraPorts: ports,
@@ -178,6 +180,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
         created_at: new Date().toISOString(),
       };
       store.containers.insert(r);
+      moveSshPortCursor(store.db, r.id);
       store.containers.addPort({ ip: r.ip, port: r.id, container_id: r.id, container_port: 22, kind: 'ssh' });
       for (const p of ports) store.containers.addPort({ ip: r.ip, port: p, container_id: r.id, container_port: p, kind: 'extra' });
       store.policy.setResources(r.id, decision.memoryBytes, decision.cpus, decision.preset);

@@ -1,13 +1,21 @@
 /**
  * Choosing where a new container is published: an IP alias and an SSH port
  * (which becomes the container id), plus the user's extra ports with the same
- * number on the host. Pure: the caller supplies what is taken and runs the
- * choice inside a BEGIN IMMEDIATE transaction, then probes the host.
+ * number on the host. Pure: the caller supplies what is taken and the cursor,
+ * runs the choice inside a BEGIN IMMEDIATE transaction (storing the new
+ * cursor in the same transaction), then probes the host.
  */
 
 export interface AllocationInput {
   aliases: string[];
   sshRange: { lo: number; hi: number };
+  /**
+   * The SSH port handed out last (persisted by the caller), or null for none
+   * yet. The search starts just after it and wraps, so a freed port (and the
+   * host key that clients remember for it) goes to someone else only after
+   * every other port of the range had its turn.
+   */
+  cursor: number | null;
   /** Container ids (SSH ports) in use anywhere: an id is unique across aliases. */
   usedIds: Set<number>;
   /** Ports already allocated on one IP. */
@@ -26,8 +34,22 @@ export interface Allocation {
 export type AllocationFailure = { reason: 'ports-taken'; ports: number[] } | { reason: 'ssh-range-full' };
 
 /**
- * The paper's rule: take the first alias on which none of the requested extra
- * ports is taken, then the lowest free SSH port on it.
+ * The SSH ports of the range in the order they are tried: from just after the
+ * cursor up to the top, then from the bottom up to the cursor itself. A cursor
+ * outside the range (the admin changed it) starts at the bottom.
+ */
+export function sshPortOrder(range: { lo: number; hi: number }, cursor: number | null): number[] {
+  const start = cursor !== null && cursor >= range.lo && cursor < range.hi ? cursor + 1 : range.lo;
+  const order: number[] = [];
+  for (let p = start; p <= range.hi; p++) order.push(p);
+  for (let p = range.lo; p < start; p++) order.push(p);
+  return order;
+}
+
+/**
+ * The paper's rule, with ports handed out round the range: take the first
+ * alias on which none of the requested extra ports is taken, then the first
+ * free SSH port on it after the cursor.
  */
 export function chooseAllocation(input: AllocationInput): Allocation | AllocationFailure {
   let sawFreeExtras = false;
@@ -36,7 +58,7 @@ export function chooseAllocation(input: AllocationInput): Allocation | Allocatio
     const free = (p: number) => !used.has(p) && !input.hostBusy.has(`${ip}:${p}`);
     if (!input.extraPorts.every(free)) continue;
     sawFreeExtras = true;
-    for (let p = input.sshRange.lo; p <= input.sshRange.hi; p++) {
+    for (const p of sshPortOrder(input.sshRange, input.cursor)) {
       if (input.usedIds.has(p) || !free(p) || input.extraPorts.includes(p)) continue;
       return { ip, sshPort: p, extraPorts: [...input.extraPorts] };
     }

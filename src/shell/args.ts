@@ -77,6 +77,12 @@ export function parseArgs(cmd: string, words: string[], spec: ArgSpec): ParsedAr
   return { flags, positional };
 }
 
+/** The words that may be options: everything before a "--". */
+export function optionWords(words: string[]): string[] {
+  const end = words.indexOf('--');
+  return end < 0 ? words : words.slice(0, end);
+}
+
 export function usageLine(cmd: string, spec: ArgSpec): string {
   const flags = Object.entries(spec.flags).map(([n, f]) => {
     const name = f.short ? `-${f.short}|--${n}` : `--${n}`;

@@ -7,10 +7,10 @@ import { ContainerManager } from '../manager/container-manager.js';
 import { ImageManager } from '../manager/image-manager.js';
 import { UserManager, assertNotBlocked } from '../manager/user-manager.js';
 import type { Deps } from '../manager/deps.js';
-import { parseArgs } from './args.js';
+import { optionWords, parseArgs } from './args.js';
 import type { CommandContext } from './command.js';
 import { commandHelp, findCommand } from './commands/index.js';
-import { clip } from '../names.js';
+import { clip, printable } from '../names.js';
 import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
 
 export interface CoreResult {
@@ -35,7 +35,9 @@ export class CommandCore {
   /** Runs one command for an authenticated user. Never throws. */
   async run(userName: string, words: string[]): Promise<CoreResult> {
     const [name, ...rest] = words;
-    const wantJson = rest.includes('--json');
+    // Decided before parsing so that even a usage error answers in JSON; after
+    // "--" every word is an argument, never an option.
+    const wantJson = optionWords(rest).includes('--json');
     try {
       const user = this.deps.store.users.get(userName);
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
@@ -51,9 +53,9 @@ export class CommandCore {
       return { code: 0, stdout: body ? body + '\n' : '', stderr: '' };
     } catch (caught) {
       const e = explainStorageFailure(caught, this.deps.store.db.name) ?? caught;
-      if (!(e instanceof DcmError) || e.adminDetail) this.log(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`);
+      if (!(e instanceof DcmError) || e.adminDetail) this.log(printable(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`));
       const line = userLine(e);
-      return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${line}\n`, ...(e instanceof StorageFailure ? { adminLine: e.detail } : {}) };
+      return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${printable(line)}\n`, ...(e instanceof StorageFailure ? { adminLine: e.detail } : {}) };
     }
   }
 }

@@ -12,11 +12,12 @@ import { DcmError } from '../errors.js';
 import type { CommandCore } from './core.js';
 import { makeCompleter } from './completer.js';
 import { makeChalk, type ColourLevel } from './colour.js';
-import { parseArgs } from './args.js';
+import { optionWords, parseArgs } from './args.js';
 import { findCommand } from './commands/index.js';
 import { splitWords } from './words.js';
 import { confirmRemoval, createWizard, isPromptCancel, type PromptIo } from './wizards.js';
 import { list, str } from './command.js';
+import { printable } from '../names.js';
 
 /** Where the shell reads and writes. */
 export interface ReplIo {
@@ -143,7 +144,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
   /** Commands that become wizards or ask first in a terminal; everything else goes straight to the core. */
   async function interactiveCommand(words: string[]): Promise<void> {
     const cmd = findCommand(words[0]!);
-    if (!io.terminal || !cmd || words.includes('--json') || words.includes('--help') || words.includes('-h')) return runWords(words);
+    if (!io.terminal || !cmd || optionWords(words).some((w) => w === '--json' || w === '--help' || w === '-h')) return runWords(words);
     if (cmd.name === 'create') {
       let a;
       try {
@@ -155,13 +156,13 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       const built = await withPrompt(() => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }));
       // Flags the wizard does not ask about are kept as typed.
       built.push(...list(a.flags.mount).flatMap((m) => ['--mount', m]), ...(str(a.flags.gpus) ? ['--gpus', str(a.flags.gpus)!] : []));
-      out(c.dim(`running: ${built.join(' ')}\n`));
+      out(c.dim(`running: ${printable(built.join(' '))}\n`));
       return runWords(built);
     }
     if ((cmd.name === 'rm' || cmd.name === 'rmi') && words.length > 1) {
       const target = words.slice(1).find((w) => !w.startsWith('-'));
       if (target === undefined) return runWords(words);
-      const what = cmd.name === 'rm' ? `container ${target} (your storage is kept)` : `image ${target}`;
+      const what = cmd.name === 'rm' ? `container ${printable(target)} (your storage is kept)` : `image ${printable(target)}`;
       const yes = await withPrompt(() => confirmRemoval(what, promptIo));
       if (!yes) {
         out('kept\n');

@@ -9,6 +9,7 @@ import type { CommandCore } from '../shell/core.js';
 import { AddressThrottle } from './throttle.js';
 import { SessionSlots } from './session-slots.js';
 import { handleConnection } from './connection.js';
+import { ssh2Algorithms } from './algorithms.js';
 
 /** Where and with what the server listens. */
 export interface SshServerOptions {
@@ -34,7 +35,7 @@ export class DcmSshServer {
     const cfg = o.core.deps.config.server;
     this.throttle = new AddressThrottle({ maxFailures: cfg.max_auth_failures, windowMs: cfg.ban_time * 1000, banMs: cfg.ban_time * 1000 });
     this.slots = new SessionSlots(cfg.max_sessions_per_user);
-    this.server = new ssh2.Server({ hostKeys: [o.hostKeyPem], ident: 'dcm' }, (client, info) => {
+    this.server = new ssh2.Server({ hostKeys: [o.hostKeyPem], ident: 'dcm', algorithms: ssh2Algorithms(cfg.algorithms) }, (client, info) => {
       this.clients.add(client);
       client.on('close', () => this.clients.delete(client));
       const key = `${info.ip}:${info.port}`;

@@ -1,7 +1,8 @@
 /** The command table: every user command, looked up by name or alias. */
 import type { Command } from '../command.js';
-import { usageLine } from '../args.js';
+import { optionWords, usageLine } from '../args.js';
 import { isHelpRequest } from '../help-request.js';
+import { clip } from '../../names.js';
 import { commit } from './commit.js';
 import { create } from './create.js';
 import { gpus } from './gpus.js';
@@ -21,7 +22,7 @@ const help: Command = {
     const name = a.positional[0];
     if (name) {
       const c = findCommand(name);
-      if (!c) return { text: `no such command: ${name}`, json: null };
+      if (!c) return { text: `no such command: ${clip(name)}`, json: null };
       return { text: commandHelp(c), json: { name: c.name, usage: usageLine(c.name, c.args), summary: c.summary } };
     }
     return { text: overview(), json: COMMANDS.map((c) => ({ name: c.name, aliases: c.aliases ?? [], summary: c.summary, usage: usageLine(c.name, c.args) })) };
@@ -52,7 +53,7 @@ export function overview(): string {
 /** Help for `help [COMMAND]` / `--help` typed before anyone is known (no database needed). */
 export function staticHelp(words: string[]): string | null {
   const [first, second] = words;
-  if (!isHelpRequest(words) || words.includes('--json')) return null;
+  if (!isHelpRequest(words) || optionWords(words).includes('--json')) return null;
   const c = first === 'help' && second ? findCommand(second) : undefined;
   return c ? commandHelp(c) : overview();
 }
