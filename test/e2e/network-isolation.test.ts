@@ -23,7 +23,7 @@ interface Created {
   ip: string;
 }
 
-const dockerName = (c: Created) => `${env.instance}-${c.id}`;
+const dockerName = (c: Created) => env.dockerName(c.id);
 
 /** The container's networks as Docker sees them: name → address. */
 async function networksOf(c: Created): Promise<Record<string, string>> {
@@ -68,7 +68,7 @@ test("a user's containers reach each other, other users' containers do not (both
   assert.deepEqual(Object.keys(await networksOf(alice1)), [aliceNet]);
   assert.deepEqual(Object.keys(await networksOf(alice2)), [aliceNet]);
   assert.deepEqual(Object.keys(await networksOf(bob1)), [bobNet]);
-  assert.match(aliceNet, new RegExp(`^${env.instance}-net-alice-[0-9a-f]{12}$`));
+  assert.match(aliceNet, new RegExp(`^${env.instance}-${env.installationId().slice(0, 8)}-net-alice-[0-9a-f]{12}$`));
   // Its subnet comes from network.user_subnets (default 10.213.0.0/16, /27 blocks), not Docker's pools.
   const net = JSON.parse((await run('docker', ['network', 'inspect', aliceNet])).stdout)[0];
   assert.match(net.IPAM.Config[0].Subnet, /^10\.213\.\d+\.\d+\/27$/);

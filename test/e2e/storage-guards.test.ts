@@ -103,7 +103,7 @@ test('create refuses a storage home that is a link to a host directory: one line
 test('start and restart refuse a storage path swapped for a link; the container stays as it was', async () => {
   await env.addUser('amy');
   const c = await env.dcmJson('amy', 'create', '--name', 'swap');
-  const dockerName = `${env.instance}-${c.id}`;
+  const dockerName = env.dockerName(c.id);
   const host = canaryDir();
   // Restart of a running container mounts again: refused, it keeps running untouched.
   const started = (await dockerInspect(dockerName)).State.StartedAt;
