@@ -244,6 +244,9 @@ export const configSchema = z
         /** Failed logins from one address before it is refused for ban_time. */
         max_auth_failures: z.number().int().min(1).max(1000).default(10),
         ban_time: z.number().int().min(1).max(86_400).default(300),
+        /** Connections not logged in yet, in total and from one address (like OpenSSH's MaxStartups); more are closed at once. */
+        max_startups: z.number().int().min(1).max(100_000).default(100),
+        max_startups_per_address: z.number().int().min(1).max(100_000).default(10),
       })
       .strict()
       .default({}),
