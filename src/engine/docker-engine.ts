@@ -9,6 +9,7 @@
  */
 import Docker from 'dockerode';
 import { DcmError } from '../errors.js';
+import { tailLogs } from './capped-logs.js';
 import type { ContainerSpec, ContainerStatus, Engine, ImageStatus, RunState } from './engine.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
@@ -160,8 +161,7 @@ export class DockerEngine implements Engine {
 
   async logs(id: string, tail: number): Promise<string> {
     try {
-      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
-      return demux(buf);
+      return await tailLogs(this.docker, id, tail); // streamed, at most LOGS_MAX_BYTES kept
     } catch (e) {
       throw wrap('logs', e);
     }

@@ -3,13 +3,14 @@
  * refusal of every forwarding request, idle timeout, and session channels
  * handed to handleSession once the user is known.
  */
+import type { Socket } from 'node:net';
 import type { Connection, ClientInfo } from 'ssh2';
 import type { CommandCore } from '../shell/core.js';
 import { checkKey } from './auth.js';
 import type { AddressThrottle } from './throttle.js';
 import type { SessionSlots } from './session-slots.js';
 import { handleSession, type SessionHandle } from './session.js';
-import { isOversizedPacket } from './oversized-request.js';
+import { isOversizedPacket, lingerBeforeEnd } from './oversized-request.js';
 import { clientAddress } from './address.js';
 
 /** Shared by every connection of one server. */
@@ -20,6 +21,8 @@ export interface ConnectionDeps {
   log(line: string): void;
   /** Aborted on server shutdown. */
   shutdown: AbortSignal;
+  /** The connection's TCP socket, when known. */
+  socket?: Socket;
 }
 
 /** Authentication attempts (beyond the initial "none") one connection may make. */
@@ -65,7 +68,10 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
   const sessions = new Set<SessionHandle>();
   client.on('error', (e) => {
     // A packet too long to read was most likely a session's command: answer it clearly.
-    if (isOversizedPacket(e) && [...sessions].filter((h) => h.answerOversized()).length > 0) return;
+    if (isOversizedPacket(e) && [...sessions].filter((h) => h.answerOversized()).length > 0) {
+      if (d.socket) lingerBeforeEnd(d.socket, 2000);
+      return;
+    }
     log(`connection error: ${e.message}`);
   });
   client.on('close', () => {

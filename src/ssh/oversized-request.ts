@@ -12,6 +12,7 @@
  * speaks through its protocol object; if that ever changes shape, the
  * connection just closes as before.
  */
+import type { Socket } from 'node:net';
 import type { Connection, Session } from 'ssh2';
 
 /** The few protocol calls used here, as ssh2 1.x names them. */
@@ -56,4 +57,22 @@ export function answerUnreadRequest(client: Connection, session: Session, line: 
   } catch {
     return false;
   }
+}
+
+/**
+ * ssh2 ends the socket right after reporting the oversized packet; an
+ * OpenSSH client that reads that end together with the answer says
+ * "Connection closed by remote host" and exits 255 instead of with the
+ * command's status. The end is put off until the client hangs up itself
+ * (it does once the channel is closed), at most `ms`.
+ */
+export function lingerBeforeEnd(socket: Socket, ms: number): void {
+  const end = socket.end.bind(socket);
+  let timer: NodeJS.Timeout | undefined;
+  socket.once('close', () => clearTimeout(timer));
+  socket.end = ((...args: Parameters<Socket['end']>) => {
+    socket.end = end;
+    timer ??= setTimeout(() => end(...args), ms);
+    return socket;
+  }) as Socket['end'];
 }

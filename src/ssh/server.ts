@@ -32,6 +32,8 @@ export class DcmSshServer {
   /** When a refusal for too many pre-login connections was last logged (one line per 10 s at most). */
   private lastCapLog = 0;
   private readonly clients = new Set<Connection>();
+  /** Every open socket by "ip:port", so a connection can find its own. */
+  private readonly sockets = new Map<string, Socket>();
   private readonly shutdown = new AbortController();
   readonly throttle: AddressThrottle;
   readonly slots: SessionSlots;
@@ -46,7 +48,7 @@ export class DcmSshServer {
       client.on('close', () => this.clients.delete(client));
       const key = `${clientAddress(info.ip)}:${info.port}`;
       client.once('ready', () => this.loggedIn(key));
-      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal });
+      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal, socket: this.sockets.get(key) });
     });
     this.server.on('error', (e: Error) => o.log(`server error: ${e.message}`));
     this.tcp = createServer((socket) => this.accept(socket));
@@ -86,8 +88,10 @@ export class DcmSshServer {
       socket.destroy();
     }, grace);
     this.pending.set(key, { socket, timer, done });
+    this.sockets.set(key, socket);
     socket.once('close', () => {
       done();
+      if (this.sockets.get(key) === socket) this.sockets.delete(key);
       const p = this.pending.get(key);
       if (p?.socket === socket) {
         clearTimeout(p.timer);
