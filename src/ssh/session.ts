@@ -83,7 +83,7 @@ export function handleSession(session: Session, s: SessionContext, client: Conne
     ch.on('data', () => s.touch());
     const release = s.slots.take(s.user);
     if (!release) {
-      ch.stderr.write(`dcm: ${s.slots.limitMessage(s.user)}\r\n`);
+      ch.stderr.write(`dcm: ${s.slots.limitMessage(s.user)}${pty ? '\r\n' : '\n'}`);
       ch.exit(exitCodeFor(new DcmError('limit', '')));
       ch.end();
       s.log(`${s.user}: ${kind} refused: session limit`);
