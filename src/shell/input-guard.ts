@@ -161,8 +161,9 @@ export class InputGuard {
       return;
     }
     const face = this.input;
-    // Paused or unread reader: wait for it ('resume' schedules again).
-    if (face.readableFlowing !== true || face.readableLength > 0) return;
+    // A paused reader: wait for it ('resume' schedules again); one still being handed the last slice: look again next turn.
+    if (face.readableFlowing !== true) return;
+    if (face.readableLength > 0) return this.schedule();
     const out = this.o.output as NodeJS.WritableStream & Partial<Pick<Writable, 'writableNeedDrain'>>;
     if (out.writableNeedDrain) {
       this.waiting = true;
