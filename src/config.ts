@@ -257,6 +257,9 @@ export const configSchema = z
         ban_time: z.number().int().min(1).max(86_400).default(300),
         /** SSH algorithms offered, per kind; modern ones only unless widened for old clients. */
         algorithms: algorithmsSchema,
+        /** Connections not logged in yet, in total and from one address (like OpenSSH's MaxStartups); more are closed at once. */
+        max_startups: z.number().int().min(1).max(100_000).default(100),
+        max_startups_per_address: z.number().int().min(1).max(100_000).default(10),
       })
       .strict()
       .default({}),

@@ -12,6 +12,7 @@ import { DcmError } from '../errors.js';
 import { remapOfLocalEngine } from './userns-remap.js';
 import { dockerAtSocket } from './docker-client.js';
 import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState } from './engine.js';
+import { tailLogs } from './capped-logs.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
 function statusOf(e: unknown): number | undefined {
@@ -164,8 +165,7 @@ export class DockerEngine implements Engine {
 
   async logs(id: string, tail: number): Promise<string> {
     try {
-      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail, follow: false })) as unknown as Buffer;
-      return demux(buf);
+      return await tailLogs(this.docker, id, tail); // streamed, at most LOGS_MAX_BYTES kept
     } catch (e) {
       throw wrap('logs', e);
     }

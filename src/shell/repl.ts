@@ -18,6 +18,7 @@ import { splitWords } from './words.js';
 import { confirmRemoval, createWizard, isPromptCancel, type PromptIo } from './wizards.js';
 import { list, str } from './command.js';
 import { printable } from '../names.js';
+import { InputGuard } from './input-guard.js';
 
 /** Where the shell reads and writes. */
 export interface ReplIo {
@@ -48,7 +49,10 @@ export async function runRepl(o: ReplOptions): Promise<number> {
   const prompt = io.terminal ? `${c.bold.cyan(user)}${c.dim('@dcm')}> ` : '';
   const completer = makeCompleter(core.deps.store, user);
   const out = (s: string) => io.output.write(s);
-  const promptIo: PromptIo = { input: io.input, output: io.output, signal: o.signal };
+  // All input passes the guard: bounded lines and answers, fed in slices, held while a command runs.
+  const guard = new InputGuard(io.input, { terminal: io.terminal, output: io.output });
+  /** Cancels the wizard that runs now (over-long answer or the session going away). */
+  let promptCancel: AbortController | null = null;
 
   const lines: (string | null)[] = [];
   let wake: (() => void) | null = null;
@@ -57,7 +61,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
 
   const open = (): Interface => {
     const rl = createInterface({
-      input: io.input,
+      input: guard.input,
       output: io.output,
       terminal: io.terminal,
       prompt,
@@ -70,7 +74,10 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       lines.push(l);
       wake?.();
     };
-    rl.on('line', (l) => push(l));
+    rl.on('line', (l) => {
+      guard.hold(); // nothing more is read until the shell asks for the next line
+      push(l);
+    });
     rl.on('close', () => {
       if (!suspended) push(null);
     });
@@ -84,15 +91,49 @@ export async function runRepl(o: ReplOptions): Promise<number> {
   };
   let rl = open();
 
-  /** Hands the terminal to an inquirer prompt, then takes it back with history intact. */
-  const withPrompt = async <T>(fn: () => Promise<T>): Promise<T> => {
+  /** Back at the prompt: the next line may come. */
+  const askNext = () => {
+    guard.lineMode();
+    guard.release();
+    rl.prompt();
+  };
+
+  guard.onOverflow = (limit) => {
+    const e = new DcmError('usage', `line too long (max ${limit} bytes)`);
+    if (promptCancel) return promptCancel.abort(e);
+    if (io.terminal) {
+      // Wipe what readline holds of the line; the guard drops the rest of it.
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+      out('\n');
+    }
+    out(c.red(`dcm: ${e.userMessage}\n`));
+    if (io.terminal) rl.prompt();
+  };
+
+  /** Hands the terminal to inquirer prompts, then takes it back with history intact. */
+  const withPrompt = async <T>(fn: (pio: PromptIo) => Promise<T>): Promise<T> => {
     history = (rl as unknown as { history: string[] }).history ?? history;
     suspended = true;
     rl.close();
     suspended = false;
+    const cancel = new AbortController();
+    const onAbort = () => cancel.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) onAbort();
+    promptCancel = cancel;
+    guard.release();
     try {
-      return await fn();
+      return await fn({ input: guard.input, output: io.output, signal: cancel.signal, beforePrompt: () => guard.answerMode() });
+    } catch (e) {
+      // An over-long answer cancels the wizard with its own line.
+      if (cancel.signal.reason instanceof DcmError) throw cancel.signal.reason;
+      throw e;
     } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+      promptCancel = null;
+      guard.hold();
+      guard.lineMode();
       if (!o.signal?.aborted) rl = open();
     }
   };
@@ -110,7 +151,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
   };
 
   if (io.terminal) out(`${c.bold('dcm')} — your containers. Type ${c.bold('help')} for commands, Tab to complete, ${c.bold('exit')} to leave.\n`);
-  rl.prompt();
+  askNext();
   for (;;) {
     const line = await nextLine();
     if (line === null || o.signal?.aborted) break;
@@ -119,7 +160,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       words = splitWords(line);
     } catch (e) {
       out(c.red(`dcm: ${(e as DcmError).userMessage}\n`));
-      rl.prompt();
+      askNext();
       continue;
     }
     if (words[0] === 'exit' || words[0] === 'quit') break;
@@ -135,10 +176,11 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       }
     }
     if (o.signal?.aborted) break;
-    rl.prompt();
+    askNext();
   }
   suspended = true;
   rl.close();
+  guard.close();
   return 0;
 
   /** Commands that become wizards or ask first in a terminal; everything else goes straight to the core. */
@@ -153,7 +195,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
         return runWords(words); // let the core word the usage error
       }
       if (a.positional.length > 0) return runWords(words);
-      const built = await withPrompt(() => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }));
+      const built = await withPrompt((promptIo) => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }));
       // Flags the wizard does not ask about are kept as typed.
       built.push(...list(a.flags.mount).flatMap((m) => ['--mount', m]), ...(str(a.flags.gpus) ? ['--gpus', str(a.flags.gpus)!] : []));
       out(c.dim(`running: ${printable(built.join(' '))}\n`));
@@ -163,7 +205,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       const target = words.slice(1).find((w) => !w.startsWith('-'));
       if (target === undefined) return runWords(words);
       const what = cmd.name === 'rm' ? `container ${printable(target)} (your storage is kept)` : `image ${printable(target)}`;
-      const yes = await withPrompt(() => confirmRemoval(what, promptIo));
+      const yes = await withPrompt((promptIo) => confirmRemoval(what, promptIo));
       if (!yes) {
         out('kept\n');
         return;

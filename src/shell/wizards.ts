@@ -16,6 +16,8 @@ export interface PromptIo {
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   signal?: AbortSignal;
+  /** Called as each question starts (the shell gives each its own input budget). */
+  beforePrompt?: () => void;
 }
 
 /** True for the errors inquirer raises on Ctrl-C or when the session goes away. */
@@ -38,14 +40,17 @@ function validWith(check: (s: string) => unknown): (s: string) => true | string 
 /**
  * Inquirer ends the output stream it was given when a prompt finishes; each
  * prompt therefore writes through its own forwarder that passes data (and the
- * terminal's size and resize events) on but never ends the real stream.
+ * terminal's size and resize events) on but never ends the real stream. It
+ * keeps nothing itself: what waits for the client waits in the real stream,
+ * where the shell's input guard sees it and reads no more input meanwhile.
  */
 function promptContext(io: PromptIo): { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; signal?: AbortSignal } {
+  io.beforePrompt?.();
   const target = io.output as NodeJS.WritableStream & { columns?: number; rows?: number; isTTY?: boolean };
   const fwd = new Writable({
     write(chunk, _enc, cb) {
-      if (target.write(chunk)) cb();
-      else target.once('drain', () => cb());
+      target.write(chunk);
+      cb();
     },
   });
   for (const k of ['columns', 'rows', 'isTTY'] as const) Object.defineProperty(fwd, k, { get: () => target[k] });

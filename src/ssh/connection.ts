@@ -3,12 +3,15 @@
  * refusal of every forwarding request, idle timeout, and session channels
  * handed to handleSession once the user is known.
  */
+import type { Socket } from 'node:net';
 import type { Connection, ClientInfo } from 'ssh2';
 import type { CommandCore } from '../shell/core.js';
 import { checkKey } from './auth.js';
 import type { AddressThrottle } from './throttle.js';
 import type { SessionSlots } from './session-slots.js';
-import { handleSession } from './session.js';
+import { handleSession, type SessionHandle } from './session.js';
+import { isOversizedPacket, lingerBeforeEnd } from './oversized-request.js';
+import { clientAddress } from './address.js';
 
 /** Shared by every connection of one server. */
 export interface ConnectionDeps {
@@ -18,6 +21,8 @@ export interface ConnectionDeps {
   log(line: string): void;
   /** Aborted on server shutdown. */
   shutdown: AbortSignal;
+  /** The connection's TCP socket, when known. */
+  socket?: Socket;
 }
 
 /** Authentication attempts (beyond the initial "none") one connection may make. */
@@ -25,7 +30,7 @@ const MAX_AUTH_TRIES = 6;
 
 export function handleConnection(client: Connection, info: ClientInfo, d: ConnectionDeps): void {
   const cfg = d.core.deps.config.server;
-  const ip = info.ip;
+  const ip = clientAddress(info.ip);
   const conn = new AbortController();
   let user: string | null = null;
   let tries = 0;
@@ -60,7 +65,15 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
     }, cfg.idle_timeout * 1000);
   };
 
-  client.on('error', (e) => log(`connection error: ${e.message}`));
+  const sessions = new Set<SessionHandle>();
+  client.on('error', (e) => {
+    // A packet too long to read was most likely a session's command: answer it clearly.
+    if (isOversizedPacket(e) && [...sessions].filter((h) => h.answerOversized()).length > 0) {
+      if (d.socket) lingerBeforeEnd(d.socket, 2000);
+      return;
+    }
+    log(`connection error: ${e.message}`);
+  });
   client.on('close', () => {
     clearTimeout(grace);
     if (idleTimer) clearTimeout(idleTimer);
@@ -110,7 +123,7 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
     client.on('session', (accept) => {
       touch();
       const session = accept();
-      handleSession(session, {
+      const handle = handleSession(session, {
         core: d.core,
         user: u,
         slots: d.slots,
@@ -122,7 +135,9 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
         },
         log,
         serverNoColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
-      });
+      }, client);
+      sessions.add(handle);
+      session.once('close', () => sessions.delete(handle));
     });
   });
 

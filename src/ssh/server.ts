@@ -10,6 +10,8 @@ import { AddressThrottle } from './throttle.js';
 import { SessionSlots } from './session-slots.js';
 import { handleConnection } from './connection.js';
 import { ssh2Algorithms } from './algorithms.js';
+import { clientAddress } from './address.js';
+import { PendingLogins, type Admission } from './pending-logins.js';
 
 /** Where and with what the server listens. */
 export interface SshServerOptions {
@@ -25,8 +27,14 @@ export class DcmSshServer {
   /** Accepts TCP first: ssh2 only reports a client once it has sent its version line. */
   private readonly tcp: NetServer;
   /** Pre-login sockets by "ip:port", so a login can cancel their grace timer. */
-  private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout; done: () => void }>();
+  /** Caps on connections not logged in yet, per address and in total. */
+  private readonly unauthenticated: PendingLogins;
+  /** When a refusal for too many pre-login connections was last logged (one line per 10 s at most). */
+  private lastCapLog = 0;
   private readonly clients = new Set<Connection>();
+  /** Every open socket by "ip:port", so a connection can find its own. */
+  private readonly sockets = new Map<string, Socket>();
   private readonly shutdown = new AbortController();
   readonly throttle: AddressThrottle;
   readonly slots: SessionSlots;
@@ -35,12 +43,13 @@ export class DcmSshServer {
     const cfg = o.core.deps.config.server;
     this.throttle = new AddressThrottle({ maxFailures: cfg.max_auth_failures, windowMs: cfg.ban_time * 1000, banMs: cfg.ban_time * 1000 });
     this.slots = new SessionSlots(cfg.max_sessions_per_user);
+    this.unauthenticated = new PendingLogins({ total: cfg.max_startups, perAddress: cfg.max_startups_per_address });
     this.server = new ssh2.Server({ hostKeys: [o.hostKeyPem], ident: 'dcm', algorithms: ssh2Algorithms(cfg.algorithms) }, (client, info) => {
       this.clients.add(client);
       client.on('close', () => this.clients.delete(client));
-      const key = `${info.ip}:${info.port}`;
+      const key = `${clientAddress(info.ip)}:${info.port}`;
       client.once('ready', () => this.loggedIn(key));
-      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal });
+      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal, socket: this.sockets.get(key) });
     });
     this.server.on('error', (e: Error) => o.log(`server error: ${e.message}`));
     this.tcp = createServer((socket) => this.accept(socket));
@@ -48,26 +57,42 @@ export class DcmSshServer {
   }
 
   /**
-   * Refuses banned addresses before any handshake work, and closes sockets
-   * that have not logged in within login_grace, whether or not they ever
-   * spoke SSH.
+   * Refuses banned addresses and addresses (or a server) with too many
+   * connections not logged in yet, before any handshake work, and closes
+   * sockets that have not logged in within login_grace, whether or not they
+   * ever spoke SSH.
    */
   private accept(socket: Socket): void {
-    const ip = socket.remoteAddress ?? '';
+    const ip = clientAddress(socket.remoteAddress);
     socket.on('error', () => undefined);
-    if (this.shutdown.signal.aborted || this.throttle.banned(ip.replace(/^::ffff:/, ''))) {
+    if (this.shutdown.signal.aborted || this.throttle.banned(ip)) {
       socket.destroy();
       return;
     }
-    const key = `${ip.replace(/^::ffff:/, '')}:${socket.remotePort}`;
+    const admission = this.unauthenticated.admit(ip);
+    if (admission !== 'ok') {
+      this.logCapRefusal(ip, admission);
+      socket.destroy();
+      return;
+    }
+    let counted = true;
+    const done = () => {
+      if (counted) this.unauthenticated.release(ip);
+      counted = false;
+    };
+    const key = `${ip}:${socket.remotePort}`;
     const grace = this.o.core.deps.config.server.login_grace * 1000;
     const timer = setTimeout(() => {
       this.o.log(`${key}: no login within ${grace / 1000}s`);
       this.pending.delete(key);
+      done();
       socket.destroy();
     }, grace);
-    this.pending.set(key, { socket, timer });
+    this.pending.set(key, { socket, timer, done });
+    this.sockets.set(key, socket);
     socket.once('close', () => {
+      done();
+      if (this.sockets.get(key) === socket) this.sockets.delete(key);
       const p = this.pending.get(key);
       if (p?.socket === socket) {
         clearTimeout(p.timer);
@@ -77,9 +102,24 @@ export class DcmSshServer {
     this.server.injectSocket(socket);
   }
 
+  private logCapRefusal(ip: string, why: Exclude<Admission, 'ok'>): void {
+    const now = Date.now();
+    if (now - this.lastCapLog < 10_000) return;
+    this.lastCapLog = now;
+    const cfg = this.o.core.deps.config.server;
+    this.o.log(
+      why === 'address-full'
+        ? `${ip}: refused: ${cfg.max_startups_per_address} connections from this address have not logged in yet (max_startups_per_address)`
+        : `${ip}: refused: ${cfg.max_startups} connections have not logged in yet (max_startups)`,
+    );
+  }
+
   private loggedIn(key: string): void {
     const p = this.pending.get(key);
-    if (p) clearTimeout(p.timer);
+    if (p) {
+      clearTimeout(p.timer);
+      p.done();
+    }
     this.pending.delete(key);
   }
 

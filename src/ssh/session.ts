@@ -3,7 +3,7 @@
  * shell interactive; `exec` runs exactly one command through CommandCore;
  * agent and X11 forwarding, subsystems (sftp), env and signals are refused.
  */
-import type { PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
+import type { Connection, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { CommandCore } from '../shell/core.js';
 import { colourLevel } from '../shell/colour.js';
 import { runRepl } from '../shell/repl.js';
@@ -11,6 +11,7 @@ import { splitWords } from '../shell/words.js';
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import { channelTty, crlfWriter } from './tty-face.js';
 import type { SessionSlots } from './session-slots.js';
+import { answerUnreadRequest } from './oversized-request.js';
 
 /** What a session needs from its connection. */
 export interface SessionContext {
@@ -29,8 +30,19 @@ export interface SessionContext {
 
 /** Longest exec command line accepted. */
 const MAX_COMMAND = 8192;
+const commandTooLong = () => new DcmError('usage', `command too long (at most ${MAX_COMMAND} characters)`);
 
-export function handleSession(session: Session, s: SessionContext): void {
+/** What the connection may still do with a session. */
+export interface SessionHandle {
+  /**
+   * Answers "command too long" to a request the connection could not read
+   * (longer than an SSH packet may be), if this session has not started a
+   * command or shell yet; true when it did.
+   */
+  answerOversized(): boolean;
+}
+
+export function handleSession(session: Session, s: SessionContext, client: Connection): SessionHandle {
   let pty: PseudoTtyInfo | null = null;
   let clientNoColor = false;
   let resize: ((cols: number, rows: number) => void) | null = null;
@@ -40,6 +52,8 @@ export function handleSession(session: Session, s: SessionContext): void {
     s.log(`${s.user}: refused ${what}`);
     reject?.();
   };
+  let closed = false;
+  session.once('close', () => (closed = true));
   session.on('pty', (accept, reject, info) => {
     if (started) return reject?.();
     pty = info;
@@ -69,13 +83,14 @@ export function handleSession(session: Session, s: SessionContext): void {
     ch.on('data', () => s.touch());
     const release = s.slots.take(s.user);
     if (!release) {
-      ch.stderr.write(`dcm: ${s.slots.limitMessage(s.user)}\r\n`);
+      ch.stderr.write(`dcm: ${s.slots.limitMessage(s.user)}${pty ? '\r\n' : '\n'}`);
       ch.exit(exitCodeFor(new DcmError('limit', '')));
       ch.end();
       s.log(`${s.user}: ${kind} refused: session limit`);
       return null;
     }
-    ch.once('close', release);
+    // The slot is held until the command or shell ends, not until the channel
+    // closes: a client that hangs up does not stop a command already running.
     return { ch, release };
   };
 
@@ -83,7 +98,7 @@ export function handleSession(session: Session, s: SessionContext): void {
     if (started) return reject?.();
     const b = begin(accept, 'exec');
     if (!b) return;
-    void runExec(b.ch, info.command, pty !== null, s);
+    void runExec(b.ch, info.command, pty !== null, s).finally(b.release);
   });
 
   session.on('shell', (accept, reject) => {
@@ -100,9 +115,16 @@ export function handleSession(session: Session, s: SessionContext): void {
           return { input: tty.input, output: tty.output, terminal: true };
         })()
       : { input: ch, output: ch, terminal: false };
-    const onAbort = () => ch.end();
+    // The shell ends with its channel as well as with the connection, so a
+    // wizard waiting for an answer cannot outlive the client (and hold its slot).
+    const ended = new AbortController();
+    const onAbort = () => {
+      ended.abort();
+      ch.end();
+    };
     s.signal.addEventListener('abort', onAbort, { once: true });
-    runRepl({ core: s.core, user: s.user, io, colour: level, signal: s.signal, onBusy: (b) => s.busy(b ? 1 : -1) })
+    ch.once('close', () => ended.abort());
+    runRepl({ core: s.core, user: s.user, io, colour: level, signal: ended.signal, onBusy: (b) => s.busy(b ? 1 : -1) })
       .then((code) => {
         if (pty) io.output.write('logout\n');
         ch.exit(code);
@@ -113,9 +135,20 @@ export function handleSession(session: Session, s: SessionContext): void {
       })
       .finally(() => {
         s.signal.removeEventListener('abort', onAbort);
+        b.release();
         ch.end();
       });
   });
+
+  return {
+    answerOversized() {
+      if (started || closed) return false;
+      started = true;
+      const e = commandTooLong();
+      s.log(`${s.user}: request longer than an SSH packet may be: answered "${e.userMessage}"`);
+      return answerUnreadRequest(client, session, `dcm: ${userLine(e)}${pty ? '\r\n' : '\n'}`, exitCodeFor(e));
+    },
+  };
 }
 
 /** One command, its output on stdout/stderr, its status as the exit status. */
@@ -124,7 +157,7 @@ async function runExec(ch: ServerChannel, command: string, hasPty: boolean, s: S
   const out = hasPty ? crlfWriter(ch) : ch;
   const err = hasPty ? crlfWriter(ch.stderr) : ch.stderr;
   try {
-    if (command.length > MAX_COMMAND) throw new DcmError('usage', `command too long (at most ${MAX_COMMAND} characters)`);
+    if (command.length > MAX_COMMAND) throw commandTooLong();
     const words = splitWords(command);
     const r = await s.core.run(s.user, words);
     if (r.stdout) out.write(r.stdout);

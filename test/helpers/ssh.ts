@@ -26,8 +26,8 @@ export interface ServerProc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServer(env: TestEnv, port: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServerProc> {
-  const proc = spawn(process.execPath, [doorBin('dcm-server'), '--listen', `127.0.0.1:${port}`], {
+export async function startServer(env: TestEnv, port: number, extraEnv: NodeJS.ProcessEnv = {}, listen = `127.0.0.1:${port}`): Promise<ServerProc> {
+  const proc = spawn(process.execPath, [doorBin('dcm-server'), '--listen', listen], {
     env: { ...process.env, ...env.env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
