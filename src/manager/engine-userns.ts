@@ -8,6 +8,7 @@
  *    filesystem, or root in one container could leave a setuid-root program
  *    there for any host account to run.
  */
+import { verifyStorageBinds } from '../storage/verify-binds.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PolicyFinding } from '../policy/policy-check.js';
 import { DcmError } from '../errors.js';
@@ -53,6 +54,7 @@ export async function prepareForCreate(deps: Deps, user: { name: string; uid: nu
       }
     }
   }
+  verifyStorageBinds(deps.config.storageDir, user.name, null); // no links before anything is re-owned
   reownUserDirs(deps.config.storageDir, user.name, owners);
   return owners;
 }
@@ -60,6 +62,7 @@ export async function prepareForCreate(deps: Deps, user: { name: string; uid: nu
 /** Before a stopped container starts again: the storage may have been re-owned for another engine mode since. */
 export async function prepareForStart(deps: Deps, user: { name: string; uid: number; gid: number }): Promise<StorageOwners> {
   const owners = storageOwners(await engineRemap(deps.engine), user.uid, user.gid);
+  verifyStorageBinds(deps.config.storageDir, user.name, null); // no links before anything is re-owned
   reownUserDirs(deps.config.storageDir, user.name, owners);
   return owners;
 }

@@ -42,7 +42,8 @@ export function bindOwners(o: MappedOwners): StorageOwners {
 interface Expect {
   /** Shown to the user, as the container sees it. */
   inside: string;
-  uid: number;
+  /** Unchecked when undefined (the shape-only check before owners are set). */
+  uid?: number;
   gid?: number;
 }
 
@@ -68,11 +69,18 @@ function openChecked(user: string, dirFd: number | null, path: string, want: Exp
       throw refuse(user, want.inside, path, link ? 'is a symbolic link' : 'is not a directory');
     }
     if (code === 'ENOENT') throw refuse(user, want.inside, path, 'is missing');
+    // The storage is root-only: a door running as another account (the service
+    // account's dcm-shell with no dcm-server to hand the command to) cannot
+    // check it, and a bind it cannot check is never made.
+    if (code === 'EACCES') {
+      throw new DcmError('unavailable', 'this command needs dcm-server, which is not running: ask the administrator to start it',
+        `${path}: permission denied to uid ${process.geteuid?.()}: storage binds are checked as root (run dcm-server, which serves this door)`);
+    }
     throw e;
   }
   const st = fstatSync(fd);
   const problem =
-    st.uid !== want.uid ? `is owned by uid ${st.uid}, not ${want.uid}`
+    want.uid !== undefined && st.uid !== want.uid ? `is owned by uid ${st.uid}, not ${want.uid}`
       : want.gid !== undefined && st.gid !== want.gid ? `has group ${st.gid}, not ${want.gid}`
         : (st.mode & 0o022) !== 0 ? `is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`
           : null;
@@ -87,16 +95,19 @@ function openChecked(user: string, dirFd: number | null, path: string, want: Exp
  * Checks <storageDir>, <storageDir>/<user>, and its root/ (when `withRoot`)
  * and home/ directories. Throws a DcmError ('denied') with one line for the
  * user and the host path in the admin detail. The parent of the storage
- * directory is the admin's choice and is resolved normally.
+ * directory is the admin's choice and is resolved normally. With `owners`
+ * null, only the shape is checked (real directories, no links, not writable
+ * by others): that runs before dcm re-owns the two directories for the
+ * engine's user namespace mode, so that it never touches a planted link.
  */
-export function verifyStorageBinds(storageDir: string, user: string, owners: StorageOwners, withRoot = true): void {
+export function verifyStorageBinds(storageDir: string, user: string, owners: StorageOwners | null, withRoot = true): void {
   const base = join(storageDir, user);
   const storageFd = openChecked(user, null, resolve(storageDir), { inside: 'the storage directory', uid: 0 });
   try {
     const baseFd = openChecked(user, storageFd, base, { inside: 'your storage directory', uid: 0 });
     try {
-      if (withRoot) closeSync(openChecked(user, baseFd, join(base, 'root'), { inside: '/root', uid: owners.rootUid }));
-      closeSync(openChecked(user, baseFd, join(base, 'home'), { inside: `/home/${user}`, uid: owners.homeUid, gid: owners.homeGid }));
+      if (withRoot) closeSync(openChecked(user, baseFd, join(base, 'root'), { inside: '/root', uid: owners?.rootUid }));
+      closeSync(openChecked(user, baseFd, join(base, 'home'), { inside: `/home/${user}`, uid: owners?.homeUid, gid: owners?.homeGid }));
     } finally {
       closeSync(baseFd);
     }

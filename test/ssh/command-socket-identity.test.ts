@@ -200,12 +200,15 @@ describe('command sockets: identity from the socket, not from the request', () =
 describe('the service account without a server, and without write access to the database', () => {
   const env = new TestEnv({ tag: 'sockro', sshPorts: '32480-32499', extraYaml: `openssh:\n  service_account: ${SERVICE}2\n` });
   const account = `${SERVICE}2`;
+  let containerId = 0;
 
   before(async () => {
-    const r = await run('useradd', ['--no-create-home', '--shell', '/bin/sh', account]);
+    // The README's service account: it reaches the engine (group docker).
+    const r = await run('useradd', ['--no-create-home', '--shell', '/bin/sh', '-G', 'docker', account]);
     assert.equal(r.code, 0, r.stderr);
     await env.registerBase();
     await env.addUser('alice');
+    containerId = (await env.dcmJson<{ id: number }>('alice', 'create')).id;
     // The README's group setup with the last step forgotten: the directory is the group's, the database file is not.
     assert.equal((await run('chgrp', [account, env.stateDir])).code, 0);
     chmodSync(env.stateDir, 0o770);
@@ -221,8 +224,13 @@ describe('the service account without a server, and without write access to the 
     const read = await door('whoami --json');
     assert.equal(read.code, 0, read.stderr);
     assert.equal(JSON.parse(read.stdout).user, 'alice');
-    const r = await door('create');
+    // rm writes its row's state before the engine acts: the read-only database is what it meets.
+    const r = await door(`rm -f ${containerId}`);
     assert.equal(r.code, 6, r.stderr);
     assert.equal(r.stderr, "dcm: dcm's database is read-only: nothing can be saved until the administrator fixes it\n");
+    // create must check the root-only storage before binding it, which this account cannot: it says so.
+    const c = await door('create');
+    assert.equal(c.code, 6, c.stderr);
+    assert.equal(c.stderr, 'dcm: this command needs dcm-server, which is not running: ask the administrator to start it\n');
   });
 });

@@ -40,13 +40,13 @@ const attach = (network: string) => engine.createContainer({ network, labels: {}
 
 test('the first create makes the network; later ones reuse it; users get distinct blocks', async () => {
   const a = await ensureUserNetwork(deps, alice);
-  assert.match(a, /^unit-net-alice-[0-9a-f]{12}$/);
+  assert.match(a, /^unit-[0-9a-f]{8}-net-alice-[0-9a-f]{12}$/);
   assert.equal(await ensureUserNetwork(deps, alice), a);
   const b = await ensureUserNetwork(deps, bob);
   assert.equal(await subnetOf(a), '10.213.0.0/27');
   assert.equal(await subnetOf(b), '10.213.0.32/27');
   const n = (await engine.inspectNetwork(a))!;
-  assert.deepEqual(n.labels, { 'dcm.managed': '1', 'dcm.owner': 'alice', 'dcm.network': n.labels['dcm.network'], 'dcm.instance': 'unit' });
+  assert.deepEqual(n.labels, { 'dcm.managed': '1', 'dcm.owner': 'alice', 'dcm.network': n.labels['dcm.network'], 'dcm.instance': 'unit', 'dcm.installation': store.installation.id });
 });
 
 test('parallel first creates of one user make one network', async () => {
