@@ -11,7 +11,7 @@ import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
 import { moveSshPortCursor, readSshPortCursor } from '../store/port-cursor.js';
 import { realHostNet } from '../net/host-net.js';
-import { LABEL_INSTANCE, containerLabels, containerName } from '../engine/labels.js';
+import { containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
 import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
@@ -23,6 +23,7 @@ import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { resolveImage } from './resolve.js';
 import { prepareForCreate } from './engine-userns.js';
+import { runningCount, runningSnapshot, type RunningSnapshot } from './start-claim.js';
 import { gpuEnv } from './gpu-env.js';
 import { ensureUserNetwork } from './user-network.js';
 import { assertNotBlocked } from './user-manager.js';
@@ -57,7 +58,7 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     ports: req.ports ?? [],
     ...(req.gpus ? { gpus: req.gpus } : {}),
   };
-  const runningNow = await runningContainers(deps, user.name);
+  const runningNow = await runningSnapshot(deps, user.name);
   // Decide once before touching the host (so a refused create never probes or
   // reserves anything), then again inside the reservation transaction.
   const first = decideWithUsage(deps, user, groups, preq, runningNow);
@@ -98,26 +99,18 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
   }
 }
 
-/** Running containers of a user, as the engine sees them (for limits.max_running). */
-export async function runningContainers(deps: Deps, owner: string): Promise<number> {
-  const rows = deps.store.containers.byOwner(owner).filter((r) => r.state === 'created' && r.docker_id);
-  if (!rows.length) return 0;
-  const live = await deps.engine.list([`${LABEL_INSTANCE}=${deps.config.instance}`]);
-  const up = new Set(live.filter((c) => c.state === 'running' || c.state === 'paused' || c.state === 'restarting').map((c) => c.id));
-  return rows.filter((r) => up.has(r.docker_id!)).length;
-}
-
 /**
  * decide() with usage read from the store now: call inside store.tx() for a
  * race-free answer. Rows still being created count as running: they will be.
  */
-function decideWithUsage(deps: Deps, user: UserRow, groups: string[], preq: PolicyRequest, runningNow: number): Decision {
+function decideWithUsage(deps: Deps, user: UserRow, groups: string[], preq: PolicyRequest, runningNow: RunningSnapshot): Decision {
   const { store, config } = deps;
   const creating = store.containers.byOwner(user.name).filter((r) => r.state === 'creating').length;
   const totals = store.policy.totals(user.name);
   const usage: Usage = {
     containers: store.containers.countByOwner(user.name),
-    running: runningNow + creating,
+    // What the engine showed, plus starts other processes claimed meanwhile (start-claim.ts).
+    running: runningCount(store, user.name, runningNow) + creating,
     memoryBytes: totals.memoryBytes,
     cpus: totals.cpus,
     gpusInUse: store.policy.reservations().map((r) => r.gpu_id),
@@ -132,7 +125,7 @@ interface ReserveInput {
   image: ImageRow;
   groups: string[];
   preq: PolicyRequest;
-  runningNow: number;
+  runningNow: RunningSnapshot;
 }
 
 /**

@@ -33,6 +33,13 @@ export async function runningSnapshot(deps: Deps, owner: string): Promise<Runnin
   return { at, ids: new Set(rows.filter((r) => up.has(r.docker_id!)).map((r) => r.id)) };
 }
 
+/** Inside store.tx(): the owner's running containers, with the starts other processes claimed since the snapshot. */
+export function runningCount(store: Deps['store'], owner: string, snap: RunningSnapshot, except?: number): number {
+  const counted = new Set([...snap.ids, ...store.claims.startsSince(owner, snap.at - LEEWAY_MS)]);
+  if (except !== undefined) counted.delete(except);
+  return counted.size;
+}
+
 /**
  * Call inside store.tx(): counts running containers, creates and other starts
  * in flight, refuses over limits.max_running, and claims this start.
@@ -41,10 +48,8 @@ export function claimStartInTx(deps: Deps, row: ContainerRow, snap: RunningSnaps
   const { store, config } = deps;
   const now = Date.now();
   store.claims.prune(now - STALE_MS);
-  const counted = new Set([...snap.ids, ...store.claims.startsSince(row.owner, snap.at - LEEWAY_MS)]);
-  counted.delete(row.id);
   const creating = store.containers.byOwner(row.owner).filter((r) => r.state === 'creating').length;
-  const r = decideStart(row.owner, store.users.groups(row.owner), counted.size + creating, config);
+  const r = decideStart(row.owner, store.users.groups(row.owner), runningCount(store, row.owner, snap, row.id) + creating, config);
   if (r) throw new DcmError(r.code, r.message, r.rule);
   store.claims.claimStart(row.id, row.owner, now);
 }

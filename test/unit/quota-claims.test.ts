@@ -6,6 +6,7 @@ import { Store } from '../../src/store/store.js';
 import { DcmError } from '../../src/errors.js';
 import { claimStartInTx, settleStart } from '../../src/manager/start-claim.js';
 import { claimCommit, recordCommit } from '../../src/manager/commit-claim.js';
+import { createContainer } from '../../src/manager/create-container.js';
 import type { Deps } from '../../src/manager/deps.js';
 import type { ContainerRow } from '../../src/store/containers-repo.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
@@ -58,4 +59,22 @@ test('a commit in flight holds its quota slot and its name until recorded or dro
   claimCommit(deps, 'alice', 'dcm/u/alice/b:latest', taken);
   deps.store.claims.dropCommit('dcm/u/alice/b:latest');
   assert.doesNotThrow(() => claimCommit(deps, 'alice', 'dcm/u/alice/b:latest', taken));
+});
+
+test('a create counts a start another process claimed but the engine does not show yet (max_running)', async () => {
+  const { deps, rows } = setup();
+  const engine = deps.engine as FakeEngine;
+  const baseId = engine.addImage('dcm/debian-base:bookworm');
+  deps.store.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: baseId, owner: null, source: null });
+  // Another process is starting container 20000: claimed in the database, not yet running in the engine.
+  deps.store.tx(() => claimStartInTx(deps, rows[0]!, { at: Date.now(), ids: new Set() }));
+  const d = { ...deps, net: { isPortFree: async () => true, waitForSsh: async () => true } };
+  await assert.rejects(
+    createContainer(d, deps.store.users.get('alice')!, {}),
+    isLimit(/^limit reached: 1 of 1 running containers allowed; stop one first — policy: limits\.max_running 1 \(defaults\)$/),
+  );
+  assert.equal(deps.store.containers.byOwner('alice').length, 2, 'no row was reserved');
+  // Once that start has failed, the slot is free again and the same create gets past max_running.
+  settleStart(deps, rows[0]!, false);
+  await assert.rejects(createContainer(d, deps.store.users.get('alice')!, {}), (e: unknown) => !(e instanceof DcmError && /max_running/.test(e.userMessage)));
 });
