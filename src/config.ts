@@ -245,7 +245,7 @@ export const configSchema = z
      */
     server: z
       .object({
-        listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'ADDR:PORT such as 0.0.0.0:2222').default('127.0.0.1:2222'),
+        listen: z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'ADDR:PORT such as 0.0.0.0:2222 or [::]:2222').default('127.0.0.1:2222'),
         /** Close a connection that has not authenticated within this time. */
         login_grace: z.number().int().min(1).max(600).default(30),
         /** Close a connection with no input and no command running for this long (0 = never). */

@@ -116,3 +116,9 @@ test('mount probing: a missing path and a hanging path are refused within the ti
   assert.equal(await statProber(tmpdir(), 2000), 'ok');
   await assert.rejects(probeDevices([{ label: 'GPU 7', path: '/dev/dcm-no-such-gpu' }], 2000), /^DcmError: GPU 7 is unavailable: its host path does not exist/);
 });
+
+test('server.listen takes an IPv6 address in brackets, as --listen does', () => {
+  assert.equal(resolveConfig({ server: { listen: '[::]:2222' } }, '/tmp/s', '/etc/dcm/config.yaml').server.listen, '[::]:2222');
+  assert.equal(resolveConfig({ server: { listen: '[::ffff:127.0.0.1]:2222' } }, '/tmp/s', '/etc/dcm/config.yaml').server.listen, '[::ffff:127.0.0.1]:2222');
+  assert.throws(() => resolveConfig({ server: { listen: '::1:2222' } }, '/tmp/s', '/etc/dcm/config.yaml'), /server\.listen: ADDR:PORT such as 0\.0\.0\.0:2222 or \[::\]:2222/);
+});
