@@ -29,7 +29,7 @@ if [ ! -e "$config" ]; then
   mkdir -p "$(dirname "$config")"
   cat >"$config" <<'YAML'
 # dcm configuration: see the README, "Configuration" and "Policy".
-# Every key is optional; an empty file means the built-in defaults. dcm stops
+# Every key is optional; a file holding {} means the built-in defaults. dcm stops
 # with one line if this file is missing, unreadable or invalid; check edits
 # with `dcm-admin policy check`.
 host: 127.0.0.1

@@ -27,7 +27,7 @@ export function readConfigText(file: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     if (code === 'ENOENT') {
-      throw new DcmError('config', `${file}: no configuration file (dcm does not run without one; an empty file means the built-in defaults)`);
+      throw new DcmError('config', `${file}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)`);
     }
     throw new DcmError('config', `${file}: cannot read the configuration: ${REASONS[code] ?? code}`);
   }

@@ -4,8 +4,9 @@
  * The file must exist and be readable, at the default path as much as at a
  * named one: a file moved away mid-edit or a directory the account cannot
  * read must never quietly mean "built-in defaults" (every deny list, group
- * limit and `user: host` would vanish). An empty file is the explicit way to
- * ask for the defaults.
+ * limit and `user: host` would vanish). `{}` is the explicit way to ask for
+ * the defaults; a file with no document at all (empty, or only comments) is
+ * refused, because that is also what a file being rewritten in place looks like.
  */
 import { readConfigText } from './config-file.js';
 import { join, dirname } from 'node:path';
@@ -374,10 +375,14 @@ export function loadConfig(src: ConfigSource = {}): Config {
 /** The tail of a one-line error that stands for several problems. */
 const more = (n: number) => (n > 0 ? ` (and ${n} more: dcm-admin policy check lists them all)` : '');
 
-/** YAML text → document, with every syntax error as one line (an empty file is an empty document). */
+/** What a file with no document says: empty (or only comments) is not "no policy". */
+export const EMPTY_CONFIG = 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults';
+
+/** YAML text → document, with every syntax error as one line; a file with no document at all is an error too. */
 export function parseConfigText(text: string): { raw: unknown; errors: string[] } {
   const doc = parseDocument(text);
   const errors = doc.errors.map((e) => `not valid YAML: ${e.message.split('\n')[0]}`);
+  if (!errors.length && doc.contents === null) errors.push(EMPTY_CONFIG);
   return { raw: errors.length ? undefined : (doc.toJS() ?? {}), errors };
 }
 

@@ -59,6 +59,8 @@ export class DockerEngine implements Engine {
       exposed[key] = {};
       (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
     }
+    // Users' containers never join Docker's default bridge, where every container reaches every other.
+    if (!s.network) throw new DcmError('internal', 'the container has no network of its own', 'ContainerSpec.network missing: refusing the default bridge');
     const devices = s.devices ?? [];
     const gpuIds = [...new Set(devices.filter((d) => d.gpuId !== undefined).map((d) => d.gpuId!))];
     const asRequest = gpuIds.length > 0 && (await this.hasNvidiaRuntime());
@@ -91,7 +93,7 @@ export class DockerEngine implements Engine {
           ...(asRequest ? { Runtime: 'nvidia', DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpuIds, Capabilities: [['gpu']] }] } : {}),
           Privileged: false,
           ReadonlyRootfs: false,
-          NetworkMode: s.network ?? 'bridge',
+          NetworkMode: s.network,
           IpcMode: 'private',
           PidMode: '',
           Init: false,

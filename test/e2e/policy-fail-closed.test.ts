@@ -22,7 +22,7 @@ import { PrivateEtc, inNamespaceOf } from '../helpers/private-etc.js';
 const env = new TestEnv({ tag: 'polfc', sshPorts: '32100-32119', extraYaml: 'defaults:\n  limits: { memory: 128m, cpus: 0.25 }\n' });
 const etc = new PrivateEtc();
 const DEFAULT = '/etc/dcm/config.yaml';
-const MISSING = `${DEFAULT}: no configuration file (dcm does not run without one; an empty file means the built-in defaults)`;
+const MISSING = `${DEFAULT}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)`;
 /** Environment of a door run the way sudo runs it: root, SUDO_USER, no DCM_* (ignored under sudo anyway). */
 const sudoEnv = (user: string) => ({ SUDO_USER: user, DCM_STATE_DIR: '', DCM_CONFIG: '' });
 let alice: TestUser;
@@ -118,7 +118,7 @@ test('dcm-admin policy check lists every problem in a file, one line each, exit 
   // A missing file is a problem to report, not a pass.
   const gone = await env.tool('admin', 'policy', 'check', join(env.stateDir, 'gone.yaml'));
   assert.equal(gone.code, 7);
-  assert.equal(gone.stderr, `dcm-admin policy check: ${join(env.stateDir, 'gone.yaml')}: no configuration file (dcm does not run without one; an empty file means the built-in defaults)\n`);
+  assert.equal(gone.stderr, `dcm-admin policy check: ${join(env.stateDir, 'gone.yaml')}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)\n`);
   // The file in use may itself be broken: check still reads it, without needing it to load.
   const inUse = await run(process.execPath, [BIN.admin, 'policy', 'check'], { ...env.env, DCM_CONFIG: file });
   assert.equal(inUse.code, 7);

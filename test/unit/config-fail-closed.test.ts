@@ -28,7 +28,7 @@ const configError = (file: string, message: string) => (e: unknown) => {
 test('a configuration file that is missing, a directory, a FIFO or too big is one config error', () => {
   const dir = tempDir('dcm-cfg-read-');
   const missing = join(dir, 'missing.yaml');
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: missing }), configError(missing, 'no configuration file (dcm does not run without one; an empty file means the built-in defaults)'));
+  assert.throws(() => loadConfig({ stateDir: dir, configFile: missing }), configError(missing, 'no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)'));
   const asDir = join(dir, 'dir.yaml');
   mkdirSync(asDir);
   assert.throws(() => loadConfig({ stateDir: dir, configFile: asDir }), configError(asDir, 'cannot read the configuration: it is a directory'));
@@ -41,8 +41,13 @@ test('a configuration file that is missing, a directory, a FIFO or too big is on
   writeFileSync(big, '#'.repeat(5 * 1024 * 1024));
   assert.throws(() => loadConfig({ stateDir: dir, configFile: big }), configError(big, 'cannot read the configuration: larger than 4 MB'));
   const empty = join(dir, 'empty.yaml');
-  writeFileSync(empty, '');
-  assert.equal(loadConfig({ stateDir: dir, configFile: empty }).configFile, empty, 'an empty file is the explicit way to ask for the defaults');
+  // An empty file, or one with only comments, is what a file being rewritten in place looks like: refused.
+  for (const text of ['', '\n  \n', '# only a comment\n']) {
+    writeFileSync(empty, text);
+    assert.throws(() => loadConfig({ stateDir: dir, configFile: empty }), configError(empty, 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults'));
+  }
+  writeFileSync(empty, '{}\n');
+  assert.equal(loadConfig({ stateDir: dir, configFile: empty }).configFile, empty, '{} is the explicit way to ask for the defaults');
   const several = join(dir, 'several.yaml');
   writeFileSync(several, 'defaults: { limits: { memory: lots } }\nnot_a_key: 1\n');
   assert.throws(() => loadConfig({ stateDir: dir, configFile: several }), configError(several, 'defaults.limits.memory: a size like 512m or 4g (and 1 more: dcm-admin policy check lists them all)'));
@@ -56,7 +61,7 @@ test('PolicySource keeps the last good configuration when the file disappears', 
   rmSync(file);
   const r = src.reload();
   assert.equal(r.ok, false);
-  if (!r.ok) assert.equal(r.error, `${file}: no configuration file (dcm does not run without one; an empty file means the built-in defaults) (keeping the previous configuration)`);
+  if (!r.ok) assert.equal(r.error, `${file}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults) (keeping the previous configuration)`);
   assert.equal(src.current.groups.students?.user, 'host');
   src.close();
 });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerEngine } from '../../src/engine/docker-engine.js';
 import type { ContainerSpec } from '../../src/engine/engine.js';
+import { DcmError } from '../../src/errors.js';
 
 async function fakeDocker(runtimes: string[]): Promise<{ socket: string; bodies: any[]; close: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'dcm-fake-docker-'));
@@ -39,7 +40,7 @@ async function fakeDocker(runtimes: string[]): Promise<{ socket: string; bodies:
 
 const spec: ContainerSpec = {
   name: 'x-1', hostname: 'h', image: 'sha256:' + 'a'.repeat(64), labels: {}, entrypoint: ['/bin/sh'], cmd: [], env: {},
-  mounts: [], publish: [], capAdd: ['CHOWN'], memoryBytes: 1 << 28, nanoCpus: 5e8, pidsLimit: 100,
+  network: 'dcm-test-net', mounts: [], publish: [], capAdd: ['CHOWN'], memoryBytes: 1 << 28, nanoCpus: 5e8, pidsLimit: 100,
   devices: [
     { hostPath: '/dev/nvidia2', containerPath: '/dev/nvidia2', gpuId: '2' },
     { hostPath: '/dev/nvidiactl', containerPath: '/dev/nvidiactl' },
@@ -86,6 +87,19 @@ test('no GPUs: no devices and no runtime question asked', async () => {
     const hc = d.bodies[0].HostConfig;
     assert.deepEqual(hc.Devices, []);
     assert.equal(hc.Runtime, undefined);
+  } finally {
+    d.close();
+  }
+});
+
+test("a spec without the user's network is refused before the engine is asked: never the default bridge", async () => {
+  const d = await fakeDocker([]);
+  try {
+    const { network: _omit, ...noNetwork } = spec;
+    await assert.rejects(new DockerEngine(d.socket).createContainer(noNetwork), (e: unknown) => e instanceof DcmError && e.userMessage === 'the container has no network of its own');
+    assert.equal(d.bodies.length, 0);
+    await new DockerEngine(d.socket).createContainer({ ...spec, devices: [] });
+    assert.equal(d.bodies[0].HostConfig.NetworkMode, 'dcm-test-net');
   } finally {
     d.close();
   }
