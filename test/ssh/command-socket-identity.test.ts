@@ -11,12 +11,13 @@
 import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TestEnv, run, type TestUser } from '../helpers/env.js';
-import { doorBin, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
+import { createServer } from 'node:net';
+import { TestEnv, dockerInspect, run, type TestUser } from '../helpers/env.js';
+import { KEY, Typist, doorBin, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 const SERVER_PORT = tp(32350);
@@ -109,7 +110,7 @@ describe('command sockets: identity from the socket, not from the request', () =
     const check = await run('visudo', ['-cf', SUDOERS]);
     assert.equal(check.code, 0, check.stderr);
     // The service account's forced command, behind a real sshd.
-    sshd = await startSshd({ port: SSHD_PORT, authorizedKeys: [`restrict,command="${shellCmd('alice')}" ${alice.pubKey}`] });
+    sshd = await startSshd({ port: SSHD_PORT, authorizedKeys: [`restrict,pty,command="${shellCmd('alice')}" ${alice.pubKey}`] });
     chmodSync(sshd.dir, 0o711); // sshd reads the keys file as the logging-in account
     chmodSync(join(sshd.dir, 'authorized_keys'), 0o644);
     server = await startServer(env, SERVER_PORT);
@@ -195,6 +196,35 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.match(log, new RegExp(`command socket: ${SUDOER} via the root socket \\(dcm-shell\\)`));
     assert.match(log, /command socket: alice via the service socket \(dcm-shell\)/);
   });
+  test('the service account\'s interactive shell (ssh -tt) hands each command to dcm-server: create gives a running container, rm -f removes it', async () => {
+    const before = server.log().length;
+    const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      // With an image named, create runs at once (no wizard); the storage check it needs is root's.
+      t.type('create dcm/debian-base:bookworm --name viasock' + KEY.enter);
+      at = await t.expect(/ssh -p (\d+) root@127\.0\.0\.1[\s\S]*alice@dcm> /, at, 120_000);
+      assert.doesNotMatch(t.text(), /needs dcm-server/);
+      const mine = await env.dcmJson<{ id: number; name: string }[]>('alice', 'show');
+      const made = mine.find((c) => c.name === 'viasock');
+      assert.ok(made, `no container viasock: ${JSON.stringify(mine)}`);
+      const inspected = await dockerInspect(env.dockerName(made.id));
+      assert.equal(inspected?.State?.Running, true, 'the container runs');
+      t.type(`rm -f ${made.id}` + KEY.enter);
+      at = await t.expect(/Remove container/, at);
+      t.type('y' + KEY.enter);
+      at = await t.expect(new RegExp(`removed ${made.id} \\(viasock\\)[\\s\\S]*alice@dcm> `), at, 60_000);
+      assert.equal(await dockerInspect(env.dockerName(made.id)), null, 'the container is gone');
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
+    // Both came through the service socket, one request each.
+    const log = server.log().slice(before);
+    assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
+  });
 });
 
 describe('the service account without a server, and without write access to the database', () => {
@@ -232,5 +262,24 @@ describe('the service account without a server, and without write access to the 
     const c = await door('create');
     assert.equal(c.code, 6, c.stderr);
     assert.equal(c.stderr, 'dcm: this command needs dcm-server, which is not running: ask the administrator to start it\n');
+  });
+
+  test('a service socket this account may not use: create says so, not that dcm-server is not running', async () => {
+    // A server listens, but its service socket is root's (as when it was started for another service account).
+    const run_ = join(env.stateDir, 'run');
+    rmSync(run_, { recursive: true, force: true });
+    mkdirSync(run_, { mode: 0o711 });
+    chmodSync(run_, 0o711);
+    const listener = createServer((s) => s.destroy());
+    await new Promise<void>((r) => listener.listen(join(run_, 'service.sock'), r));
+    try {
+      const r = await run('runuser', ['-u', account, '--', process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile],
+        { SSH_ORIGINAL_COMMAND: 'create', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' });
+      assert.equal(r.code, 6, r.stderr);
+      assert.equal(r.stderr, 'dcm: this command needs dcm-server, and this account could not use its command socket: ask the administrator\n');
+    } finally {
+      await new Promise<void>((r) => listener.close(() => r()));
+      rmSync(run_, { recursive: true, force: true });
+    }
   });
 });
