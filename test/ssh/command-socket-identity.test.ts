@@ -268,6 +268,16 @@ describe('the service account without a server, and without write access to the 
     assert.equal(c.stderr, 'dcm: this command needs dcm-server, which is not running: ask the administrator to start it\n');
   });
 
+  test('its shell without a server runs each line itself: reads work, create says dcm-server is not running', async () => {
+    // No pty and no command: the shell reads plain lines, through the same runner as the interactive shell.
+    const door = [process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile].join(' ');
+    const r = await run('sh', ['-c', `printf 'whoami\\ncreate\\n' | runuser -u ${account} -- ${door}`],
+      { SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '', SSH_ORIGINAL_COMMAND: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^user +alice /m);
+    assert.match(r.stdout, /^dcm: this command needs dcm-server, which is not running: ask the administrator to start it$/m);
+  });
+
   test('a service socket this account may not use: create says so, not that dcm-server is not running', async () => {
     // A server listens, but its service socket is root's (as when it was started for another service account).
     const run_ = join(env.stateDir, 'run');
