@@ -198,13 +198,20 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.match(log, new RegExp(`command socket: ${SUDOER} via the root socket \\(dcm-shell\\)`));
     assert.match(log, /command socket: alice via the service socket \(dcm-shell\)/);
   });
-  test('the service account\'s interactive shell (ssh -tt) hands each command to dcm-server: create gives a running container, rm -f removes it', async () => {
+  test('the service account\'s interactive shell (ssh -tt) hands each command to dcm-server: create (by wizard) gives a running container, rm -f removes it', async () => {
     const before = server.log().length;
     const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
     try {
       let at = await t.expect(/alice@dcm> /);
-      // With an image named, create runs at once (no wizard); the storage check it needs is root's.
-      t.type('create dcm/debian-base:bookworm --name viasock' + KEY.enter);
+      // create alone: the wizard reads the database here, then the command it builds goes to the server.
+      t.type('create' + KEY.enter);
+      at = await t.expect(/Image[\s\S]*dcm\/debian-base:bookworm/, at);
+      t.type(KEY.enter);
+      at = await t.expect(/Extra ports/, at);
+      t.type(KEY.enter);
+      at = await t.expect(/Name/, at);
+      t.type('viasock' + KEY.enter);
+      at = await t.expect(/running: create dcm\/debian-base:bookworm --name viasock/, at);
       const from = at;
       at = await t.expect(/(ssh -p \d+ root@127\.0\.0\.1|dcm: .*)[\s\S]*alice@dcm> /, at, 120_000);
       // Run in the service account's own process, create could not check the root-only storage.
