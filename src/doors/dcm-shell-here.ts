@@ -2,6 +2,13 @@
  * dcm-shell run in this process: the interactive shell, plain lines, and the
  * one command in SSH_ORIGINAL_COMMAND when no dcm-server serves the
  * installation (see dcm-shell.ts). The identity rules are in shell-identity.ts.
+ *
+ * Run as an account other than root (the service account), the shell cannot
+ * check the root-only storage that create and start bind, so while dcm-server
+ * serves the installation each command the shell runs goes to it through the
+ * service socket, exactly as a one-shot command would; the shell itself only
+ * reads (prompt, completion, wizards). With no server to take a command, it
+ * runs here.
  */
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import { loadConfig, type Config } from '../config.js';
@@ -11,15 +18,24 @@ import { splitWords } from '../shell/words.js';
 import { finish, type GlobalOptions } from './cli-options.js';
 import { shellIdentity } from './shell-identity.js';
 import { gatherDoorFacts } from '../local/door-facts.js';
+import { viaServer } from '../local/server-door.js';
+import type { NoServer } from '../local/socket-choice.js';
+import { noteServerAbsence } from '../storage/server-absence.js';
+import { stateDirOf } from '../paths.js';
+import { joinWords } from '../shell/words.js';
+import type { CoreResult } from '../shell/core.js';
 
-export async function runShellHere(opts: GlobalOptions): Promise<void> {
+/** `why`: why dcm-shell.ts found no server for the one command, when it tried. */
+export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise<void> {
   if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
   // Paths come only from the command line, which the wrapper (sudo, with no
   // user arguments) or the service account's command= line fixes; never from
   // the environment, which a user may influence through sshd's AcceptEnv.
   const source = { stateDir: opts.stateDir, configFile: opts.configFile, ignoreEnv: true };
   let config: Config | undefined; // read once, whether or not the identity rules needed it
-  const user = shellIdentity({ ...gatherDoorFacts(opts.user), serviceAccount: () => (config ??= loadConfig(source)).openssh.service_account });
+  const facts = gatherDoorFacts(opts.user);
+  const user = shellIdentity({ ...facts, serviceAccount: () => (config ??= loadConfig(source)).openssh.service_account });
+  if (why) noteServerAbsence(why);
   const app = await openApp({ ...source, config });
   const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
   const command = process.env.SSH_ORIGINAL_COMMAND;
@@ -39,9 +55,19 @@ export async function runShellHere(opts: GlobalOptions): Promise<void> {
   const [{ runRepl }, { colourLevel }] = await Promise.all([import('../shell/repl.js'), import('../shell/colour.js')]);
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
+  // Root checks the storage itself; any other account asks dcm-server first.
+  const stateDir = stateDirOf(source);
+  const viaServerFirst = async (words: string[]): Promise<CoreResult> => {
+    // Sent is answered (never run twice); unsent runs here, its refusals worded by why.
+    const r = await viaServer(stateDir, facts, { door: 'shell', command: joinWords(words) });
+    if ('reply' in r) return r.reply;
+    noteServerAbsence(r.why);
+    return core.run(user, words);
+  };
   const code = await runRepl({
     core,
     user,
+    ...(facts.euid !== 0 ? { run: viaServerFirst } : {}),
     io: { input: process.stdin, output: process.stdout, terminal },
     colour: colourLevel(process.env.TERM, noColor, terminal),
   });

@@ -8,28 +8,29 @@
  * the installation the command goes to one of its command sockets (root's
  * under sudo, the service account's own otherwise) and this process
  * loads almost nothing; otherwise (and for the interactive shell) the whole
- * shell runs here (dcm-shell-here.ts). Paths come only from the command line:
- * the wrapper or the service account's command= line fixes them.
+ * shell runs here (dcm-shell-here.ts), told why no server took the command.
+ * Paths come only from the command line: the wrapper or the service
+ * account's command= line fixes them.
  */
 import { exitCodeFor, userLine } from '../errors.js';
-import { forwardCommand } from '../local/command-client.js';
 import { gatherDoorFacts } from '../local/door-facts.js';
-import { commandSocketFor } from '../local/socket-choice.js';
+import { viaServer } from '../local/server-door.js';
+import type { NoServer } from '../local/socket-choice.js';
 import { stateDirOf } from '../paths.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
 
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
   const command = process.env.SSH_ORIGINAL_COMMAND;
+  let why: NoServer | undefined;
   if (opts.rest.length === 0 && command !== undefined && command.trim() !== '') {
-    const facts = gatherDoorFacts(opts.user);
     // Through sudo: the root socket; as the service account: its own socket.
-    const socket = commandSocketFor(stateDirOf({ ...opts, ignoreEnv: true }), facts.euid);
-    const r = socket ? await forwardCommand(socket, facts, { door: 'shell', command }) : null;
-    if (r) return finish(r.code, r.stdout, r.stderr);
+    const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command });
+    if ('reply' in r) return finish(r.reply.code, r.reply.stdout, r.reply.stderr);
+    why = r.why;
   }
   const { runShellHere } = await import('./dcm-shell-here.js');
-  await runShellHere(opts);
+  await runShellHere(opts, why);
 }
 
 main().catch((e) => finish(exitCodeFor(e), '', `dcm-shell: ${userLine(e)}\n`));

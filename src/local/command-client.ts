@@ -6,6 +6,7 @@
  */
 import { connect } from 'node:net';
 import { PROTOCOL_VERSION, type CommandReply, type CommandRequest, type DoorFacts } from './command-protocol.js';
+import type { NoServer } from './socket-choice.js';
 
 export type Forwardable = { door: 'local'; words: string[] } | { door: 'shell'; command: string };
 
@@ -15,13 +16,22 @@ export type Forwardable = { door: 'local'; words: string[] } | { door: 'shell'; 
  * Once the request may have been read, it never resolves null, so a command
  * never runs twice.
  */
-export function forwardCommand(socketPath: string, facts: DoorFacts, what: Forwardable, timeoutMs = 15 * 60 * 1000): Promise<CommandReply | null> {
+export async function forwardCommand(socketPath: string, facts: DoorFacts, what: Forwardable, timeoutMs?: number): Promise<CommandReply | null> {
+  const r = await askServer(socketPath, facts, what, timeoutMs);
+  return 'unsent' in r ? null : r;
+}
+
+/**
+ * forwardCommand that also says why nothing was sent: nobody listens behind
+ * the socket (refused, gone), or this process may not connect to it.
+ */
+export function askServer(socketPath: string, facts: DoorFacts, what: Forwardable, timeoutMs = 15 * 60 * 1000): Promise<CommandReply | { unsent: NoServer }> {
   return new Promise((resolve) => {
     const sock = connect(socketPath);
     let sent = false;
     let buf = '';
     const timer = setTimeout(() => done({ code: 1, stdout: '', stderr: 'dcm: dcm-server did not answer in time\n' }), timeoutMs);
-    const done = (r: CommandReply | null) => {
+    const done = (r: CommandReply | { unsent: NoServer }) => {
       clearTimeout(timer);
       sock.destroy();
       resolve(r);
@@ -41,7 +51,8 @@ export function forwardCommand(socketPath: string, facts: DoorFacts, what: Forwa
       done({ code: 1, stdout: '', stderr: 'dcm: dcm-server gave no answer (see its log)\n' });
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
-      if (!sent) return done(null); // nothing was asked: no socket, nobody listening, or not ours to use
+      // Nothing was asked: no socket or nobody listening (the server is not running), or not ours to use.
+      if (!sent) return done({ unsent: e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'not-running' : 'no-access' });
       done({ code: 1, stdout: '', stderr: `dcm: lost dcm-server while running the command: ${e.message}\n` });
     });
   });

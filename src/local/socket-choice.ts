@@ -14,15 +14,43 @@ import { lstatSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { rootSocketPath, serviceSocketPath, socketDir } from '../paths.js';
 
+/**
+ * Why a door has no dcm-server to hand its command to: nothing listens (no
+ * socket, or a dead one), or a socket is there but this door may not use it
+ * (not this account's, or not laid out as dcm-server lays it out).
+ */
+export type NoServer = 'not-running' | 'no-access';
+
 export function commandSocketFor(stateDir: string, euid: number): string | null {
+  const c = socketChoice(stateDir, euid);
+  return 'path' in c ? c.path : null;
+}
+
+/** The socket this door may use, or why there is none. */
+export function socketChoice(stateDir: string, euid: number): { path: string } | { why: NoServer } {
   const path = euid === 0 ? rootSocketPath(stateDir) : serviceSocketPath(stateDir);
   const rootDir = (st: Stats, others: number) => st.isDirectory() && st.uid === 0 && (st.mode & others) === 0;
+  const look = (p: string): Stats | null => {
+    try {
+      return lstatSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  };
   try {
-    if (!rootDir(lstatSync(socketDir(stateDir)), 0o022)) return null;
-    if (euid === 0 && !rootDir(lstatSync(dirname(path)), 0o077)) return null;
-    const sock = lstatSync(path);
-    return sock.isSocket() && sock.uid === euid ? path : null;
+    const dir = look(socketDir(stateDir));
+    if (!dir) return { why: 'not-running' }; // no server has made it: run here
+    if (!rootDir(dir, 0o022)) return { why: 'no-access' };
+    if (euid === 0) {
+      const own = look(dirname(path));
+      if (!own) return { why: 'not-running' };
+      if (!rootDir(own, 0o077)) return { why: 'no-access' };
+    }
+    const sock = look(path);
+    if (!sock) return { why: 'not-running' };
+    return sock.isSocket() && sock.uid === euid ? { path } : { why: 'no-access' };
   } catch {
-    return null; // no server has made them: run here
+    return { why: 'no-access' }; // cannot even look (EACCES on the state directory)
   }
 }

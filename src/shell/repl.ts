@@ -38,6 +38,14 @@ export interface ReplOptions {
   signal?: AbortSignal;
   /** Told true while a command runs and false while waiting for input (for idle timers). */
   onBusy?: (busy: boolean) => void;
+  /**
+   * Runs one command line's words for `user` and answers with its text. The
+   * door decides where: by default core.run in this process; the service
+   * account's dcm-shell hands each command to dcm-server, which alone (as
+   * root) may check the storage create and start bind. Wizards and completion
+   * still read through `core`.
+   */
+  run?: (words: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 const HISTORY_SIZE = 500;
@@ -144,8 +152,9 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     return lines.shift()!;
   };
 
+  const runCommand = o.run ?? ((words: string[]) => core.run(user, words));
   const runWords = async (words: string[]) => {
-    const r = await core.run(user, words);
+    const r = await runCommand(words);
     if (r.stdout) out(r.stdout);
     if (r.stderr) out(c.red(r.stderr));
   };

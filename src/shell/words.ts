@@ -35,3 +35,12 @@ export function splitWords(line: string): string[] {
   if (inWord) words.push(cur);
   return words;
 }
+
+/**
+ * The inverse of splitWords: one line that splits back into exactly these
+ * words (each in single quotes, a quote itself as '"'"'), for handing a
+ * command the shell already split to a door that takes a line.
+ */
+export function joinWords(words: string[]): string {
+  return words.map((w) => `'${w.replace(/'/g, `'"'"'`)}'`).join(' ');
+}

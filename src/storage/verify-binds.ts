@@ -15,6 +15,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DcmError } from '../errors.js';
 import { inDir } from './no-follow.js';
+import { needsServerError } from './server-absence.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 
@@ -71,11 +72,8 @@ function openChecked(user: string, dirFd: number | null, path: string, want: Exp
     if (code === 'ENOENT') throw refuse(user, want.inside, path, 'is missing');
     // The storage is root-only: a door running as another account (the service
     // account's dcm-shell with no dcm-server to hand the command to) cannot
-    // check it, and a bind it cannot check is never made.
-    if (code === 'EACCES') {
-      throw new DcmError('unavailable', 'this command needs dcm-server, which is not running: ask the administrator to start it',
-        `${path}: permission denied to uid ${process.geteuid?.()}: storage binds are checked as root (run dcm-server, which serves this door)`);
-    }
+    // check it, and a bind it cannot check is never made (server-absence.ts words why).
+    if (code === 'EACCES') throw needsServerError(path);
     throw e;
   }
   const st = fstatSync(fd);

@@ -11,12 +11,13 @@
 import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TestEnv, run, type TestUser } from '../helpers/env.js';
-import { doorBin, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
+import { createServer } from 'node:net';
+import { TestEnv, dockerInspect, run, type TestUser } from '../helpers/env.js';
+import { KEY, Typist, doorBin, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 const SERVER_PORT = tp(32350);
@@ -90,7 +91,9 @@ describe('command sockets: identity from the socket, not from the request', () =
   before(async () => {
     assert.equal((await run('groupadd', [GROUP])).code, 0);
     for (const [name, home] of [[MEMBER, false], [SERVICE, true], [SUDOER, false]] as const) {
-      const r = await run('useradd', [home ? '--create-home' : '--no-create-home', '--shell', '/bin/sh', ...(name === SUDOER ? [] : ['-G', GROUP]), name]);
+      // The service account as the README sets it up: the state directory's group, and the engine's.
+      const groups = name === SUDOER ? [] : ['-G', name === SERVICE ? `${GROUP},docker` : GROUP];
+      const r = await run('useradd', [home ? '--create-home' : '--no-create-home', '--shell', '/bin/sh', ...groups, name]);
       assert.equal(r.code, 0, r.stderr);
     }
     // No password, not locked: sshd (without PAM) lets a key log in to the service account.
@@ -109,7 +112,7 @@ describe('command sockets: identity from the socket, not from the request', () =
     const check = await run('visudo', ['-cf', SUDOERS]);
     assert.equal(check.code, 0, check.stderr);
     // The service account's forced command, behind a real sshd.
-    sshd = await startSshd({ port: SSHD_PORT, authorizedKeys: [`restrict,command="${shellCmd('alice')}" ${alice.pubKey}`] });
+    sshd = await startSshd({ port: SSHD_PORT, authorizedKeys: [`restrict,pty,command="${shellCmd('alice')}" ${alice.pubKey}`] });
     chmodSync(sshd.dir, 0o711); // sshd reads the keys file as the logging-in account
     chmodSync(join(sshd.dir, 'authorized_keys'), 0o644);
     server = await startServer(env, SERVER_PORT);
@@ -195,6 +198,44 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.match(log, new RegExp(`command socket: ${SUDOER} via the root socket \\(dcm-shell\\)`));
     assert.match(log, /command socket: alice via the service socket \(dcm-shell\)/);
   });
+  test('the service account\'s interactive shell (ssh -tt) hands each command to dcm-server: create (by wizard) gives a running container, rm -f removes it', async () => {
+    const before = server.log().length;
+    const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      // create alone: the wizard reads the database here, then the command it builds goes to the server.
+      t.type('create' + KEY.enter);
+      at = await t.expect(/Image[\s\S]*dcm\/debian-base:bookworm/, at);
+      t.type(KEY.enter);
+      at = await t.expect(/Extra ports/, at);
+      t.type(KEY.enter);
+      at = await t.expect(/Name/, at);
+      t.type('viasock' + KEY.enter);
+      at = await t.expect(/running: create dcm\/debian-base:bookworm --name viasock/, at);
+      const from = at;
+      at = await t.expect(/(ssh -p \d+ root@127\.0\.0\.1|dcm: .*)[\s\S]*alice@dcm> /, at, 120_000);
+      // Run in the service account's own process, create could not check the root-only storage.
+      assert.equal(/^dcm: .*$/m.exec(t.text().slice(from))?.[0], undefined);
+      const mine = await env.dcmJson<{ id: number; name: string }[]>('alice', 'show');
+      const made = mine.find((c) => c.name === 'viasock');
+      assert.ok(made, `no container viasock: ${JSON.stringify(mine)}`);
+      const inspected = await dockerInspect(env.dockerName(made.id));
+      assert.equal(inspected?.State?.Running, true, 'the container runs');
+      t.type(`rm -f ${made.id}` + KEY.enter);
+      at = await t.expect(/Remove container/, at);
+      t.type('y' + KEY.enter);
+      at = await t.expect(new RegExp(`removed ${made.id} \\(viasock\\)[\\s\\S]*alice@dcm> `), at, 60_000);
+      assert.equal(await dockerInspect(env.dockerName(made.id)), null, 'the container is gone');
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
+    // Both came through the service socket, one request each.
+    const log = server.log().slice(before);
+    assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
+  });
 });
 
 describe('the service account without a server, and without write access to the database', () => {
@@ -232,5 +273,34 @@ describe('the service account without a server, and without write access to the 
     const c = await door('create');
     assert.equal(c.code, 6, c.stderr);
     assert.equal(c.stderr, 'dcm: this command needs dcm-server, which is not running: ask the administrator to start it\n');
+  });
+
+  test('its shell without a server runs each line itself: reads work, create says dcm-server is not running', async () => {
+    // No pty and no command: the shell reads plain lines, through the same runner as the interactive shell.
+    const door = [process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile].join(' ');
+    const r = await run('sh', ['-c', `printf 'whoami\\ncreate\\n' | runuser -u ${account} -- ${door}`],
+      { SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '', SSH_ORIGINAL_COMMAND: '' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^user +alice /m);
+    assert.match(r.stdout, /^dcm: this command needs dcm-server, which is not running: ask the administrator to start it$/m);
+  });
+
+  test('a service socket this account may not use: create says so, not that dcm-server is not running', async () => {
+    // A server listens, but its service socket is root's (as when it was started for another service account).
+    const run_ = join(env.stateDir, 'run');
+    rmSync(run_, { recursive: true, force: true });
+    mkdirSync(run_, { mode: 0o711 });
+    chmodSync(run_, 0o711);
+    const listener = createServer((s) => s.destroy());
+    await new Promise<void>((r) => listener.listen(join(run_, 'service.sock'), r));
+    try {
+      const r = await run('runuser', ['-u', account, '--', process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile],
+        { SSH_ORIGINAL_COMMAND: 'create', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' });
+      assert.equal(r.code, 6, r.stderr);
+      assert.equal(r.stderr, 'dcm: this command needs dcm-server, and this account could not use its command socket: ask the administrator\n');
+    } finally {
+      await new Promise<void>((r) => listener.close(() => r()));
+      rmSync(run_, { recursive: true, force: true });
+    }
   });
 });

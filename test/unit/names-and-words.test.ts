@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkContainerName, checkUserName, normaliseImageRef, parseImageNameTag, checkPort } from '../../src/names.js';
-import { splitWords } from '../../src/shell/words.js';
+import { joinWords, splitWords } from '../../src/shell/words.js';
 import { parseArgs } from '../../src/shell/args.js';
 
 test('user names: unix and docker safe, reserved ones refused', () => {
@@ -34,6 +34,12 @@ test('command lines split like a shell, without a shell', () => {
   assert.deepEqual(splitWords('show; rm -rf /'), ['show;', 'rm', '-rf', '/']);
   assert.deepEqual(splitWords(`x ""`), ['x', '']);
   assert.throws(() => splitWords('show "x'), /unterminated/);
+});
+
+test('joinWords gives a line that splits back into exactly the same words', () => {
+  for (const words of [[], ['show'], ['create', '--name', 'my box'], ['', "it's", '"q"', 'a\\b', 'tab\tnl\n', "''", '$(x) `y` ;|&']]) {
+    assert.deepEqual(splitWords(joinWords(words)), words);
+  }
 });
 
 test('flags are checked against each command\'s spec', () => {
