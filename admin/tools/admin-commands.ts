@@ -52,11 +52,11 @@ const usersLs: AdminTool = {
   async run(app) {
     const s = app.store;
     const rows = s.users.list().map((u) => ({
-      user: u.name, uid: u.uid, gid: u.gid, blocked: u.blocked === 1, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
+      user: u.name, uid: u.uid, gid: u.gid, blocked: u.blocked === 1, keysHeld: u.keys_unsynced === 1, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
       containers: s.containers.countByOwner(u.name), images: s.images.ownedBy(u.name).length,
     }));
     const text = rows.length
-      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.blocked ? `${r.user} (blocked: run dcm-userdel again)` : r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
+      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.blocked ? `${r.user} (blocked: run dcm-userdel again)` : r.keysHeld ? `${r.user} (held: repair .ssh, then users key ${r.user} --sync)` : r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
       : 'no users (add one with dcm-useradd)';
     return { text, json: rows };
   },
