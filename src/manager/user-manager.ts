@@ -160,24 +160,28 @@ export class UserManager {
   /**
    * Changes the database and then the files. When the files refuse (a link
    * where .ssh should be): an addition gets the old keys back in the
-   * database; a removal (`removal`) stays, and the user is marked
-   * keys_unsynced. While marked, every write makes the files hold exactly
+   * database; a removal (`removal`) stays, and the user stays marked
+   * keys_unsynced (set with the removal itself). While marked, every write makes the files hold exactly
    * the database's keys, since they may still carry any revoked key; the
    * first one that succeeds clears the mark.
    */
   private changeKeys(name: string, changeDb: () => void, change: KeyChange, remap: UsernsRemap | null, removal = false): void {
     const { store, config } = this.deps;
     const user = this.get(name);
-    const owners = storageOwners(remap, user.uid, user.gid); // refuses a uid the engine's user namespace cannot hold
     const before = store.users.keys(user.name);
-    store.tx(changeDb);
+    // A removal holds the user's containers in the same transaction: a crash
+    // before the files are written leaves them held, never open to the key.
+    store.tx(() => {
+      changeDb();
+      if (removal) store.users.setKeysUnsynced(user.name, true);
+    });
     const exact = user.keys_unsynced === 1 || change.replace === true;
     const write: KeyChange = exact ? { add: store.users.keys(user.name).map(rowLine), replace: true } : change;
     try {
+      const owners = storageOwners(remap, user.uid, user.gid); // refuses a uid the engine's user namespace cannot hold
       ensureUserDirs(config.storageDir, user.name, user.uid, user.gid, write, owners);
     } catch (e) {
       if (removal) {
-        store.tx(() => store.users.setKeysUnsynced(user.name, true));
         // The storage's own advice (retry from inside a container) does not fit here: the containers are held.
         throw new KeyFilesRefused((e instanceof DcmError ? e.userMessage : (e as Error).message).replace(/ \(remove it[^)]*\)$/, ''));
       }
@@ -187,7 +191,7 @@ export class UserManager {
       });
       throw e;
     }
-    if (user.keys_unsynced) store.users.setKeysUnsynced(user.name, false);
+    if (user.keys_unsynced || removal) store.users.setKeysUnsynced(user.name, false);
     store.audit.record({ actor: 'admin', action: 'keys', target: user.name, ok: true, detail: JSON.stringify(write) });
   }
 
