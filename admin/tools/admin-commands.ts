@@ -52,11 +52,11 @@ const usersLs: AdminTool = {
   async run(app) {
     const s = app.store;
     const rows = s.users.list().map((u) => ({
-      user: u.name, uid: u.uid, gid: u.gid, blocked: u.blocked === 1, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
+      user: u.name, uid: u.uid, gid: u.gid, blocked: u.blocked === 1, keysHeld: u.keys_unsynced === 1, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
       containers: s.containers.countByOwner(u.name), images: s.images.ownedBy(u.name).length,
     }));
     const text = rows.length
-      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.blocked ? `${r.user} (blocked: run dcm-userdel again)` : r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
+      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.blocked ? `${r.user} (blocked: run dcm-userdel again)` : r.keysHeld ? `${r.user} (held: repair .ssh, then users key ${r.user} --sync)` : r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
       : 'no users (add one with dcm-useradd)';
     return { text, json: rows };
   },
@@ -69,7 +69,10 @@ const usersKey: AdminTool = {
     'dcm owns the key lines it installs in <storage>/<user>/{root,home}/.ssh/authorized_keys:',
     '--key adds a line (other lines stay); --rm removes every line carrying that key;',
     '--set makes both files hold exactly the given keys (lines added by anyone else go too).',
-    'A change is made in both files and the database, or in none.',
+    'An added key is made in both files and the database, or in none. A revocation (--rm, --set) always',
+    'takes effect in dcm logins; if the files refuse it (e.g. a link planted in .ssh), the user\'s containers',
+    'are stopped and cannot be created or started until the planted entry is removed and --sync succeeds.',
+    'A revocation does not end sessions already open inside running containers: stop them if the key leaked.',
   ].join('\n'),
   args: {
     positional: ['NAME'],
@@ -77,6 +80,7 @@ const usersKey: AdminTool = {
       key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'add a public key file or key line (repeatable)' },
       rm: { type: 'list', value: 'FINGERPRINT', help: 'revoke the key with this fingerprint, e.g. SHA256:… (repeatable)' },
       set: { type: 'string', value: 'FILE|KEYTEXT', help: 'replace all keys with the keys in FILE' },
+      sync: { type: 'bool', help: "rewrite both authorized_keys files to hold exactly the user's keys in dcm (after a refused --rm/--set)" },
     },
   },
   async run(app, a) {
@@ -87,17 +91,21 @@ const usersKey: AdminTool = {
     const adds = list(a.flags.key);
     const rms = list(a.flags.rm);
     const set = str(a.flags.set);
-    if ([adds.length > 0, rms.length > 0, set !== undefined].filter(Boolean).length > 1) {
-      throw new DcmError('usage', 'dcm-admin users key: use one of --key, --rm and --set at a time');
+    const sync = a.flags.sync === true;
+    if ([adds.length > 0, rms.length > 0, set !== undefined, sync].filter(Boolean).length > 1) {
+      throw new DcmError('usage', 'dcm-admin users key: use one of --key, --rm, --set and --sync at a time');
     }
     const lines: string[] = [];
     if (adds.length) {
       for (const k of um.addKeys(name, adds.flatMap(readKeyArg), remap)) lines.push(`added key ${k.algo} ${k.fingerprint}`);
     } else if (rms.length) {
-      for (const fp of rms) lines.push(`revoked key ${um.removeKey(name, fp, remap).algo} ${fp}`);
+      for (const k of await um.removeKeys(name, rms, remap)) lines.push(`revoked key ${k.algo} ${k.fingerprint}`);
     } else if (set !== undefined) {
-      um.setKeys(name, readKeyArg(set), remap);
+      await um.setKeys(name, readKeyArg(set), remap);
       lines.push(`${name} now has exactly these keys:`);
+    } else if (sync) {
+      um.syncKeys(name, remap);
+      lines.push(`${name}'s authorized_keys files now hold exactly these keys:`);
     }
     const keys = app.store.users.keys(name).map((k) => ({ algo: k.algo, fingerprint: k.fingerprint, comment: k.comment }));
     if (!adds.length && !rms.length) lines.push(...(keys.length ? keys.map((k) => `  ${k.algo} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`) : [`${name} has no keys`]));

@@ -20,7 +20,7 @@ export const userdel: AdminTool = {
   args: {
     positional: ['NAME'],
     flags: {
-      'keep-images': { type: 'bool', help: "leave the user's images in the engine (dcm forgets them)" },
+      'keep-images': { type: 'bool', help: "leave the user's images in the engine: no user can use them any more, reconcile (and every dcm-server start) leaves them; remove them with docker rmi" },
       'keep-storage': { type: 'bool', help: 'leave the storage directories on disk' },
     },
   },

@@ -27,6 +27,7 @@ import { runningCount, runningSnapshot, type RunningSnapshot } from './start-cla
 import { gpuEnv } from './gpu-env.js';
 import { ensureUserNetwork } from './user-network.js';
 import { assertNotBlocked } from './user-manager.js';
+import { assertKeysInSync } from './keys-unsynced.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -140,6 +141,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
   for (let round = 0; round < MAX_PROBE_ROUNDS; round++) {
     const res = store.tx(() => {
       assertNotBlocked(store, user.name); // dcm-userdel may have begun since the command started
+      assertKeysInSync(store, user.name); // a key revocation may have been refused since
       const decision = decideWithUsage(deps, user, inp.groups, inp.preq, inp.runningNow);
       if (inp.name && store.containers.ownedByName(user.name, inp.name)) {
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);

@@ -7,7 +7,8 @@
  * 2. wait for creates already in flight (rows in 'creating') to finish, then
  *    remove every container of the user, and sweep the engine for anything
  *    still labelled with their name in this installation;
- * 3. remove their images (rows and engine), unless kept;
+ * 3. remove their images (rows and engine), or with --keep-images record
+ *    them as kept (table kept_images) so reconcile leaves them in the engine;
  * 4. remove their storage with a walk that never follows a link and never
  *    leaves the storage's filesystem (storage/remove-tree.ts);
  * 5. delete the user row (keys and groups go with it), then sweep once more.
@@ -17,7 +18,7 @@
  */
 import { removeUserNetwork, type NetworkRemoval } from './user-network.js';
 import { DcmError } from '../errors.js';
-import { LABEL_ID, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_OWNER } from '../engine/labels.js';
+import { LABEL_ID, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_OWNER, provenance } from '../engine/labels.js';
 import { removeTree } from '../storage/remove-tree.js';
 import { userDirs } from '../storage/user-dirs.js';
 import type { Deps } from './deps.js';
@@ -90,17 +91,39 @@ async function removeContainers(deps: Deps, name: string, report: DelUserReport)
 }
 
 async function removeImages(deps: Deps, name: string, keep: boolean, report: DelUserReport): Promise<void> {
-  const { store, engine } = deps;
+  const { store } = deps;
   for (const img of store.images.ownedBy(name)) {
     if (keep) {
       report.keptImages.push(img.ref);
+      // Recorded, so that reconcile (run at every dcm-server start) does not take it for a leftover.
+      store.tx(() => {
+        store.images.keep(img.docker_id, img.ref, name);
+        store.images.delete(img.ref);
+      });
     } else {
-      if (await engine.inspectImage(img.docker_id)) await engine.removeImage(img.ref);
+      await removeRowImage(deps, img);
       report.images.push(img.ref);
+      store.images.delete(img.ref);
     }
-    store.images.delete(img.ref);
   }
   if (!keep) await sweepEngine(deps, name, false);
+}
+
+/**
+ * Removes the engine image of one row: by its tag only while the tag still
+ * names that image (it may have been re-tagged onto another image since),
+ * else by id when the image is this installation's; otherwise it is left.
+ */
+async function removeRowImage(deps: Deps, img: { ref: string; docker_id: string }): Promise<void> {
+  const { engine, store, config } = deps;
+  if ((await engine.inspectImage(img.ref))?.id === img.docker_id) {
+    await engine.removeImage(img.ref);
+    return;
+  }
+  const byId = await engine.inspectImage(img.docker_id);
+  if (byId && provenance(byId.labels, config.instance, store.installation.id) === 'ours' && store.images.refsForDockerId(img.docker_id).length <= 1) {
+    await engine.removeImage(img.docker_id).catch(() => undefined);
+  }
 }
 
 /** Removes containers (and, unless kept, images) labelled with the user in this installation that no row holds. */

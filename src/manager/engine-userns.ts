@@ -16,6 +16,7 @@ import type { Engine, UsernsRemap } from '../engine/engine.js';
 import { storageOwners, type StorageOwners } from '../storage/id-map.js';
 import { setuidFacts } from '../storage/mount-flags.js';
 import { reownUserDirs } from '../storage/reown.js';
+import { assertKeysInSync } from './keys-unsynced.js';
 import type { Config } from '../config.js';
 import type { Deps } from './deps.js';
 
@@ -54,6 +55,7 @@ export async function prepareForCreate(deps: Deps, user: { name: string; uid: nu
       }
     }
   }
+  assertKeysInSync(deps.store, user.name); // a refused revocation holds the user's containers
   verifyStorageBinds(deps.config.storageDir, user.name, null); // no links before anything is re-owned
   reownUserDirs(deps.config.storageDir, user.name, owners);
   return owners;
@@ -62,6 +64,7 @@ export async function prepareForCreate(deps: Deps, user: { name: string; uid: nu
 /** Before a stopped container starts again: the storage may have been re-owned for another engine mode since. */
 export async function prepareForStart(deps: Deps, user: { name: string; uid: number; gid: number }): Promise<StorageOwners> {
   const owners = storageOwners(await engineRemap(deps.engine), user.uid, user.gid);
+  assertKeysInSync(deps.store, user.name); // a refused revocation holds the user's containers
   verifyStorageBinds(deps.config.storageDir, user.name, null); // no links before anything is re-owned
   reownUserDirs(deps.config.storageDir, user.name, owners);
   return owners;

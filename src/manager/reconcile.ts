@@ -6,7 +6,8 @@
  * only those this database references by Docker id. An unlabelled object no
  * row references may belong to another installation with the same instance
  * name: it is reported, never removed. No image that a row of the images
- * table (base or user) or a container row references is ever removed, and
+ * table (base or user), a container row or a kept image (dcm-userdel
+ * --keep-images) references is ever removed, and
  * creates still in flight in another process are left alone.
  */
 import { LABEL_ID, LABEL_MANAGED, provenance } from '../engine/labels.js';
@@ -20,7 +21,7 @@ export interface ReconcileReport {
   containersWithoutRow: string[];
   /** Creates or removes interrupted half-way: finished or undone. */
   staleReservations: number[];
-  /** User image rows whose engine image is gone. */
+  /** User image rows (and kept images' records) whose engine image is gone. */
   imagesWithoutEngineImage: string[];
   /** Images labelled with this installation that no row references: removed. */
   imagesWithoutRow: string[];
@@ -98,6 +99,13 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
       if (!dry) store.images.delete(img.ref);
     }
   }
+  // An image dcm-userdel --keep-images left stays until the admin removes it; then its record goes.
+  for (const k of store.images.kept()) {
+    if (!(await imageExists(deps, imagesById, k.docker_id))) {
+      rep.imagesWithoutEngineImage.push(k.ref);
+      if (!dry) store.images.forgetKept(k.docker_id);
+    }
+  }
   // Every image a row stands for — a user's, a base image (even one first
   // committed by a user), or the image of a container — stays.
   const kept = referencedImageIds(deps);
@@ -119,7 +127,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
 
 /** Docker ids of every image the database refers to. */
 function referencedImageIds(deps: Deps): Set<string> {
-  const rows = deps.store.db.prepare('SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers').all() as { id: string }[];
+  const rows = deps.store.db.prepare('SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers UNION SELECT docker_id AS id FROM kept_images').all() as { id: string }[];
   return new Set(rows.map((r) => r.id));
 }
 

@@ -15,6 +15,7 @@ import type { Deps } from './deps.js';
 import { storageOwners } from '../storage/id-map.js';
 import type { UsernsRemap } from '../engine/engine.js';
 import { deleteUser, type DelUserReport } from './delete-user.js';
+import { stopUserContainers } from './keys-unsynced.js';
 
 export type { DelUserReport };
 
@@ -95,19 +96,30 @@ export class UserManager {
     return keys;
   }
 
-  /** Revokes one key: from dcm logins and from every line that carries it in the storage. */
-  removeKey(name: string, fingerprint: string, remap: UsernsRemap | null = null): KeyRow {
-    const row = this.deps.store.users.keys(this.get(name).name).find((k) => k.fingerprint === fingerprint);
-    if (!row) throw new DcmError('not-found', `${name} has no key ${fingerprint} (list them with dcm-admin users key ${name})`);
-    this.changeKeys(name, () => this.deps.store.users.removeKey(name, fingerprint), { add: [], remove: [row.key_b64] }, remap);
-    return row;
+  /**
+   * Revokes keys (all in one change): from dcm logins and from every line
+   * that carries them in the storage. The revocation stands even when the
+   * files refuse it (see revoke).
+   */
+  async removeKeys(name: string, fingerprints: string[], remap: UsernsRemap | null = null): Promise<KeyRow[]> {
+    const have = this.deps.store.users.keys(this.get(name).name);
+    const rows = fingerprints.map((fp) => {
+      const row = have.find((k) => k.fingerprint === fp);
+      if (!row) throw new DcmError('not-found', `${name} has no key ${fp} (list them with dcm-admin users key ${name})`);
+      return row;
+    });
+    const what = `${rows.length > 1 ? 'keys' : 'key'} ${rows.map((r) => r.fingerprint).join(', ')} revoked`;
+    await this.revoke(name, what, () => {
+      for (const r of rows) this.deps.store.users.removeKey(name, r.fingerprint);
+    }, { add: [], remove: rows.map((r) => r.key_b64) }, remap);
+    return rows;
   }
 
   /** Replaces all keys: dcm logins and both authorized_keys files hold exactly these afterwards. */
-  setKeys(name: string, lines: string[], remap: UsernsRemap | null = null): PublicKey[] {
+  async setKeys(name: string, lines: string[], remap: UsernsRemap | null = null): Promise<PublicKey[]> {
     const keys = lines.map(parsePublicKey);
     if (keys.length === 0) throw new DcmError('usage', '--set needs at least one key (use --rm to take keys away)');
-    this.changeKeys(name, () => {
+    await this.revoke(name, 'keys replaced', () => {
       this.deps.store.users.removeAllKeys(name);
       for (const k of keys) this.insertKey(name, k);
     }, { add: keys.map(keyLine), replace: true }, remap);
@@ -115,26 +127,72 @@ export class UserManager {
   }
 
   /**
-   * Changes the database and then the files; when the files refuse (a link
-   * where .ssh should be), the database gets its old keys back, so dcm-server
-   * and the containers never disagree about what opens the account.
+   * Makes both authorized_keys files hold exactly the keys dcm has for the
+   * user (lines anyone else added go), and lifts the hold a refused
+   * revocation put on their containers.
    */
-  private changeKeys(name: string, changeDb: () => void, change: KeyChange, remap: UsernsRemap | null): void {
+  syncKeys(name: string, remap: UsernsRemap | null = null): KeyRow[] {
+    const user = this.get(name);
+    this.changeKeys(user.name, () => undefined, { add: [], replace: true }, remap);
+    return this.deps.store.users.keys(user.name);
+  }
+
+  /**
+   * A removal: the database change is committed whatever the files say, so
+   * dcm-server refuses the key at once. When the files refuse, the user's
+   * containers are stopped and held (keys-unsynced.ts) and the admin is told
+   * in one line what was refused and what to do.
+   */
+  private async revoke(name: string, what: string, changeDb: () => void, change: KeyChange, remap: UsernsRemap | null): Promise<void> {
+    try {
+      this.changeKeys(name, changeDb, change, remap, true);
+    } catch (e) {
+      if (!(e instanceof KeyFilesRefused)) throw e;
+      const stopped = await stopUserContainers(this.deps, name).catch((err: unknown) => {
+        throw new DcmError('conflict', `${what} in dcm logins, but ${e.reason}; stopping ${name}'s containers FAILED (${(err as Error).message}): stop them (docker stop), remove it and run dcm-admin users key ${name} --sync`);
+      });
+      this.deps.store.audit.record({ actor: 'admin', action: 'keys-refused', target: name, ok: false, detail: JSON.stringify({ change, reason: e.reason, stopped }) });
+      const held = stopped.length ? `containers stopped (${stopped.join(', ')}) and` : 'containers';
+      throw new DcmError('conflict', `${what} in dcm logins, but ${e.reason}; ${name}'s ${held} held until you remove it and run dcm-admin users key ${name} --sync`);
+    }
+  }
+
+  /**
+   * Changes the database and then the files. When the files refuse (a link
+   * where .ssh should be): an addition gets the old keys back in the
+   * database; a removal (`removal`) stays, and the user stays marked
+   * keys_unsynced (set with the removal itself). While marked, every write makes the files hold exactly
+   * the database's keys, since they may still carry any revoked key; the
+   * first one that succeeds clears the mark.
+   */
+  private changeKeys(name: string, changeDb: () => void, change: KeyChange, remap: UsernsRemap | null, removal = false): void {
     const { store, config } = this.deps;
     const user = this.get(name);
-    const owners = storageOwners(remap, user.uid, user.gid); // refuses a uid the engine's user namespace cannot hold
     const before = store.users.keys(user.name);
-    store.tx(changeDb);
+    // A removal holds the user's containers in the same transaction: a crash
+    // before the files are written leaves them held, never open to the key.
+    store.tx(() => {
+      changeDb();
+      if (removal) store.users.setKeysUnsynced(user.name, true);
+    });
+    const exact = user.keys_unsynced === 1 || change.replace === true;
+    const write: KeyChange = exact ? { add: store.users.keys(user.name).map(rowLine), replace: true } : change;
     try {
-      ensureUserDirs(config.storageDir, user.name, user.uid, user.gid, change, owners);
+      const owners = storageOwners(remap, user.uid, user.gid); // refuses a uid the engine's user namespace cannot hold
+      ensureUserDirs(config.storageDir, user.name, user.uid, user.gid, write, owners);
     } catch (e) {
+      if (removal) {
+        // The storage's own advice (retry from inside a container) does not fit here: the containers are held.
+        throw new KeyFilesRefused((e instanceof DcmError ? e.userMessage : (e as Error).message).replace(/ \(remove it[^)]*\)$/, ''));
+      }
       store.tx(() => {
         store.users.removeAllKeys(user.name);
         for (const k of before) store.users.addKey({ user: k.user, algo: k.algo, key_b64: k.key_b64, comment: k.comment, fingerprint: k.fingerprint });
       });
       throw e;
     }
-    store.audit.record({ actor: 'admin', action: 'keys', target: user.name, ok: true, detail: JSON.stringify(change) });
+    if (user.keys_unsynced || removal) store.users.setKeysUnsynced(user.name, false);
+    store.audit.record({ actor: 'admin', action: 'keys', target: user.name, ok: true, detail: JSON.stringify(write) });
   }
 
   private insertKey(name: string, k: PublicKey): void {
@@ -150,6 +208,15 @@ export class UserManager {
     return { uid, gid: uid };
   }
 }
+
+/** The files refused a key change; `reason` is the one line saying what was refused. */
+class KeyFilesRefused extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+const rowLine = (k: KeyRow): string => keyLine({ algo: k.algo, b64: k.key_b64, comment: k.comment });
 
 /** uid/gid of an existing host account of the same name, so storage is theirs on the host too. */
 function hostAccount(name: string): { uid: number; gid: number } | null {

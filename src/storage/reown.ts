@@ -14,11 +14,14 @@
 import { constants, fchownSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { DcmError } from '../errors.js';
-import { ensureChildDir, inDir, openTrustedDir, withFd } from './no-follow.js';
+import { inDir, openTrustedDir, withFd } from './no-follow.js';
 import type { Owner, StorageOwners } from './id-map.js';
 import { userDirs } from './user-dirs.js';
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
+
+const missing = (shown: string) =>
+  new DcmError('conflict', `${shown} is missing; storage is made only by dcm-useradd (the user may be being deleted; the administrator can check with dcm-admin users)`);
 
 const refuse = (shown: string, what: string) =>
   new DcmError('conflict', `${shown} is ${what}; refusing to follow it (remove it, e.g. from inside a container, and retry)`);
@@ -61,16 +64,20 @@ function ownKeys(dirFd: number, shownDir: string, to: Owner): void {
   });
 }
 
-/** Makes root/ and home/ (if missing) and gives them and their keys the owners in `owners`. */
+/**
+ * Gives root/ and home/ and their keys the owners in `owners`. Storage is made
+ * only by dcm-useradd: a missing part is refused, never made again here, so a
+ * start racing dcm-userdel cannot bring back storage that was just removed.
+ */
 export function reownUserDirs(storageDir: string, user: string, owners: StorageOwners): void {
   const d = userDirs(storageDir, user);
   withFd(openTrustedDir(storageDir, { uid: 0, gid: 0, mode: 0o700 }), (storageFd) => {
-    const baseFd = openEntry(storageFd, user, d.base, true);
-    // No storage at all: make it as useradd would (without keys: those come with the user's next key change).
-    const fd = baseFd ?? ensureChildDir(storageFd, user, d.base, 0, 0, 0o700);
+    const fd = openEntry(storageFd, user, d.base, true);
+    if (fd === null) throw missing(d.base);
     withFd(fd, () => {
-      for (const [name, shown, to, mode] of [['root', d.root, owners.root, 0o700], ['home', d.home, owners.home, 0o755]] as const) {
-        const sub = openEntry(fd, name, shown, true) ?? ensureChildDir(fd, name, shown, to.uid, to.gid, mode);
+      for (const [name, shown, to] of [['root', d.root, owners.root], ['home', d.home, owners.home]] as const) {
+        const sub = openEntry(fd, name, shown, true);
+        if (sub === null) throw missing(shown);
         withFd(sub, () => {
           own(sub, to);
           ownKeys(sub, shown, to);

@@ -42,4 +42,18 @@ export class ImagesRepo {
   refsForDockerId(dockerId: string): ImageRow[] {
     return this.db.prepare('SELECT * FROM images WHERE docker_id = ?').all(dockerId) as ImageRow[];
   }
+
+  /** Records an image dcm-userdel --keep-images left in the engine, so reconcile leaves it alone. */
+  keep(dockerId: string, ref: string, formerOwner: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO kept_images (docker_id, ref, former_owner) VALUES (?, ?, ?)').run(dockerId, ref, formerOwner);
+  }
+
+  /** Images kept at a user's deletion (migration 0007). */
+  kept(): { docker_id: string; ref: string; former_owner: string }[] {
+    return this.db.prepare('SELECT docker_id, ref, former_owner FROM kept_images ORDER BY ref').all() as { docker_id: string; ref: string; former_owner: string }[];
+  }
+
+  forgetKept(dockerId: string): void {
+    this.db.prepare('DELETE FROM kept_images WHERE docker_id = ?').run(dockerId);
+  }
 }

@@ -8,6 +8,8 @@ export interface UserRow {
   created_at: string;
   /** 1 while dcm-userdel removes the user: no commands, no logins (migration 0005). */
   blocked: number;
+  /** 1 after a revocation its authorized_keys files refused: no create or start until a key write succeeds (migration 0007). */
+  keys_unsynced: number;
 }
 
 export interface KeyRow {
@@ -65,6 +67,11 @@ export class UsersRepo {
 
   removeAllKeys(user: string): void {
     this.db.prepare('DELETE FROM user_keys WHERE user = ?').run(user);
+  }
+
+  /** Marks (or clears) a user whose authorized_keys files may still hold keys dcm revoked. */
+  setKeysUnsynced(name: string, unsynced: boolean): void {
+    this.db.prepare('UPDATE users SET keys_unsynced = ? WHERE name = ?').run(unsynced ? 1 : 0, name);
   }
 
   /** Blocks (or unblocks) a user: every door refuses a blocked user's commands and logins. */
