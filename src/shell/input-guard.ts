@@ -11,6 +11,13 @@
  *   is typed into one wizard question at most `answerMax` bytes; past that the
  *   rest of the line is dropped, unseen by readline/inquirer, and the shell is
  *   told once (`onOverflow`) so it can say "line too long";
+ * - at the prompt the limit holds for the line readline actually holds, not
+ *   for the bytes typed: readline's keys also grow a line without typing it
+ *   (history recall, yank, undo, completion) or leave it whole while a typed
+ *   count would start again (Ctrl-U with the cursor at the start). So the
+ *   guard hands on either a run of plain text or exactly one key per slice,
+ *   measures the line (`lineLength`) before each, counts text from there, and
+ *   hands on Enter only once the measured line is within the limit;
  * - input is handed on in small slices, one per turn of the event loop, so
  *   other sessions' work interleaves with any burst;
  * - nothing is handed on while the shell runs a command (`hold`), while the
@@ -37,7 +44,17 @@ const QUEUE_MAX = 64 * 1024;
 const CR = 0x0d;
 const LF = 0x0a;
 const CTRL_C = 0x03;
-const CTRL_U = 0x15;
+const CTRL_Y = 0x19;
+const ESC = 0x1b;
+/**
+ * Most bytes of one escape sequence: readline's longest, ESC ESC [ [ 1 2 3 ; 5 ~,
+ * is 10 characters, the last of which may take 4 bytes.
+ */
+const ESCAPE_MAX = 16;
+const EMPTY = Buffer.alloc(0);
+
+/** Bytes readline reads as keys (Enter, Ctrl-…, Backspace, ESC), not as text to insert. */
+const isKeyByte = (c: number) => c < 0x20 || c === 0x7f;
 
 export interface GuardOptions {
   /** Characters pass at once (echo, line editing); without a terminal, whole lines. */
@@ -56,6 +73,11 @@ export class InputGuard {
   readonly input: PassThrough & { isTTY?: boolean; isRaw?: boolean; setRawMode?: (mode: boolean) => unknown };
   /** Told once per over-long line or answer, with the limit it went over. */
   onOverflow: ((limit: number) => void) | null = null;
+  /**
+   * Bytes of the line the reader holds at the prompt (readline's `line`).
+   * Without it, only typed bytes are counted, which history and yank get around.
+   */
+  lineLength: (() => number) | null = null;
 
   readonly lineMax: number;
   readonly answerMax: number;
@@ -63,8 +85,10 @@ export class InputGuard {
   private queued = 0;
   private held = false;
   private answering = false;
-  /** Bytes of the current line (at the prompt) or answer (in a wizard). */
+  /** Bytes of the current line (at the prompt: as measured, plus text handed on since) or answer (in a wizard). */
   private count = 0;
+  /** At the prompt: an escape sequence being read (it may go on in the next piece of input), and the bytes it may still take. */
+  private escape: { stage: 'start' | 'params' | 'char'; left: number } | null = null;
   /** Dropping the rest of an over-long line, up to its end. */
   private dropping = false;
   /** Without a terminal: the current line, kept until it is complete. */
@@ -156,11 +180,18 @@ export class InputGuard {
   /** Hands on one slice, when the reader and the output are ready for it. */
   private pump(): void {
     if (this.closed || this.held || this.waiting) return;
-    if (this.queued === 0) {
-      if (this.sourceEnded) this.finish();
-      return;
-    }
     const face = this.input;
+    const atPrompt = this.o.terminal && !this.answering;
+    if (this.queued === 0) {
+      if (!this.sourceEnded) return;
+      // readline passes on the unfinished line when its input ends: measure it first, as before Enter.
+      if (atPrompt) {
+        if (face.readableFlowing !== true) return;
+        if (face.readableLength > 0) return this.schedule();
+        this.measureLine();
+      }
+      return this.finish();
+    }
     // A paused reader: wait for it ('resume' schedules again); one still being handed the last slice: look again next turn.
     if (face.readableFlowing !== true) return;
     if (face.readableLength > 0) return this.schedule();
@@ -173,23 +204,30 @@ export class InputGuard {
       });
       return;
     }
-    const slice = this.next(this.answering ? ANSWER_SLICE : LINE_SLICE);
-    const pass = this.o.terminal ? this.filterKeys(slice) : this.filterLines(slice);
+    let pass: Buffer;
+    if (!this.o.terminal) pass = this.filterLines(this.next(LINE_SLICE));
+    else if (this.answering) pass = this.filterAnswer(this.next(ANSWER_SLICE));
+    else pass = this.promptSlice();
     if (pass.length) face.write(pass);
     if (this.queued < QUEUE_MAX / 2) this.source.resume();
     this.schedule();
   }
 
   private next(max: number): Buffer {
+    return this.takeBytes(Math.min(max, this.queue[0]!.length));
+  }
+
+  /** The first n bytes of the queue's head. */
+  private takeBytes(n: number): Buffer {
     const head = this.queue[0]!;
-    if (head.length <= max) {
+    if (n === head.length) {
       this.queue.shift();
-      this.queued -= head.length;
+      this.queued -= n;
       return head;
     }
-    this.queue[0] = head.subarray(max);
-    this.queued -= max;
-    return head.subarray(0, max);
+    this.queue[0] = head.subarray(n);
+    this.queued -= n;
+    return head.subarray(0, n);
   }
 
   private overflow(): void {
@@ -197,8 +235,96 @@ export class InputGuard {
     this.onOverflow?.(this.answering ? this.answerMax : this.lineMax);
   }
 
-  /** Terminal: keys pass at once; an over-long line's rest is dropped up to its end (Enter, or Ctrl-C). */
-  private filterKeys(b: Buffer): Buffer {
+  /** At the prompt, before a slice: the line readline holds is where the count starts; over the limit, it is dropped. */
+  private measureLine(): void {
+    if (this.dropping || !this.lineLength) return;
+    const held = this.lineLength();
+    if (held > this.lineMax) this.overflow();
+    else this.count = held;
+  }
+
+  /**
+   * Terminal, at the prompt: one slice is a run of text or one key, measured
+   * before. Text is counted on top of the measured line; a key is not (its
+   * effect is measured before the next slice, and Enter is a key of its own).
+   * An over-long line's rest is dropped up to its end (Enter, or Ctrl-C).
+   */
+  private promptSlice(): Buffer {
+    this.measureLine();
+    const { bytes, text } = this.nextKey();
+    if (this.dropping) {
+      const c = bytes[0]!;
+      if (!text && (c === CR || c === LF || c === CTRL_C)) {
+        this.dropping = false;
+        this.count = 0;
+        if (c === CTRL_C) return bytes;
+      }
+      return EMPTY;
+    }
+    if (text) {
+      this.count += bytes.length;
+      // The whole slice is dropped: the shell wipes the line anyway, and no piece of it may reach the next one.
+      if (this.count > this.lineMax) {
+        this.overflow();
+        return EMPTY;
+      }
+    } else if (bytes.length === 1 && (bytes[0] === CR || bytes[0] === LF || bytes[0] === CTRL_C)) {
+      this.count = 0; // the line ends (counted again from the measured line when there is one)
+    }
+    return bytes;
+  }
+
+  /** At the prompt: takes the next run of text (up to a slice), or one key: a key byte, or an escape sequence. */
+  private nextKey(): { bytes: Buffer; text: boolean } {
+    const head = this.queue[0]!;
+    let n = 0;
+    if (head[0] === ESC) {
+      this.escape = { stage: 'start', left: ESCAPE_MAX - 1 };
+      n = 1;
+    }
+    // An escape sequence is one key, also when its bytes come in two pieces of input.
+    while (this.escape && n < head.length) {
+      const step = this.escapeStep(head[n]!);
+      if (step === 'after') this.escape = null;
+      else n++;
+    }
+    if (n > 0) return { bytes: this.takeBytes(n), text: false };
+    if (isKeyByte(head[0]!)) return { bytes: this.takeBytes(1), text: false };
+    const end = Math.min(head.length, LINE_SLICE);
+    while (n < end && !isKeyByte(head[n]!)) n++;
+    return { bytes: this.takeBytes(n), text: true };
+  }
+
+  /**
+   * Whether byte c still belongs to the escape sequence being read, as
+   * readline reads them: ESC [ or ESC O, digits, ';', then one final
+   * character; or ESC and one character (Meta). At most ESCAPE_MAX bytes, so
+   * text can never pass as part of a key uncounted for long.
+   */
+  private escapeStep(c: number): 'in' | 'last' | 'after' {
+    const e = this.escape!;
+    if (isKeyByte(c) || e.left === 0) return 'after';
+    e.left--;
+    let step: 'in' | 'last';
+    if (e.stage === 'char') {
+      // The rest of a character of several bytes.
+      if (c < 0x80 || c > 0xbf) return 'after';
+      step = 'in';
+    } else if (e.stage === 'start' && (c === 0x5b || c === 0x4f)) {
+      e.stage = 'params'; // ESC [ or ESC O
+      step = 'in';
+    } else if (e.stage === 'params' && ((c >= 0x30 && c <= 0x39) || c === 0x3b || c === 0x5b)) {
+      step = 'in';
+    } else if (c >= 0xc0) {
+      e.stage = 'char'; // a final character of several bytes
+      step = 'in';
+    } else step = 'last';
+    if (step === 'last') this.escape = null;
+    return step;
+  }
+
+  /** Terminal, in a wizard question: every byte counts against the answer's budget; an over-long answer's rest is dropped up to its end. */
+  private filterAnswer(b: Buffer): Buffer {
     const keep: number[] = [];
     for (const c of b) {
       const ends = c === CR || c === LF || c === CTRL_C;
@@ -215,13 +341,10 @@ export class InputGuard {
         keep.push(c);
         continue;
       }
-      // At the prompt a line ends with Enter (or is wiped by Ctrl-U); a wizard question's budget does not reset.
-      if (!this.answering && (ends || c === CTRL_U)) {
-        this.count = 0;
-        keep.push(c);
-        continue;
-      }
-      if (++this.count > (this.answering ? this.answerMax : this.lineMax)) {
+      // Yank inserts killed text without typing it: repeated, it doubles an answer per key.
+      if (c === CTRL_Y) continue;
+      if (++this.count > this.answerMax) {
+        keep.length = 0; // nothing of the cancelled answer is handed on
         this.overflow();
         continue;
       }

@@ -83,6 +83,8 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       wake?.();
     };
     rl.on('line', (l) => {
+      // The guard measures the line before it hands on Enter; this only backs it up.
+      if (Buffer.byteLength(l) > guard.lineMax) return refuseLine(l);
       guard.hold(); // nothing more is read until the shell asks for the next line
       push(l);
     });
@@ -98,6 +100,29 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     return rl;
   };
   let rl = open();
+  // The limit holds for the line readline holds, however it got there (typed, recalled, yanked, completed).
+  guard.lineLength = () => Buffer.byteLength(rl.line);
+
+  /**
+   * A new line editor with the same history: the over-long line is gone, and
+   * neither the kill ring nor the undo stack keeps it (wiping it with Ctrl-U
+   * would put it in both, for Ctrl-Y to bring back).
+   */
+  const freshLine = () => {
+    history = (rl as unknown as { history: string[] }).history ?? history;
+    suspended = true;
+    rl.close();
+    suspended = false;
+    rl = open();
+  };
+
+  /** A line over the limit got past the guard: said so like any over-long line, and kept out of history. */
+  function refuseLine(l: string): void {
+    const h = (rl as unknown as { history?: string[] }).history;
+    if (h && h[0] === l) h.shift();
+    out(c.red(`dcm: line too long (max ${guard.lineMax} bytes)\n`));
+    if (io.terminal) rl.prompt();
+  }
 
   /** Back at the prompt: the next line may come. */
   const askNext = () => {
@@ -110,9 +135,8 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     const e = new DcmError('usage', `line too long (max ${limit} bytes)`);
     if (promptCancel) return promptCancel.abort(e);
     if (io.terminal) {
-      // Wipe what readline holds of the line; the guard drops the rest of it.
-      rl.write(null, { ctrl: true, name: 'e' });
-      rl.write(null, { ctrl: true, name: 'u' });
+      // Forget what readline holds of the line; the guard drops the rest of it.
+      freshLine();
       out('\n');
     }
     out(c.red(`dcm: ${e.userMessage}\n`));

@@ -3,7 +3,9 @@
  * each input path (command prompt, create wizard, rm confirmation, exec
  * command, stdin without a terminal) gets one clear line, while another
  * user's `show` over OpenSSH stays fast, and SIGTERM still stops the server
- * at once. Exec commands of any length get "command too long".
+ * at once. Exec commands of any length get "command too long". The prompt's
+ * limit holds for the line readline holds, also when editing keys (Ctrl-U
+ * after Ctrl-A, history recall, yank) build it rather than typing.
  */
 import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +20,11 @@ const PASTE = 'x'.repeat(100_000);
 /** A generous bound for one `show` over SSH while someone floods (it takes ~0.2 s when idle). */
 const FAST_MS = 4000;
 const TOO_LONG = 'dcm: command too long (at most 8192 characters)\n';
+const LINE_TOO_LONG = /^dcm: line too long \(max 4096 bytes\)$/gm;
+const KEY_CTRL = { a: '\x01', k: '\x0b', u: '\x15', y: '\x19' };
+
+/** How many times re matches in s. */
+const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
 
 /** Bob's `show` over OpenSSH, three times: each must succeed within FAST_MS. */
 async function othersStayFast(bob: TestUser, port: number, what: string): Promise<void> {
@@ -74,6 +81,101 @@ describe('dcm-server under one user\'s input flood', () => {
       t.type('exit' + KEY.enter);
       await t.expect(/logout/, at);
       assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
+  });
+
+  test('4000 bytes, Ctrl-A, Ctrl-U, 25 times, then Enter: "line too long" once, no command over 4096 bytes runs, others stay fast', async () => {
+    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      const from = at;
+      // Ctrl-U after Ctrl-A wipes nothing: the line readline holds keeps growing while each paste alone is under the limit.
+      t.type(('A'.repeat(4000) + KEY_CTRL.a + KEY_CTRL.u).repeat(25) + KEY.enter);
+      await sleep(200);
+      await othersStayFast(bob, PORT, 'Ctrl-U');
+      t.type('whoami' + KEY.enter);
+      at = await t.expect(/\nuser +alice [\s\S]*alice@dcm> /, at);
+      const seen = t.text().slice(from, at);
+      assert.equal(count(seen, LINE_TOO_LONG), 1, 'one "line too long"');
+      assert.doesNotMatch(seen, /unknown command/, 'the over-long line never reached the command core');
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
+  });
+
+  test('a 4000-byte line, then up-arrow + 4000 bytes + Enter 25 times: "line too long" each time, only the first line runs, others stay fast', async () => {
+    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      t.type('A'.repeat(4000) + KEY.enter);
+      // Within the limit: it runs (an unknown command) and enters history.
+      at = await t.expect(/dcm: unknown command: A{40}…[\s\S]*alice@dcm> /, at);
+      const from = at;
+      t.type((KEY.up + 'A'.repeat(4000) + KEY.enter).repeat(25));
+      await sleep(200);
+      await othersStayFast(bob, PORT, 'history recall');
+      t.type('whoami' + KEY.enter);
+      at = await t.expect(/\nuser +alice [\s\S]*alice@dcm> /, at);
+      const seen = t.text().slice(from, at);
+      assert.equal(count(seen, LINE_TOO_LONG), 25, '"line too long" for each recalled and grown line');
+      assert.doesNotMatch(seen, /unknown command/, 'no grown line reached the command core');
+      // History kept only the lines that ran: whoami, then the 4000 bytes, not more.
+      t.type(KEY.up + KEY.up + KEY.enter);
+      at = await t.expect(/dcm: unknown command: A{40}…[\s\S]*alice@dcm> /, at);
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
+  });
+
+  test('a line doubled with Ctrl-A Ctrl-K Ctrl-Y Ctrl-Y: "line too long" once, nothing runs, the kill ring forgets it', async () => {
+    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      const from = at;
+      // Four keys double the line: 2000 bytes become 512 KB after 8 rounds if only typed bytes count.
+      t.type('A'.repeat(2000) + (KEY_CTRL.a + KEY_CTRL.k + KEY_CTRL.y + KEY_CTRL.y).repeat(8) + KEY.enter);
+      at = await t.expect(/dcm: (line too long|unknown command)[^\n]*\n[\s\S]*alice@dcm> /, at);
+      // A yank on the new line brings nothing back.
+      t.type(KEY_CTRL.y + KEY.enter + 'whoami' + KEY.enter);
+      at = await t.expect(/\nuser +alice [\s\S]*alice@dcm> /, at);
+      const seen = t.text().slice(from, at);
+      assert.equal(count(seen, LINE_TOO_LONG), 1, 'one "line too long"');
+      assert.doesNotMatch(seen, /unknown command/, 'the doubled line never reached the command core');
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+    } finally {
+      t.kill();
+    }
+  });
+
+  test('Ctrl-Y in a wizard question pastes nothing: the answer cannot double past its budget', async () => {
+    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      t.type('create' + KEY.enter);
+      at = await t.expect(/Image[\s\S]*dcm\/debian-base:bookworm/, at);
+      t.type(KEY.enter);
+      at = await t.expect(/Extra ports/, at);
+      // 20 + 32 bytes typed, well within 256; with yank, 20 × 2^8 bytes on the screen.
+      t.type('1'.repeat(20) + (KEY_CTRL.a + KEY_CTRL.k + KEY_CTRL.y + KEY_CTRL.y).repeat(8) + '2');
+      await t.expect(/2/, at);
+      await sleep(300);
+      t.type(KEY.ctrlC);
+      at = await t.expect(/cancelled\n[\s\S]*alice@dcm> /, at);
+      assert.doesNotMatch(t.text(), /1{21}/, 'no yanked copy of the answer');
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+      assert.deepEqual(await env.dcmJson('alice', 'show'), [], 'nothing was created');
     } finally {
       t.kill();
     }

@@ -1,9 +1,12 @@
 /**
  * The shell's input guard on its own: line and answer caps, whole lines
- * without a terminal, holding while a command runs, waiting for output.
+ * without a terminal, holding while a command runs, waiting for output; and
+ * with node's own readline reading from it, the cap on the line readline
+ * holds, whatever keys built it (Ctrl-U, history, yank).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createInterface, type Interface } from 'node:readline';
 import { PassThrough, Writable } from 'node:stream';
 import { InputGuard } from '../../src/shell/input-guard.js';
 
@@ -20,35 +23,57 @@ function rig(terminal: boolean, output: NodeJS.WritableStream = new PassThrough(
   return { source, g, seen: () => seen, overflows };
 }
 
-test('terminal: a line over the cap is cut, reported once, and its rest dropped up to Enter', async () => {
+test('terminal: a line over the cap is reported once, and none of it is handed on up to Enter', async () => {
   const r = rig(true);
   r.source.write('abcdefghijklmnop\rok\r');
   await tick();
-  assert.equal(r.seen(), 'abcdefghok\r');
+  assert.equal(r.seen(), 'ok\r');
   assert.deepEqual(r.overflows, [8]);
   r.g.close();
 });
 
-test('terminal: Ctrl-C ends the dropping and passes; Ctrl-U starts the count again', async () => {
+test('terminal: Ctrl-C ends the dropping and passes; without a measured line, Ctrl-U does not start the count again', async () => {
   const r = rig(true);
-  r.source.write('1234567\x15' + '1234567\r' + 'xxxxxxxxxxxx\x03ab');
+  r.source.write('xxxxxxxxxxxx\x03ab\r' + '1234567\x15' + '1234567\r');
   await tick();
-  assert.equal(r.seen(), '1234567\x151234567\rxxxxxxxx\x03ab');
-  assert.deepEqual(r.overflows, [8]);
+  assert.equal(r.seen(), '\x03ab\r1234567\x15');
+  assert.deepEqual(r.overflows, [8, 8]);
+  r.g.close();
+});
+
+test('terminal: at the prompt, text runs and keys are handed on apart, Enter on its own', async () => {
+  const r = rig(true);
+  const chunks: string[] = [];
+  r.g.input.on('data', (d: Buffer) => chunks.push(d.toString()));
+  r.source.write('ab\x1b[Acd\x01\x15e\x1b[1;5Df\x1byg\r');
+  await tick();
+  assert.deepEqual(chunks, ['ab', '\x1b[A', 'cd', '\x01', '\x15', 'e', '\x1b[1;5D', 'f', '\x1by', 'g', '\r']);
+  r.g.close();
+});
+
+test('wizard question: Ctrl-Y (yank) is not handed on', async () => {
+  const r = rig(true);
+  r.g.answerMode();
+  r.source.write('ab\x19\x19c\r');
+  await tick();
+  assert.equal(r.seen(), 'abc\r');
   r.g.close();
 });
 
 test('wizard question: the budget counts across Enter and starts again with the next question', async () => {
   const r = rig(true);
   r.g.answerMode();
-  r.source.write('ab\rcd\ref\r');
+  r.source.write('ab\r');
   await tick();
-  assert.equal(r.seen(), 'ab\rcd');
+  r.source.write('cd\ref\r');
+  await tick();
+  // The overflowing slice is not handed on: the question is cancelled, and none of it may reach the next reader.
+  assert.equal(r.seen(), 'ab\r');
   assert.deepEqual(r.overflows, [5]);
   r.g.answerMode();
   r.source.write('xy\r');
   await tick();
-  assert.equal(r.seen(), 'ab\rcdxy\r');
+  assert.equal(r.seen(), 'ab\rxy\r');
   r.g.close();
 });
 
@@ -85,4 +110,106 @@ test('output not read by the client: input waits for it to drain', async () => {
   await tick();
   assert.equal(r.seen(), 'abc');
   r.g.close();
+});
+
+/**
+ * The prompt as the shell runs it: node's readline reads from the guard, which
+ * measures readline's line; an overflow gets a fresh readline with the same
+ * history, as the shell does. Records every line readline gives, the longest
+ * line it ever held, and what history keeps.
+ */
+function promptRig(lineMax = 64) {
+  const source = new PassThrough();
+  const screen = new PassThrough().resume();
+  const g = new InputGuard(source, { terminal: true, output: screen, lineMax });
+  const lines: string[] = [];
+  const overflows: number[] = [];
+  let history: string[] = [];
+  let longest = 0;
+  let rl!: Interface;
+  const open = () => {
+    rl = createInterface({ input: g.input, output: screen, terminal: true, history, historySize: 500 });
+    rl.on('line', (l) => lines.push(l));
+  };
+  open();
+  // Listeners added after readline's own see the line each key left.
+  g.input.on('keypress', () => (longest = Math.max(longest, Buffer.byteLength(rl.line))));
+  g.lineLength = () => Buffer.byteLength(rl.line);
+  g.onOverflow = (n) => {
+    overflows.push(n);
+    history = (rl as unknown as { history: string[] }).history;
+    rl.close();
+    open();
+  };
+  return {
+    source,
+    g,
+    lines,
+    overflows,
+    longest: () => longest,
+    history: () => (rl as unknown as { history: string[] }).history,
+    done: () => {
+      rl.close();
+      g.close();
+    },
+  };
+}
+
+/** Waits until the guard has handed on everything (one key per turn of the event loop can take a while). */
+async function settle(source: PassThrough, g: InputGuard): Promise<void> {
+  for (let i = 0; i < 200 && (source.readableLength > 0 || (g as unknown as { queued: number }).queued > 0); i++) await tick();
+  await tick();
+}
+
+test('prompt: Ctrl-A Ctrl-U wipes nothing and does not start the count again; the line stays within the cap', async () => {
+  const r = promptRig();
+  r.source.write(('A'.repeat(60) + '\x01\x15').repeat(20) + '\r' + 'whoami\r');
+  await settle(r.source, r.g);
+  assert.deepEqual(r.overflows, [64]);
+  assert.deepEqual(r.lines, ['whoami']);
+  assert.ok(r.longest() <= 64, `readline held ${r.longest()} bytes`);
+  r.done();
+});
+
+test('prompt: a line recalled with up-arrow counts; appending to it overflows, and nothing over the cap enters history', async () => {
+  const r = promptRig();
+  r.source.write('A'.repeat(60) + '\r' + ('\x1b[A' + 'A'.repeat(60) + '\r').repeat(10) + 'whoami\r');
+  await settle(r.source, r.g);
+  assert.deepEqual(r.overflows, Array(10).fill(64));
+  assert.deepEqual(r.lines, ['A'.repeat(60), 'whoami']);
+  assert.ok(r.longest() <= 64, `readline held ${r.longest()} bytes`);
+  assert.deepEqual(r.history(), ['whoami', 'A'.repeat(60)]);
+  r.done();
+});
+
+test('prompt: a line doubled with Ctrl-K and Ctrl-Y is caught after one key, Enter does not pass it, the kill ring forgets it', async () => {
+  const r = promptRig();
+  r.source.write('A'.repeat(40) + '\x01\x0b\x19\x19'.repeat(30) + '\r');
+  await settle(r.source, r.g);
+  assert.deepEqual(r.overflows, [64]);
+  assert.deepEqual(r.lines, []);
+  assert.ok(r.longest() <= 2 * 64, `readline held ${r.longest()} bytes`);
+  // A yank on the fresh line brings back nothing.
+  r.source.write('\x19\r');
+  await settle(r.source, r.g);
+  assert.deepEqual(r.lines, ['']);
+  r.done();
+});
+
+test('prompt: text typed after a key that grew the line counts from the grown line', async () => {
+  const r = promptRig();
+  // 50 bytes killed, 30 typed, 50 yanked back in front: 80 bytes, before Enter.
+  r.source.write('B'.repeat(50) + '\x15' + 'C'.repeat(30) + '\x01\x19' + 'D' + '\r' + 'ok\r');
+  await settle(r.source, r.g);
+  assert.deepEqual(r.overflows, [64]);
+  assert.deepEqual(r.lines, ['ok']);
+  r.done();
+});
+
+test('prompt: the line readline holds when the input ends is measured before it is passed on', async () => {
+  const r = promptRig();
+  r.source.end('B'.repeat(50) + '\x15' + 'C'.repeat(30) + '\x19');
+  await settle(r.source, r.g);
+  assert.deepEqual(r.overflows, [64]);
+  assert.deepEqual(r.lines, []);
 });
