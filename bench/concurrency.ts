@@ -56,7 +56,8 @@ async function once(args: string[]): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const env = new TestEnv({ tag: 'benchconc', sshPorts: '31450-31499', extraYaml: `server:\n  max_sessions_per_user: ${sessions + 10}\n` });
+  const env = new TestEnv({ tag: 'benchconc', sshPorts: '31450-31499', // Every client comes from 127.0.0.1: the pre-login caps are raised like the session limit.
+    extraYaml: `server:\n  max_sessions_per_user: ${sessions + 10}\n  max_startups: ${sessions + 10}\n  max_startups_per_address: ${sessions + 10}\n` });
   let stop: (() => Promise<unknown>) | null = null;
   try {
     await env.registerBase();
