@@ -76,6 +76,9 @@ async function main(): Promise<void> {
     const dcmTimes: number[] = [];
     const shellTimes: number[] = [];
     const rawTimes: number[] = [];
+    const rawNetTimes: number[] = [];
+    const rawNet = `${env.instance}-raw-net`;
+    execFileSync('docker', ['network', 'create', '--label', `dcm.instance=${env.instance}`, rawNet], { stdio: 'ignore' });
     for (let i = 0; i < rounds && Date.now() < DEADLINE; i++) {
       let t = performance.now();
       const c = await cliJson(env, 'create');
@@ -105,18 +108,24 @@ async function main(): Promise<void> {
       serverTimes.push(performance.now() - t);
       await ssh2Exec(conn, `rm -f ${v.sshPort}`);
 
-      const port = 34150 + i;
-      t = performance.now();
-      const r = await run('docker', [
-        'run', '-d', '--label', `dcm.instance=${env.instance}`, '-p', `127.0.0.1:${port}:22`,
-        '-v', `${rawKeys}:/root/.ssh:ro`, BASE_IMAGE,
-        'sh', '-c', "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
-      ]);
-      if (r.code !== 0) throw new Error(r.stderr);
-      await untilLogin(u.keyFile, port);
-      rawTimes.push(performance.now() - t);
-      execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
-      process.stderr.write(`round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, cli-alone ${aloneTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms\n`);
+      // Raw docker run twice: on the default bridge, and on a network of its own as
+      // dcm's containers are (what Docker itself charges for that isolation).
+      const rawRun = async (port: number, network: string[]) => {
+        const t0 = performance.now();
+        const r = await run('docker', [
+          'run', '-d', '--label', `dcm.instance=${env.instance}`, ...network, '-p', `127.0.0.1:${port}:22`,
+          '-v', `${rawKeys}:/root/.ssh:ro`, BASE_IMAGE,
+          'sh', '-c', "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
+        ]);
+        if (r.code !== 0) throw new Error(r.stderr);
+        await untilLogin(u.keyFile, port);
+        const ms = performance.now() - t0;
+        execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
+        return ms;
+      };
+      rawTimes.push(await rawRun(34150 + i, []));
+      rawNetTimes.push(await rawRun(34180 + i, ['--network', rawNet]));
+      process.stderr.write(`round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, cli-alone ${aloneTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms, raw on its own network ${rawNetTimes.at(-1)!.toFixed(0)} ms\n`);
     }
     conn.end();
     await server.stop();
@@ -124,6 +133,11 @@ async function main(): Promise<void> {
     const r = median(rawTimes);
     const line = (name: string, xs: number[]) => `${name} median ${median(xs).toFixed(0)} ms, ratio ${(median(xs) / r).toFixed(2)}`;
     console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm-server session', serverTimes)}; ${line('in-process core', shellTimes)}; ${line('dcm cli process', dcmTimes)}; ${line('dcm cli process, no dcm-server', aloneTimes)} (target <= 1.15)`);
+    // dcm's containers are on a network of their own (users isolated); the same for the raw run:
+    const rn = median(rawNetTimes);
+    const lineNet = (name: string, xs: number[]) => `${name} ratio ${(median(xs) / rn).toFixed(2)}`;
+    console.log(`against raw docker run on a network of its own (median ${rn.toFixed(0)} ms): ${lineNet('dcm-server session', serverTimes)}; ${lineNet('in-process core', shellTimes)}; ${lineNet('dcm cli process', dcmTimes)}; ${lineNet('dcm cli process, no dcm-server', aloneTimes)}`);
+    execFileSync('docker', ['network', 'rm', rawNet], { stdio: 'ignore' });
   } finally {
     await env.cleanup();
     await alone.cleanup();

@@ -63,14 +63,22 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
   // Decide once before touching the host (so a refused create never probes or
   // reserves anything), then again inside the reservation transaction.
   const first = decideWithUsage(deps, user, groups, preq, runningNow);
-  await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
-  await probeDevices([
-    ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
-    ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
-  ], config.mount_probe_timeout * 1000);
-  const owners = await prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
-  // The user's own network (made at their first create): other users' containers cannot reach it.
-  const network = await ensureUserNetwork(deps, user);
+  const hostChecks = async () => {
+    await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
+    await probeDevices([
+      ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
+      ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
+    ], config.mount_probe_timeout * 1000);
+    return prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
+  };
+  // The user's own network (made at their first create; other users' containers cannot reach it)
+  // is looked up beside the host checks: two engine round trips at once instead of one after the other.
+  // Both are awaited before a refusal is reported, so no network is left half-made.
+  const [checked, net] = await Promise.allSettled([hostChecks(), ensureUserNetwork(deps, user)]);
+  if (checked.status === 'rejected') throw checked.reason;
+  if (net.status === 'rejected') throw net.reason;
+  const owners = checked.value;
+  const network = net.value;
 
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
   let dockerId: string | null = null;
