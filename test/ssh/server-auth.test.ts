@@ -53,7 +53,9 @@ describe('dcm-server: authentication, exec and refusals', () => {
     assert.match(bad.stderr, /unknown command: bogus/);
     // Quoting reaches the core as words, never a shell.
     const q = await ssh(alice.keyFile, PORT, 'alice', [`'show' "--json"; rm -rf /`]);
-    assert.notEqual(q.code, 0);
+    assert.equal(q.code, 2);
+    assert.equal(q.stdout, '');
+    assert.equal(q.stderr, 'dcm: show: unknown option --json; (try "help show")\n');
   });
 
   test('wrong key, another user\'s key and an unknown user all get the same refusal', async () => {
@@ -158,10 +160,13 @@ describe('dcm-server: authentication, exec and refusals', () => {
       await server.waitLog(/configuration not reloaded \(\w+\): .*not_a_key/);
       assert.equal(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 0);
     } finally {
+      // Wait for this reload's own log line (earlier reloads logged the same words), not for a fixed time.
+      const reloads = () => (server.log().match(/configuration reloaded/g) ?? []).length;
+      const seen = reloads();
       writeFileSync(env.configFile, original);
       server.proc.kill('SIGHUP');
+      for (const until = Date.now() + 15_000; reloads() === seen && Date.now() < until;) await sleep(20);
     }
-    await sleep(300);
     assert.notEqual(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 0);
   });
 

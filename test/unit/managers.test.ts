@@ -130,15 +130,25 @@ test('commit, create from it, rmi refused while used, then allowed; base images 
   assert.equal(store.images.ownedBy('alice').length, 0);
   const imgs = await json('alice', 'images');
   assert.deepEqual(imgs.map((i: { name: string }) => i.name), ['dcm/debian-base:bookworm']);
-  assert.ok(c.id);
+  assert.equal(store.containers.get(c.id)?.name, 'src', 'the source container is untouched by commit');
 });
 
 test('rm refuses a running container without -f, and keeps the row when the engine fails', async () => {
   const c = await json('alice', 'create');
-  assert.match((await run('alice', `rm ${c.id}`)).stderr, /is running: stop it first, or use rm -f/);
+  const refused = await run('alice', `rm ${c.id}`);
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr, `dcm: container ${c.id} is running: stop it first, or use rm -f\n`);
   await json('alice', `stop ${c.id}`);
+  // The engine fails to remove it: the row stays as it was, with its port, and rm can be tried again.
+  engine.failNext.add('remove');
+  const failed = await run('alice', `rm ${c.id}`);
+  assert.equal(failed.code, 1);
+  assert.equal(store.containers.get(c.id)?.state, 'created');
+  assert.equal(store.containers.portsOnIp(c.ip).has(c.id), true, 'its SSH port stays reserved');
+  assert.equal(engine.containers.size, 1);
   await json('alice', `rm ${c.id}`);
   assert.equal(store.containers.all().length, 0);
+  assert.equal(engine.containers.size, 0);
 });
 
 test('unknown commands and options get one line; nothing reaches the engine', async () => {
