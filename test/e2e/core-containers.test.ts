@@ -20,13 +20,15 @@ before(async () => {
 });
 after(() => env.cleanup());
 
-test('useradd lays out storage with the key, owners and modes sshd accepts', () => {
+test('useradd lays out storage with the key, owners and modes sshd accepts', async () => {
+  const who = await env.dcmJson<{ uid: number; gid: number }>('alice', 'whoami');
   const base = join(env.stateDir, 'storage', 'alice');
   const root = statSync(join(base, 'root'));
   const home = statSync(join(base, 'home'));
   assert.equal(root.uid, 0);
   assert.equal(root.mode & 0o777, 0o700);
-  assert.ok(home.uid >= 1000);
+  assert.equal(home.uid, who.uid);
+  assert.equal(home.gid, who.gid);
   assert.equal(home.mode & 0o022, 0, 'home must not be group/world-writable');
   for (const d of ['root', 'home']) {
     const f = join(base, d, '.ssh', 'authorized_keys');

@@ -95,7 +95,8 @@ test('userdel removes containers, images, allocations and storage, and says so',
   const rep = JSON.parse(r.stdout);
   assert.deepEqual(rep.containers, [c.id]);
   assert.deepEqual(rep.images, [imageRef]);
-  assert.ok(rep.storage);
+  assert.equal(rep.storage, join(env.stateDir, 'storage', 'bob'));
+  assert.equal(existsSync(join(env.stateDir, 'storage', 'bob')), false);
   assert.equal(await dockerInspect(env.dockerName(c.id)), null);
   assert.notEqual((await run('docker', ['image', 'inspect', imageRef])).code, 0);
   assert.ok(!existsSync(join(env.stateDir, 'storage', 'bob')));

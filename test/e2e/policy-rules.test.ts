@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestEnv, dockerInspect, run, sshInto, type TestUser } from '../helpers/env.js';
+import { ROOT, TestEnv, dockerInspect, run, sshInto, type TestUser } from '../helpers/env.js';
 import { BASE_CAPABILITIES } from '../../src/policy/capabilities.js';
 import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
 
@@ -113,7 +113,7 @@ test('defaults and group layers: caps, env, limits, mounts and ports are exactly
   assert.deepEqual(sorted(hc.Binds), sorted([
     `${env.stateDir}/storage/alice/root:/root:rw`,
     `${env.stateDir}/storage/alice/home:/home/alice:rw`,
-    `${i.HostConfig.Binds.find((b: string) => b.endsWith(':/usr/local/lib/dcm/init:ro'))}`,
+    `${join(ROOT, 'images', 'dcm-init.sh')}:/usr/local/lib/dcm/init:ro`,
     `${host}/tools:/opt/tools:ro`,
   ]));
   assert.deepEqual(Object.keys(hc.PortBindings), ['22/tcp']);
