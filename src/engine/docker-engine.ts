@@ -293,18 +293,3 @@ function networkStatus(n: { Id: string; Name: string; Labels?: Record<string, st
   const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s.includes('.'));
   return { id: n.Id, name: n.Name, subnets, labels: n.Labels ?? {} };
 }
-
-/** Docker multiplexes stdout/stderr in 8-byte-header frames when there is no TTY. */
-export function demux(buf: Buffer): string {
-  if (!Buffer.isBuffer(buf)) return String(buf);
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i + 8 <= buf.length) {
-    const kind = buf[i];
-    if (kind !== 0 && kind !== 1 && kind !== 2) return buf.toString('utf8'); // not multiplexed
-    const len = buf.readUInt32BE(i + 4);
-    out.push(buf.subarray(i + 8, i + 8 + len));
-    i += 8 + len;
-  }
-  return Buffer.concat(out).toString('utf8');
-}

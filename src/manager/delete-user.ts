@@ -18,7 +18,7 @@
  */
 import { removeUserNetwork, type NetworkRemoval } from './user-network.js';
 import { DcmError } from '../errors.js';
-import { LABEL_ID, LABEL_INSTALLATION, LABEL_MANAGED, LABEL_OWNER, provenance } from '../engine/labels.js';
+import { LABEL_ID, LABEL_OWNER, installationFilter, provenance } from '../engine/labels.js';
 import { removeTree } from '../storage/remove-tree.js';
 import { userDirs } from '../storage/user-dirs.js';
 import type { Deps } from './deps.js';
@@ -79,7 +79,7 @@ async function waitForCreates(deps: Deps, name: string): Promise<void> {
 
 async function removeContainers(deps: Deps, name: string, report: DelUserReport): Promise<void> {
   const { store, engine } = deps;
-  const labelled = await engine.list([`${LABEL_MANAGED}=1`, `${LABEL_INSTALLATION}=${store.installation.id}`, `${LABEL_OWNER}=${name}`]);
+  const labelled = await engine.list([...installationFilter(store.installation.id), `${LABEL_OWNER}=${name}`]);
   for (const c of store.containers.byOwner(name)) {
     store.containers.setState(c.id, 'removing');
     const ids = new Set([...(c.docker_id ? [c.docker_id] : []), ...labelled.filter((l) => l.labels[LABEL_ID] === String(c.id)).map((l) => l.id)]);
@@ -129,7 +129,7 @@ async function removeRowImage(deps: Deps, img: { ref: string; docker_id: string 
 /** Removes containers (and, unless kept, images) labelled with the user in this installation that no row holds. */
 async function sweepEngine(deps: Deps, name: string, keepImages: boolean): Promise<void> {
   const { store, engine } = deps;
-  const mine = [`${LABEL_MANAGED}=1`, `${LABEL_INSTALLATION}=${store.installation.id}`, `${LABEL_OWNER}=${name}`];
+  const mine = [...installationFilter(store.installation.id), `${LABEL_OWNER}=${name}`];
   const claimed = new Set(store.containers.byOwner(name).map((r) => r.docker_id));
   for (const c of await engine.list(mine)) {
     if (!claimed.has(c.id)) await engine.remove(c.id, true).catch((e: unknown) => ignoreGone(e, engine, c.id));

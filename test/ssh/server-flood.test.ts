@@ -68,28 +68,37 @@ describe('dcm-server under one user\'s input flood', () => {
     await env.cleanup();
   });
 
-  test('a 100 KB line at the command prompt: "line too long", the session goes on, others stay fast', async () => {
+  /**
+   * An interactive session of alice over OpenSSH (-tt): `body` gets the terminal
+   * and where the first prompt ended, and returns how far it read; the session
+   * is then left with `exit`, which must end it cleanly. Killed whatever happens.
+   */
+  async function aliceSession(body: (t: Typist, at: number) => Promise<number>): Promise<void> {
     const t = Typist.ssh(alice.keyFile, PORT, 'alice');
     try {
-      let at = await t.expect(/alice@dcm> /);
-      t.type(PASTE + KEY.enter);
-      await sleep(200);
-      await othersStayFast(bob, PORT, 'prompt');
-      at = await t.expect(/dcm: line too long \(max 4096 bytes\)\n[\s\S]*alice@dcm> /, at);
-      t.type('whoami' + KEY.enter);
-      at = await t.expect(/\nuser +alice [\s\S]*alice@dcm> /, at);
+      const at = await body(t, await t.expect(/alice@dcm> /));
       t.type('exit' + KEY.enter);
       await t.expect(/logout/, at);
       assert.equal(await t.exit, 0);
     } finally {
       t.kill();
     }
+  }
+
+  test('a 100 KB line at the command prompt: "line too long", the session goes on, others stay fast', async () => {
+    await aliceSession(async (t, at) => {
+      t.type(PASTE + KEY.enter);
+      await sleep(200);
+      await othersStayFast(bob, PORT, 'prompt');
+      at = await t.expect(/dcm: line too long \(max 4096 bytes\)\n[\s\S]*alice@dcm> /, at);
+      t.type('whoami' + KEY.enter);
+      at = await t.expect(/\nuser +alice [\s\S]*alice@dcm> /, at);
+      return at;
+    });
   });
 
   test('4000 bytes, Ctrl-A, Ctrl-U, 25 times, then Enter: "line too long" once, no command over 4096 bytes runs, others stay fast', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
-    try {
-      let at = await t.expect(/alice@dcm> /);
+    await aliceSession(async (t, at) => {
       const from = at;
       // Ctrl-U after Ctrl-A wipes nothing: the line readline holds keeps growing while each paste alone is under the limit.
       t.type(('A'.repeat(4000) + KEY_CTRL.a + KEY_CTRL.u).repeat(25) + KEY.enter);
@@ -100,18 +109,12 @@ describe('dcm-server under one user\'s input flood', () => {
       const seen = t.text().slice(from, at);
       assert.equal(count(seen, LINE_TOO_LONG), 1, 'one "line too long"');
       assert.doesNotMatch(seen, /unknown command/, 'the over-long line never reached the command core');
-      t.type('exit' + KEY.enter);
-      await t.expect(/logout/, at);
-      assert.equal(await t.exit, 0);
-    } finally {
-      t.kill();
-    }
+      return at;
+    });
   });
 
   test('a 4000-byte line, then up-arrow + 4000 bytes + Enter 25 times: "line too long" each time, only the first line runs, others stay fast', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
-    try {
-      let at = await t.expect(/alice@dcm> /);
+    await aliceSession(async (t, at) => {
       t.type('A'.repeat(4000) + KEY.enter);
       // Within the limit: it runs (an unknown command) and enters history.
       at = await t.expect(/dcm: unknown command: A{40}…[\s\S]*alice@dcm> /, at);
@@ -127,18 +130,12 @@ describe('dcm-server under one user\'s input flood', () => {
       // History kept only the lines that ran: whoami, then the 4000 bytes, not more.
       t.type(KEY.up + KEY.up + KEY.enter);
       at = await t.expect(/dcm: unknown command: A{40}…[\s\S]*alice@dcm> /, at);
-      t.type('exit' + KEY.enter);
-      await t.expect(/logout/, at);
-      assert.equal(await t.exit, 0);
-    } finally {
-      t.kill();
-    }
+      return at;
+    });
   });
 
   test('a line doubled with Ctrl-A Ctrl-K Ctrl-Y Ctrl-Y: "line too long" once, nothing runs, the kill ring forgets it', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
-    try {
-      let at = await t.expect(/alice@dcm> /);
+    await aliceSession(async (t, at) => {
       const from = at;
       // Four keys double the line: 2000 bytes become 512 KB after 8 rounds if only typed bytes count.
       t.type('A'.repeat(2000) + (KEY_CTRL.a + KEY_CTRL.k + KEY_CTRL.y + KEY_CTRL.y).repeat(8) + KEY.enter);
@@ -149,18 +146,12 @@ describe('dcm-server under one user\'s input flood', () => {
       const seen = t.text().slice(from, at);
       assert.equal(count(seen, LINE_TOO_LONG), 1, 'one "line too long"');
       assert.doesNotMatch(seen, /unknown command/, 'the doubled line never reached the command core');
-      t.type('exit' + KEY.enter);
-      await t.expect(/logout/, at);
-      assert.equal(await t.exit, 0);
-    } finally {
-      t.kill();
-    }
+      return at;
+    });
   });
 
   test('Ctrl-Y in a wizard question pastes nothing: the answer cannot double past its budget', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
-    try {
-      let at = await t.expect(/alice@dcm> /);
+    await aliceSession(async (t, at) => {
       t.type('create' + KEY.enter);
       at = await t.expect(/Image[\s\S]*dcm\/debian-base:bookworm/, at);
       t.type(KEY.enter);
@@ -172,19 +163,13 @@ describe('dcm-server under one user\'s input flood', () => {
       t.type(KEY.ctrlC);
       at = await t.expect(/cancelled\n[\s\S]*alice@dcm> /, at);
       assert.doesNotMatch(t.text(), /1{21}/, 'no yanked copy of the answer');
-      t.type('exit' + KEY.enter);
-      await t.expect(/logout/, at);
-      assert.equal(await t.exit, 0);
-      assert.deepEqual(await env.dcmJson('alice', 'show'), [], 'nothing was created');
-    } finally {
-      t.kill();
-    }
+      return at;
+    });
+    assert.deepEqual(await env.dcmJson('alice', 'show'), [], 'nothing was created');
   });
 
   test('100 KB pasted into the create wizard: the wizard stops with "line too long", others stay fast', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
-    try {
-      let at = await t.expect(/alice@dcm> /);
+    await aliceSession(async (t, at) => {
       t.type('create' + KEY.enter);
       at = await t.expect(/Image[\s\S]*dcm\/debian-base:bookworm/, at);
       t.type(KEY.enter);
@@ -194,19 +179,13 @@ describe('dcm-server under one user\'s input flood', () => {
       await othersStayFast(bob, PORT, 'wizard');
       at = await t.expect(/dcm: line too long \(max 256 bytes\)\n[\s\S]*alice@dcm> /, at);
       assert.doesNotMatch(t.text().slice(at), /running: create/);
-      t.type('exit' + KEY.enter);
-      await t.expect(/logout/, at);
-      assert.equal(await t.exit, 0);
-      assert.deepEqual(await env.dcmJson('alice', 'show'), [], 'nothing was created');
-    } finally {
-      t.kill();
-    }
+      return at;
+    });
+    assert.deepEqual(await env.dcmJson('alice', 'show'), [], 'nothing was created');
   });
 
   test('100 KB pasted into the rm confirmation: refused with "line too long", nothing removed, others stay fast', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
-    try {
-      let at = await t.expect(/alice@dcm> /);
+    await aliceSession(async (t, at) => {
       t.type('rm ghost' + KEY.enter);
       at = await t.expect(/Remove container ghost/, at);
       t.type(PASTE + KEY.enter);
@@ -214,12 +193,8 @@ describe('dcm-server under one user\'s input flood', () => {
       await othersStayFast(bob, PORT, 'confirmation');
       at = await t.expect(/dcm: line too long \(max 256 bytes\)\n[\s\S]*alice@dcm> /, at);
       assert.doesNotMatch(t.text().slice(at), /kept|removed|not found/);
-      t.type('exit' + KEY.enter);
-      await t.expect(/logout/, at);
-      assert.equal(await t.exit, 0);
-    } finally {
-      t.kill();
-    }
+      return at;
+    });
   });
 
   test('1 MB of over-long lines on a shell without a terminal: one line each, then the next command runs', async () => {

@@ -40,10 +40,10 @@ test('parseProcRoutes reads /proc/net/route and leaves out default routes', () =
   const text = [
     'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
     'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0',
-    'br0\t0005D90A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
-    'docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
+    'br0\t006433C6\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+    'docker0\t000000CB\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
   ].join('\n');
-  assert.deepEqual(parseProcRoutes(text).map(formatCidr), ['10.217.5.0/24', '172.17.0.0/16']);
+  assert.deepEqual(parseProcRoutes(text).map(formatCidr), ['198.51.100.0/24', '203.0.0.0/16']);
 });
 
 test('containersPerBlock leaves out network, broadcast and gateway', () => {
