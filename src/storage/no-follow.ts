@@ -25,7 +25,8 @@ function checkName(name: string): void {
   if (!name || name === '.' || name === '..' || name.includes('/')) throw new Error(`bad path component: ${name}`);
 }
 
-const refuse = (shown: string, what: string) =>
+/** The one refusal for an entry that is a link or of the wrong kind, wherever storage is walked. */
+export const refuse = (shown: string, what: string) =>
   new DcmError('conflict', `${shown} is ${what}; refusing to follow it (remove it, e.g. from inside a container, and retry)`);
 
 /** Opens a directory the admin configured (its own path may contain links: the admin chose it). */

@@ -14,7 +14,7 @@
 import { constants, fchownSync, fstatSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { DcmError } from '../errors.js';
-import { inDir, openTrustedDir, withFd } from './no-follow.js';
+import { inDir, openTrustedDir, refuse, withFd } from './no-follow.js';
 import type { Owner, StorageOwners } from './id-map.js';
 import { userDirs } from './user-dirs.js';
 
@@ -22,9 +22,6 @@ const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 const missing = (shown: string) =>
   new DcmError('conflict', `${shown} is missing; storage is made only by dcm-useradd (the user may be being deleted; the administrator can check with dcm-admin users)`);
-
-const refuse = (shown: string, what: string) =>
-  new DcmError('conflict', `${shown} is ${what}; refusing to follow it (remove it, e.g. from inside a container, and retry)`);
 
 /** Opens an existing entry without following a link; null when it is absent. */
 function openEntry(dirFd: number, name: string, shown: string, directory: boolean): number | null {
