@@ -21,5 +21,5 @@ if (!tool) {
   const depth = tool.name.split(' ').length - 1;
   // Drop the subcommand words (the first `depth` non-option words) and hand the rest to the tool.
   let dropped = 0;
-  void runTool(tool, [...globals, ...argv.filter((w) => (dropped < depth && !w.startsWith('-') && ++dropped > 0 ? false : true))]);
+  void runTool(tool, [...globals, ...argv.filter((w) => !(dropped < depth && !w.startsWith('-') && ++dropped > 0))]);
 }

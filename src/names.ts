@@ -72,7 +72,7 @@ export function clip(s: string, n = 40): string {
  * C0 and C1 controls, DEL, and the Unicode characters that move or reorder
  * text on a terminal (line/paragraph separators, bidi overrides and isolates).
  */
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const UNPRINTABLE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -35,7 +35,7 @@ export const useradd: AdminTool = {
     // The host account comes first so that it lends its uid/gid to the dcm user.
     let sys: SystemAccountReport | null = null;
     if (a.flags.system) sys = ensureSystemAccount(checkUserName(a.positional[0]!), app.config.openssh.group, keys.map((k) => keyLine(parsePublicKey(k))));
-    let r;
+    let r: ReturnType<UserManager['add']>;
     try {
       r = new UserManager(app).add({ name: a.positional[0]!, keys, groups: list(a.flags.group) }, await engineRemapOrNone(app.engine));
     } catch (e) {

@@ -7,7 +7,7 @@
  * namespaces, no devices and no mounts beyond the spec's. GPUs go as device
  * nodes, or as NVIDIA device requests when that runtime is installed.
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { DcmError } from '../errors.js';
 import { remapOfLocalEngine } from './userns-remap.js';
 import { dockerAtSocket } from './docker-client.js';
@@ -57,7 +57,7 @@ export class DockerEngine implements Engine {
     for (const p of s.publish) {
       const key = `${p.containerPort}/tcp`;
       exposed[key] = {};
-      (bindings[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+      bindings[key] = [...(bindings[key] ?? []), { HostIp: p.hostIp, HostPort: String(p.hostPort) }];
     }
     // Users' containers never join Docker's default bridge, where every container reaches every other.
     if (!s.network) throw new DcmError('internal', 'the container has no network of its own', 'ContainerSpec.network missing: refusing the default bridge');

@@ -221,7 +221,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     const cmd = findCommand(words[0]!);
     if (!io.terminal || !cmd || optionWords(words).some((w) => w === '--json' || w === '--help' || w === '-h')) return runWords(words);
     if (cmd.name === 'create') {
-      let a;
+      let a: ReturnType<typeof parseArgs>;
       try {
         a = parseArgs(cmd.name, words.slice(1), cmd.args);
       } catch {

@@ -17,7 +17,7 @@ export interface MountEntry {
 }
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo octal. */
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 export function parseMountInfo(text: string): MountEntry[] {
   const out: MountEntry[] = [];
@@ -25,7 +25,7 @@ export function parseMountInfo(text: string): MountEntry[] {
     const f = line.split(' ');
     const dash = f.indexOf('-');
     if (f.length < 10 || dash < 6) continue;
-    out.push({ mountPoint: unescape(f[4]!), options: f[5]!.split(','), fsType: f[dash + 1] ?? '' });
+    out.push({ mountPoint: unescapeOctal(f[4]!), options: f[5]!.split(','), fsType: f[dash + 1] ?? '' });
   }
   return out;
 }
@@ -67,5 +67,5 @@ export async function setuidFacts(path: string): Promise<SetuidFacts> {
   const entries = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
   const m = mountOf(entries, real);
   // No matching mount cannot happen on Linux ("/" always matches); treat it as unsafe.
-  return { realPath: real, mountPoint: m?.mountPoint ?? '/', setuidAllowed: !m || !m.options.includes('nosuid'), setuidBelow: setuidSubmounts(entries, real) };
+  return { realPath: real, mountPoint: m?.mountPoint ?? '/', setuidAllowed: !m?.options.includes('nosuid'), setuidBelow: setuidSubmounts(entries, real) };
 }

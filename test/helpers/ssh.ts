@@ -106,7 +106,7 @@ export class Typist {
 
   /** Everything seen so far, without colour and cursor codes. */
   text(): string {
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal escape sequences, which start with ESC
     return this.buf.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
   }
 

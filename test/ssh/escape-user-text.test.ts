@@ -13,7 +13,7 @@ import { clip, printable } from '../../src/names.js';
 
 const PORT = tp(30640);
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for raw control characters
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f]/;
 
 describe('user text is escaped in the server log and on the terminal', () => {

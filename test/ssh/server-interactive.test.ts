@@ -126,12 +126,12 @@ describe('dcm-server interactive shell', () => {
       });
     try {
       const xterm = await screen('xterm-256color');
-      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: colour codes start with ESC
       assert.match(xterm, /\x1b\[1m/);
       assert.match(xterm, /\r\n/, 'line feeds become CR LF on a pty');
-      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: colour codes start with ESC
       assert.doesNotMatch(await screen('dumb'), /\x1b\[[0-9;]*m/);
-      // eslint-disable-next-line no-control-regex
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: colour codes start with ESC
       assert.doesNotMatch(await screen('xterm-256color', { NO_COLOR: '1' }), /\x1b\[[0-9;]*m/);
     } finally {
       c.end();
