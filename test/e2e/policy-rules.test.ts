@@ -154,8 +154,7 @@ test('refusals name their rule: preset, mount, ports, missing host path', async 
 });
 
 test('max running is checked at create and at start; max containers at create', async () => {
-  const plain = await env.dcmJson('fred', 'create', '--name', 'plain');
-  await env.dcmJson('fred', 'create', '--name', 'second');
+  const [plain] = await Promise.all([env.dcmJson('fred', 'create', '--name', 'plain'), env.dcmJson('fred', 'create', '--name', 'second')]);
   // 2 running of max_running 2 (group staff).
   await refused('fred', [], 'policy: limits.max_running 2 (group staff)', 5);
   await env.dcmJson('fred', 'stop', String(plain.id));
