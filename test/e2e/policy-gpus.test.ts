@@ -19,7 +19,10 @@ const inventory = [0, 1, 2, 3].map((i) => `    - { id: "${i}", devices: [${node(
 const env = new TestEnv({
   tag: 'polgpu',
   sshPorts: '33100-33139',
+  // 20 doors start at once, each probing the device nodes: on a busy machine the
+  // probe must not be what decides a create (the race for reservations is).
   extraYaml: `
+mount_probe_timeout: 30
 gpus:
   inventory:
 ${inventory}
