@@ -19,7 +19,10 @@ const inventory = [0, 1, 2, 3].map((i) => `    - { id: "${i}", devices: [${node(
 const env = new TestEnv({
   tag: 'polgpu',
   sshPorts: '33100-33139',
+  // 20 doors start at once, each probing the device nodes: on a busy machine the
+  // probe must not be what decides a create (the race for reservations is).
   extraYaml: `
+mount_probe_timeout: 30
 gpus:
   inventory:
 ${inventory}
@@ -45,6 +48,22 @@ defaults:
 `,
 });
 
+// A third installation on the same four GPUs, for the test that needs them all
+// held without counting on the race test before it.
+const env3 = new TestEnv({
+  tag: 'polgpu3',
+  sshPorts: '33200-33209',
+  extraYaml: `
+gpus:
+  inventory:
+${inventory}
+  shared_devices: [${node('nvidiactl')}]
+defaults:
+  limits: { memory: 128m, cpus: 0.25, max_containers: 10 }
+  gpus: { max: 1 }
+`,
+});
+
 const users = ['ua', 'ub', 'uc', 'ud'];
 
 before(async () => {
@@ -55,13 +74,17 @@ before(async () => {
   }
   await env.registerBase();
   await env2.registerBase();
+  await env3.registerBase();
   for (const u of users) await env.addUser(u);
   await env2.addUser('ua');
   await env2.addUser('ub');
+  await env3.addUser('ua');
+  await env3.addUser('ub');
 });
 after(async () => {
   await env.cleanup();
   await env2.cleanup();
+  await env3.cleanup();
   rmSync(dev, { recursive: true, force: true });
 });
 
@@ -100,27 +123,26 @@ test('20 parallel creates racing for 4 GPUs: exactly 4 succeed, each with its ow
 });
 
 test('rm releases a GPU; --gpus picks by id; a GPU in use is refused', { timeout: 120_000 }, async () => {
-  const byAnyone = await Promise.all(users.map(async (u) => ({ u, list: await env.dcmJson(u, 'show') })));
-  const owner = byAnyone.find((x) => x.list.length > 0)!;
-  const victim = owner.list[0];
-  const i = await dockerInspect(env.dockerName(victim.id));
-  const freed = /nvidia(\d)$/.exec(i.HostConfig.Devices[0].PathOnHost)![1]!;
-  const taken = ['0', '1', '2', '3'].find((x) => x !== freed)!;
-  await env.dcmJson(owner.u, 'rm', '-f', String(victim.id));
-  assert.equal((await env.dcmJson('ua', 'gpus')).free, 1);
-  assert.deepEqual((await env.dcmJson('ub', 'show', '--gpus')).gpus.map((g: { state: string }) => g.state).filter((s: string) => s === 'free'), ['free']);
+  // All four GPUs held, one container each.
+  const held = await Promise.all(['0', '1', '2', '3'].map((g) => env3.dcmJson('ua', 'create', '--gpus', `device=${g}`)));
+  assert.equal((await env3.dcmJson('ua', 'gpus')).free, 0);
+  const freed = '2';
+  const taken = '1';
+  await env3.dcmJson('ua', 'rm', '-f', String(held[2].id));
+  assert.equal((await env3.dcmJson('ua', 'gpus')).free, 1);
+  assert.deepEqual((await env3.dcmJson('ub', 'show', '--gpus')).gpus.filter((g: { state: string }) => g.state === 'free').map((g: { id: string }) => g.id), [freed]);
 
-  const busy = await env.dcm('ub', 'create', '--gpus', `device=${taken}`);
+  const busy = await env3.dcm('ub', 'create', '--gpus', `device=${taken}`);
   assert.equal(busy.code, 5);
-  assert.match(busy.stderr, new RegExp(`GPU ${taken} is in use \\(free: ${freed}\\) — policy: gpus \\(exclusive reservation\\)`));
-  const two = await env.dcm('ub', 'create', '--gpus', '2');
+  assert.equal(busy.stderr, `dcm: GPU ${taken} is in use (free: ${freed}) — policy: gpus (exclusive reservation)\n`);
+  const two = await env3.dcm('ub', 'create', '--gpus', '2');
   assert.equal(two.code, 5);
-  assert.match(two.stderr, /policy: gpus\.max 1 \(defaults\)/);
+  assert.equal(two.stderr, 'dcm: 2 GPUs asked for, at most 1 allowed — policy: gpus.max 1 (defaults)\n');
 
-  const c = await env.dcmJson('ub', 'create', '--gpus', `device=${freed}`);
-  const j = await dockerInspect(env.dockerName(c.id));
+  const c = await env3.dcmJson('ub', 'create', '--gpus', `device=${freed}`);
+  const j = await dockerInspect(env3.dockerName(c.id));
   assert.equal(j.HostConfig.Devices[0].PathOnHost, node(`nvidia${freed}`));
-  assert.equal((await env.dcmJson('ub', 'gpus')).free, 0);
+  assert.equal((await env3.dcmJson('ub', 'gpus')).free, 0);
 });
 
 test('release_on_stop: a stopped container gives its GPU back and starts again only when it is free', { timeout: 120_000 }, async () => {
@@ -131,7 +153,7 @@ test('release_on_stop: a stopped container gives its GPU back and starts again o
   const b = await env2.dcmJson('ub', 'create', '--gpus', '1');
   const start = await env2.dcm('ua', 'start', String(a.id));
   assert.equal(start.code, 5, start.stderr);
-  assert.match(start.stderr, new RegExp(`GPU g0 of container ${a.id} is now used by another container`));
+  assert.equal(start.stderr, `dcm: GPU g0 of container ${a.id} is now used by another container; start it when the GPU is free (see "gpus")\n`);
   await env2.dcmJson('ub', 'rm', '-f', String(b.id));
   const again = await env2.dcm('ua', 'start', String(a.id));
   assert.equal(again.code, 0, again.stderr);

@@ -49,8 +49,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
     assert.ok(list.some((i) => i.kind === 'base' && i.name === 'dcm/debian-base:bookworm'));
     const bad = await ssh(alice.keyFile, PORT, 'alice', ['bogus']);
     assert.equal(bad.code, 2);
-    assert.equal(bad.stderr.trim().split('\n').length, 1);
-    assert.match(bad.stderr, /unknown command: bogus/);
+    assert.equal(bad.stderr, 'dcm: unknown command: bogus (type "help" for the list)\n');
     // Quoting reaches the core as words, never a shell.
     const q = await ssh(alice.keyFile, PORT, 'alice', [`'show' "--json"; rm -rf /`]);
     assert.equal(q.code, 2);
@@ -76,7 +75,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
       );
     }
     assert.equal(new Set(errs).size, 1, errs.join(' | '));
-    assert.match(errs[0]!, /client-authentication/);
+    assert.equal(errs[0], 'client-authentication: All configured authentication methods failed');
   });
 
   test('a user cannot act as another: the key decides, --user is no option', async () => {
@@ -85,7 +84,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
     assert.equal(JSON.parse(me.stdout).user, 'bob');
     const r = await ssh(alice.keyFile, PORT, 'alice', ['show', '--user', 'bob']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /unknown option --user/);
+    assert.equal(r.stderr, 'dcm: show: unknown option --user (try "help show")\n');
     const env2 = await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'], ['-o', 'SetEnv=SUDO_USER=bob USER=bob']);
     assert.equal(JSON.parse(env2.stdout).user, 'alice');
   });
@@ -100,7 +99,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
       assert.deepEqual(JSON.parse(j.stdout), []);
       const nf = await ssh2Exec(c, `stop ${tp(31049)}`);
       assert.equal(nf.code, 3);
-      assert.match(nf.stderr, /^dcm: /);
+      assert.equal(nf.stderr, `dcm: no such container: ${tp(31049)}\n`);
     } finally {
       c.end();
     }
@@ -112,19 +111,20 @@ describe('dcm-server: authentication, exec and refusals', () => {
     // agentForward set on a connection makes every session ask for it first.
     const ca = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { agent: join(env.stateDir, 'no-agent.sock'), agentForward: true }));
     try {
-      assert.match(await fail((cb) => ca.shell((e, ch) => (ch?.close(), cb(e)))), /agent forwarding/);
+      assert.equal(await fail((cb) => ca.shell((e, ch) => (ch?.close(), cb(e)))), 'Unable to request agent forwarding');
     } finally {
       ca.end();
     }
     const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
     try {
       // -L and -D: direct-tcpip channels
-      assert.match(await fail((cb) => c.forwardOut('127.0.0.1', 40000, '127.0.0.1', PORT, (e) => cb(e))), /failure|prohibited/i);
+      // ssh2 words a refused channel open with no description of its own.
+      assert.equal(await fail((cb) => c.forwardOut('127.0.0.1', 40000, '127.0.0.1', PORT, (e) => cb(e))), '(SSH) Channel open failure: ');
       // -R: tcpip-forward global request
-      assert.match(await fail((cb) => c.forwardIn('127.0.0.1', 0, (e) => cb(e))), /Unable to bind|failure/i);
-      assert.notEqual(await fail((cb) => c.sftp((e) => cb(e))), 'accepted');
-      assert.notEqual(await fail((cb) => c.subsys('netconf', (e) => cb(e))), 'accepted');
-      assert.match(await fail((cb) => c.exec('show', { x11: true }, (e, ch) => (ch?.close(), cb(e)))), /X11/);
+      assert.equal(await fail((cb) => c.forwardIn('127.0.0.1', 0, (e) => cb(e))), 'Unable to bind to 127.0.0.1:0');
+      assert.equal(await fail((cb) => c.sftp((e) => cb(e))), 'Unable to start subsystem: sftp');
+      assert.equal(await fail((cb) => c.subsys('netconf', (e) => cb(e))), 'Unable to start subsystem: netconf');
+      assert.equal(await fail((cb) => c.exec('show', { x11: true }, (e, ch) => (ch?.close(), cb(e)))), 'Unable to request X11');
       const r = await ssh2Exec(c, 'show', { env: { LD_PRELOAD: '/tmp/x.so', NO_COLOR: '1' } });
       assert.equal(r.code, 0, 'a refused env request does not stop the command');
       await server.waitLog(/refused env LD_PRELOAD/);
@@ -167,7 +167,8 @@ describe('dcm-server: authentication, exec and refusals', () => {
       server.proc.kill('SIGHUP');
       for (const until = Date.now() + 15_000; reloads() === seen && Date.now() < until;) await sleep(20);
     }
-    assert.notEqual(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 0);
+    // Back to the file as it was: no max_containers, so the built-in 10.
+    assert.equal(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 10);
   });
 
   test('the host key is made once and kept across a restart; SIGTERM stops cleanly', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { TestEnv, dockerInspect, type TestUser } from '../helpers/env.js';
-import { KEY, Typist, clientCfg, sleep, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
+import { KEY, Typist, clientCfg, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
 
 const PORT = tp(32010);
 const EXTRA_PORT = tp(31145); // inside this file's range, outside its ssh_ports
@@ -49,7 +49,8 @@ describe('dcm-server interactive shell', () => {
       // A granted preset is offered after the image.
       at = await t.expect(/Preset[\s\S]*none[\s\S]*big/, at);
       t.type(KEY.down);
-      await sleep(100);
+      // Enter only once the pointer has moved, or it would pick "none".
+      at = await t.expect(/❯ big/, at);
       t.type(KEY.enter);
       at = await t.expect(/Extra ports/, at);
       t.type(String(EXTRA_PORT) + KEY.enter);
@@ -138,32 +139,59 @@ describe('dcm-server interactive shell', () => {
     }
   });
 
-  test('a window-change mid-session is taken and the session carries on', async () => {
+  test('a window-change mid-session is taken: the line being typed wraps at the new width, and the session carries on', async () => {
     const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
+    // Readline lays out the line being typed by the terminal's width: with the
+    // prompt (11 columns) and 40 typed characters, Ctrl-A (back to the line's
+    // start) moves the cursor up a row (CSI 1 A) only when the line wrapped.
+    const UP = '\x1b[1A';
+    const typed = 'x'.repeat(40);
     try {
-      await new Promise<void>((resolve, reject) => {
+      const out = await new Promise<string>((resolve, reject) => {
         c.shell({ term: 'xterm', cols: 200, rows: 30 }, (err, ch) => {
           if (err) return reject(err);
           let out = '';
           let step = 0;
+          let mark = 0;
+          // Bounded: a shell that ignores the new width never moves the cursor up.
+          const timer = setTimeout(() => reject(new Error(`no answer at step ${step} within 20 s: ${JSON.stringify(out)}`)), 20_000);
           ch.on('data', (d: Buffer) => {
             out += d;
             if (step === 0 && out.includes('> ')) {
               step = 1;
-              ch.setWindow(30, 20, 0, 0);
-              ch.write('create\r');
-            } else if (step === 1 && out.includes('Image')) {
+              mark = out.length;
+              ch.write(typed);
+            } else if (step === 1 && out.slice(mark).includes(typed)) {
               step = 2;
-              ch.write('\x03');
-            } else if (step === 2 && out.includes('cancelled')) {
+              mark = out.length;
+              ch.write('\x01');
+            } else if (step === 2 && /\x1b\[\d*[A-DG]/.test(out.slice(mark))) {
+              // 200 columns: the line fits; back at its start without going up.
+              if (out.includes(UP)) return reject(new Error(`cursor went up at 200 columns: ${JSON.stringify(out)}`));
               step = 3;
+              mark = out.length;
+              ch.setWindow(20, 30, 0, 0);
+              // Ctrl-E then Ctrl-A: to the end of the line and back to its start.
+              ch.write('\x05\x01');
+            } else if (step === 3 && out.slice(mark).includes(UP)) {
+              step = 4;
+              ch.write('\x03create\r');
+            } else if (step === 4 && out.includes('Image')) {
+              step = 5;
+              ch.write('\x03');
+            } else if (step === 5 && out.includes('cancelled')) {
+              step = 6;
               ch.end('exit\r');
             }
           });
-          ch.on('close', () => (step === 3 ? resolve() : reject(new Error(`stopped at step ${step}: ${out}`))));
+          ch.on('close', () => {
+            clearTimeout(timer);
+            if (step === 6) resolve(out);
+            else reject(new Error(`stopped at step ${step}: ${JSON.stringify(out)}`));
+          });
         });
       });
-      await server.waitLog(/logged in/);
+      assert.match(out, /logout/);
     } finally {
       c.end();
     }
