@@ -1,7 +1,6 @@
 /** dcm-useradd NAME --key FILE|KEYTEXT [--key ...] [--group G ...] */
 import { readFileSync, existsSync } from 'node:fs';
 import { DcmError } from '../../src/errors.js';
-import { UserManager } from '../../src/manager/user-manager.js';
 import { engineRemapOrNone } from '../../src/manager/engine-userns.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
@@ -37,7 +36,7 @@ export const useradd: AdminTool = {
     if (a.flags.system) sys = ensureSystemAccount(checkUserName(a.positional[0]!), app.config.openssh.group, keys.map((k) => keyLine(parsePublicKey(k))));
     let r;
     try {
-      r = new UserManager(app).add({ name: a.positional[0]!, keys, groups: list(a.flags.group) }, await engineRemapOrNone(app.engine));
+      r = app.users.add({ name: a.positional[0]!, keys, groups: list(a.flags.group) }, await engineRemapOrNone(app.engine));
     } catch (e) {
       if (sys) undoSystemAccount(sys);
       throw e;
