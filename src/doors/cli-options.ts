@@ -31,7 +31,9 @@ export const DCM_SHELL_SPEC: ArgSpec = {
   positional: [],
   flags: {
     user: { type: 'string', value: 'NAME', notEmpty: true, help: "the dcm user, on the service account's command= line only" },
-    ...PATH_FLAGS,
+    // The environment may come from the user (sshd's AcceptEnv): only these flags count.
+    'state-dir': { ...STATE_DIR_FLAG, help: 'dcm state directory (default /var/lib/dcm; DCM_STATE_DIR is not read)' },
+    config: { ...CONFIG_FLAG, help: 'configuration file (default /etc/dcm/config.yaml; DCM_CONFIG is not read)' },
   },
 };
 

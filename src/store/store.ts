@@ -28,7 +28,11 @@ export class Store {
   /** The SSH port handed out last; the next create starts after it. */
   readonly sshPortCursor: SshPortCursor;
 
-  private constructor(private readonly db: Db) {
+  /** Private at run time too: a query belongs in a repository, not in a caller. */
+  readonly #db: Db;
+
+  private constructor(db: Db) {
+    this.#db = db;
     this.users = new UsersRepo(db);
     this.containers = new ContainersRepo(db);
     this.images = new ImagesRepo(db);
@@ -42,7 +46,7 @@ export class Store {
 
   /** The database file, named in messages about a full disk or a read-only database. */
   get path(): string {
-    return this.db.name;
+    return this.#db.name;
   }
 
   static open(file: string, opts?: OpenOptions): Store {
@@ -51,10 +55,10 @@ export class Store {
 
   /** BEGIN IMMEDIATE transaction: use for every check-then-allocate. */
   tx<T>(fn: () => T): T {
-    return immediate(this.db, fn);
+    return immediate(this.#db, fn);
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 }
