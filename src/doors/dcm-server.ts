@@ -27,8 +27,9 @@ const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${p
 async function main(): Promise<void> {
   const args = parseArgs('dcm-server', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG } });
   if (args.flags.help) return finish(0, help() + '\n');
+  const { stateDir, configFile } = globalsOf(args.flags);
   const listen = typeof args.flags.listen === 'string' ? args.flags.listen : undefined;
-  const server = await openServer({ ...globalsOf(args.flags), ...(listen ? { listen } : {}), log });
+  const server = await openServer({ stateDir, configFile, listen, log });
   const { host, port } = server.address;
   // Last: this line says the server is ready.
   log(`dcm-server listening on ${host}:${port} (users: ssh -p ${port} USER@${server.app.config.host})`);
