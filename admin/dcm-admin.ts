@@ -1,25 +1,45 @@
 #!/usr/bin/env node
-/** dcm-admin: base images, users, reconcile and status; subcommands of one or two words. */
-import { finish, takeGlobalOptions } from '../src/doors/cli-options.js';
+/**
+ * dcm-admin: base images, users, reconcile and status; subcommands of one or
+ * two words, which come first (--state-dir and --config may stand anywhere):
+ * `dcm-admin users key alice --key K`. The subcommand's own options and help
+ * are its tool's (admin-commands.ts).
+ */
+import { exitCodeFor, userLine } from '../src/errors.js';
+import { HELP_FLAG, parseArgs, usageLine } from '../src/args/parse.js';
+import { helpText } from '../src/args/help.js';
+import { PATH_FLAGS, finish, takeGlobalOptions } from '../src/doors/cli-options.js';
+import { clip } from '../src/names.js';
 import { runTool } from './tools/admin-cli.js';
 import { ADMIN_COMMANDS } from './tools/admin-commands.js';
 
-const g = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config']);
-const argv = g.rest;
-const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.configFile ? ['--config', g.configFile] : [])];
-const words = argv.filter((w) => !w.startsWith('-'));
-const tool = ADMIN_COMMANDS.find((t) => {
-  const sub = t.name.split(' ').slice(1);
-  return sub.every((w, i) => words[i] === w);
-});
+const wordsOf = (t: { name: string }) => t.name.split(' ').slice(1);
 
-if (!tool) {
-  const lines = ADMIN_COMMANDS.map((t) => `  ${t.name.slice('dcm-admin '.length).padEnd(14)} ${t.summary}`);
-  const unknown = words.length ? `dcm-admin: unknown command: ${words.slice(0, 2).join(' ')}\n` : '';
-  finish(words.length ? 2 : 0, unknown ? '' : ['usage: dcm-admin COMMAND [options]', '', 'commands:', ...lines, '', '"dcm-admin COMMAND --help" explains one.'].join('\n') + '\n', unknown && unknown + 'run "dcm-admin --help" for the list\n');
-} else {
-  const depth = tool.name.split(' ').length - 1;
-  // Drop the subcommand words (the first `depth` non-option words) and hand the rest to the tool.
-  let dropped = 0;
-  void runTool(tool, [...globals, ...argv.filter((w) => !(dropped < depth && !w.startsWith('-') && ++dropped > 0))]);
+function help(): string {
+  const lines = ADMIN_COMMANDS.map((t) => `  ${wordsOf(t).join(' ').padEnd(14)} ${t.summary}`);
+  const page = helpText({ usage: [`${usageLine('dcm-admin', { positional: ['COMMAND'], flags: PATH_FLAGS })} [options]`], options: PATH_FLAGS, width: 26 });
+  return [page, '', 'commands:', ...lines, '', '"dcm-admin COMMAND --help" explains one.'].join('\n');
 }
+
+function main(): void {
+  try {
+    const g = takeGlobalOptions('dcm-admin', process.argv.slice(2), PATH_FLAGS);
+    const tool = ADMIN_COMMANDS.find((t) => wordsOf(t).every((w, i) => g.rest[i] === w));
+    if (tool) {
+      const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.configFile ? ['--config', g.configFile] : [])];
+      return void runTool(tool, [...globals, ...g.rest.slice(wordsOf(tool).length)]);
+    }
+    const first = g.rest[0];
+    if (first !== undefined && !first.startsWith('-')) {
+      const named = g.rest.filter((w) => !w.startsWith('-')).slice(0, 2).map((w) => clip(w)).join(' ');
+      return finish(2, '', `dcm-admin: unknown command: ${named}\nrun "dcm-admin --help" for the list\n`);
+    }
+    // No command: only --help may stand here; the parser refuses anything else.
+    parseArgs('dcm-admin', g.rest, { positional: [], flags: {} }, { program: true, extra: { help: HELP_FLAG } });
+    finish(0, help() + '\n');
+  } catch (e) {
+    finish(exitCodeFor(e), '', `dcm-admin: ${userLine(e)}\n`);
+  }
+}
+
+main();

@@ -19,7 +19,6 @@ import { mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, run, sshInto, BASE_IMAGE, BIN } from '../test/helpers/env.js';
 import { openApp } from '../src/main.js';
-import { CommandCore } from '../src/shell/core.js';
 import { clientCfg, ssh2Connect, ssh2Exec, startServer } from '../test/helpers/ssh.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 7, 30);
@@ -68,7 +67,7 @@ async function main(): Promise<void> {
     copyFileSync(`${u.keyFile}.pub`, join(rawKeys, 'authorized_keys'));
     chmodSync(join(rawKeys, 'authorized_keys'), 0o600);
     const app = await openApp({ stateDir: env.stateDir, configFile: env.configFile });
-    const core = new CommandCore(app);
+    const { core } = app;
     const server = await startServer(env, 34090);
     const conn = await ssh2Connect(clientCfg(34090, 'bench', u.keyFile));
     const serverTimes: number[] = [];

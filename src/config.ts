@@ -9,19 +9,15 @@
  * refused, because that is also what a file being rewritten in place looks like.
  */
 import { readConfigText } from './config-file.js';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
-import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, PACKAGE_ROOT, stateDirOf } from './paths.js';
 import { userSubnetProblems } from './net/user-subnets.js';
 import { algorithmsSchema } from './ssh/algorithms.js';
 
 export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
-
-/** Root of the installed package (dist/src/config.js → ../..). */
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** "lo-hi" → {lo, hi}, both within 1..max. */
 const numRange = (max: number, example: string) =>

@@ -3,7 +3,11 @@
  * directory. A module of constants only: the small door entry points read it
  * without loading the configuration schema.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Root of the installed package (dist/src/paths.js, or a bundle in dist/bin → ../..). */
+export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const DEFAULT_STATE_DIR = '/var/lib/dcm';
 export const DEFAULT_CONFIG_FILE = '/etc/dcm/config.yaml';

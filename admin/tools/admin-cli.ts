@@ -6,8 +6,9 @@ import { DcmError, exitCodeFor } from '../../src/errors.js';
 import { explainStorageFailure, lineFor } from '../../src/store/db-errors.js';
 import { openApp, type App } from '../../src/main.js';
 import type { ConfigSource } from '../../src/config.js';
-import { parseArgs, usageLine, type ArgSpec, type ParsedArgs } from '../../src/shell/args.js';
-import { finish, takeGlobalOptions } from '../../src/doors/cli-options.js';
+import { COMMON_FLAGS, parseArgs, usageLine, type ArgSpec, type ParsedArgs } from '../../src/args/parse.js';
+import { helpText } from '../../src/args/help.js';
+import { PATH_FLAGS, finish, globalsOf } from '../../src/doors/cli-options.js';
 
 export interface AdminResult {
   text: string;
@@ -29,25 +30,14 @@ export interface AdminTool {
 }
 
 export function toolHelp(t: AdminTool): string {
-  const flags = Object.entries(t.args.flags).map(([n, f]) => `  ${`${f.short ? `-${f.short}, ` : '    '}--${n}${f.type === 'bool' ? '' : ` ${f.value ?? 'VALUE'}`}`.padEnd(26)} ${f.help}`);
-  return [
-    `usage: ${usageLine(t.name, t.args)}`,
-    '',
-    t.summary,
-    ...(t.details ? ['', t.details] : []),
-    '',
-    'options:',
-    ...flags,
-    `  ${'    --json'.padEnd(26)} print machine-readable JSON`,
-    `  ${'    --state-dir DIR'.padEnd(26)} dcm state directory (default /var/lib/dcm, or $DCM_STATE_DIR)`,
-    `  ${'    --config FILE'.padEnd(26)} configuration file (default /etc/dcm/config.yaml, or $DCM_CONFIG)`,
-  ].join('\n');
+  return helpText({ usage: [usageLine(t.name, t.args)], summary: t.summary, details: t.details, options: { ...t.args.flags, json: COMMON_FLAGS.json!, ...PATH_FLAGS }, width: 26 });
 }
 
 export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promise<void> {
   try {
-    const opts = takeGlobalOptions(argv, ['--state-dir', '--config']);
-    const args = parseArgs(t.name, opts.rest, t.args);
+    // The tool's own flags, --json and --help, and --state-dir/--config, in any order.
+    const args = parseArgs(t.name, argv, t.args, { program: true, extra: { ...COMMON_FLAGS, ...PATH_FLAGS } });
+    const opts = globalsOf(args.flags);
     if (args.flags.help) return finish(0, toolHelp(t) + '\n');
     if ((process.geteuid?.() ?? 0) !== 0) throw new DcmError('denied', `${t.name} must be run as root`);
     const show = (out: AdminResult) => {
@@ -58,7 +48,7 @@ export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promi
     const app = await openApp(opts);
     try {
       // A full disk or read-only database says so, with its path (admin tools are for administrators).
-      show(await t.run!(app, args).catch((e: unknown) => Promise.reject(explainStorageFailure(e, app.store.db.name) ?? e)));
+      show(await t.run!(app, args).catch((e: unknown) => Promise.reject(explainStorageFailure(e, app.store.path) ?? e)));
     } finally {
       app.close();
     }

@@ -1,7 +1,5 @@
 /** The subcommands of dcm-admin: base images, users, reconcile, status. */
-import { ImageManager } from '../../src/manager/image-manager.js';
 import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
-import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list, str } from '../../src/shell/command.js';
 import { DcmError } from '../../src/errors.js';
@@ -20,7 +18,7 @@ const imagesAdd: AdminTool = {
   summary: 'Register an image that is in the local engine as a base image users may create from.',
   args: { positional: ['REF'], flags: {} },
   async run(app, a) {
-    const v = await new ImageManager(app).addBase(a.positional[0]!);
+    const v = await app.images.addBase(a.positional[0]!);
     return { text: `registered base image ${v.ref} (${v.id.slice(7, 19)})`, json: v };
   },
 };
@@ -30,7 +28,7 @@ const imagesRm: AdminTool = {
   summary: 'Unregister a base image (the engine keeps it; running containers are not touched).',
   args: { positional: ['REF'], flags: {} },
   async run(app, a) {
-    const r = new ImageManager(app).removeBase(a.positional[0]!);
+    const r = app.images.removeBase(a.positional[0]!);
     return { text: `unregistered base image ${r.ref}`, json: r };
   },
 };
@@ -40,7 +38,7 @@ const imagesLs: AdminTool = {
   summary: 'List base images.',
   args: { positional: [], flags: {} },
   async run(app) {
-    const v = await new ImageManager(app).list(null);
+    const v = await app.images.list(null);
     return { text: imagesTable(v), json: v };
   },
 };
@@ -85,7 +83,7 @@ const usersKey: AdminTool = {
   },
   async run(app, a) {
     const { readKeyArg } = await import('./useradd.js');
-    const um = new UserManager(app);
+    const um = app.users;
     const remap = await engineRemapOrNone(app.engine); // storage owners in the engine's user namespace mode
     const name = um.get(a.positional[0]!).name;
     const adds = list(a.flags.key);
@@ -124,7 +122,7 @@ const usersGroup: AdminTool = {
     },
   },
   async run(app, a) {
-    const um = new UserManager(app);
+    const um = app.users;
     const name = um.get(a.positional[0]!).name;
     app.store.tx(() => {
       for (const g of list(a.flags.add)) app.store.users.addToGroup(name, g);

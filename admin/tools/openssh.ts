@@ -9,7 +9,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { PACKAGE_ROOT, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
 import type { Store } from '../../src/store/store.js';
 import { str } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';

@@ -1,10 +1,10 @@
 /** dcm-useradd NAME --key FILE|KEYTEXT [--key ...] [--group G ...] */
 import { readFileSync, existsSync } from 'node:fs';
 import { DcmError } from '../../src/errors.js';
-import { UserManager } from '../../src/manager/user-manager.js';
 import { engineRemapOrNone } from '../../src/manager/engine-userns.js';
 import { list } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
+import type { UserManager } from '../../src/manager/user-manager.js';
 import { checkUserName } from '../../src/names.js';
 import { keyLine, parsePublicKey } from '../../src/ssh-keys.js';
 import { ensureSystemAccount, undoSystemAccount, type SystemAccountReport } from './system-account.js';
@@ -37,7 +37,7 @@ export const useradd: AdminTool = {
     if (a.flags.system) sys = ensureSystemAccount(checkUserName(a.positional[0]!), app.config.openssh.group, keys.map((k) => keyLine(parsePublicKey(k))));
     let r: ReturnType<UserManager['add']>;
     try {
-      r = new UserManager(app).add({ name: a.positional[0]!, keys, groups: list(a.flags.group) }, await engineRemapOrNone(app.engine));
+      r = app.users.add({ name: a.positional[0]!, keys, groups: list(a.flags.group) }, await engineRemapOrNone(app.engine));
     } catch (e) {
       if (sys) undoSystemAccount(sys);
       throw e;

@@ -1,5 +1,4 @@
 /** dcm-userdel NAME [--keep-images] [--keep-storage] */
-import { UserManager } from '../../src/manager/user-manager.js';
 import type { NetworkRemoval } from '../../src/manager/user-network.js';
 import type { AdminTool } from './admin-cli.js';
 
@@ -25,7 +24,7 @@ export const userdel: AdminTool = {
     },
   },
   async run(app, a) {
-    const r = await new UserManager(app).del(a.positional[0]!, { keepImages: a.flags['keep-images'] === true, keepStorage: a.flags['keep-storage'] === true });
+    const r = await app.users.del(a.positional[0]!, { keepImages: a.flags['keep-images'] === true, keepStorage: a.flags['keep-storage'] === true });
     const text = [
       `deleted ${r.user}`,
       `  containers removed: ${r.containers.join(', ') || 'none'}`,

@@ -5,16 +5,12 @@
 import { exitCodeFor } from '../errors.js';
 import { lineFor } from '../store/db-errors.js';
 import { openApp } from '../main.js';
-import { CommandCore } from '../shell/core.js';
-import { finish, type GlobalOptions } from './cli-options.js';
+import { helpText } from '../args/help.js';
+import { DCM_FLAGS, DCM_SYNOPSIS, finish, type GlobalOptions } from './cli-options.js';
 import { localIdentity, localSource } from './identity.js';
 import { staticHelp } from '../shell/commands/index.js';
 
-const DOOR_USAGE = [
-  'usage: sudo dcm COMMAND [ARGS] [--json]     as yourself, through sudo',
-  '       dcm --user NAME COMMAND [ARGS]       as root, acting for a user',
-  '       sudo dcm                             the interactive shell (on a terminal)',
-].join('\n');
+const doorHelp = () => helpText({ usage: DCM_SYNOPSIS, options: DCM_FLAGS, width: 26 });
 
 export async function runDcmHere(opts: GlobalOptions): Promise<void> {
   // Root acting for a user is the administrator: a storage failure names its path.
@@ -22,11 +18,11 @@ export async function runDcmHere(opts: GlobalOptions): Promise<void> {
   try {
     // Help needs no identity and no database, so `dcm --help` works for anyone.
     const help = staticHelp(opts.rest);
-    if (help !== null) return finish(0, `${DOOR_USAGE}\n\n${help}\n`);
+    if (help !== null) return finish(0, `${doorHelp()}\n\n${help}\n`);
     const who = { euid: process.geteuid?.() ?? 0, sudoUser: process.env.SUDO_USER, userFlag: opts.user };
     const user = localIdentity(who);
-    const app = await openApp(localSource(who, opts));
-    const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
+    const app = await openApp({ ...localSource(who, opts), log: (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`) });
+    const { core } = app;
     if (opts.rest.length === 0 && process.stdin.isTTY && process.stdout.isTTY) {
       const { runRepl } = await import('../shell/repl.js');
       const { colourLevel } = await import('../shell/colour.js');

@@ -10,10 +10,9 @@
  * reads (prompt, completion, wizards). With no server to take a command, it
  * runs here.
  */
-import { DcmError, exitCodeFor, userLine } from '../errors.js';
+import { exitCodeFor, userLine } from '../errors.js';
 import { loadConfig, type Config } from '../config.js';
 import { openApp } from '../main.js';
-import { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
 import { finish, type GlobalOptions } from './cli-options.js';
 import { shellIdentity } from './shell-identity.js';
@@ -25,9 +24,8 @@ import { stateDirOf } from '../paths.js';
 import { joinWords } from '../shell/words.js';
 import type { CoreResult } from '../shell/core.js';
 
-/** `why`: why dcm-shell.ts found no server for the one command, when it tried. */
+/** `opts`: dcm-shell's options, already checked (it takes no other words). `why`: why dcm-shell.ts found no server for the one command, when it tried. */
 export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise<void> {
-  if (opts.rest.length) throw new DcmError('usage', `dcm-shell takes no arguments besides --user, --state-dir and --config (got ${opts.rest[0]})`);
   // Paths come only from the command line, which the wrapper (sudo, with no
   // user arguments) or the service account's command= line fixes; never from
   // the environment, which a user may influence through sshd's AcceptEnv.
@@ -39,8 +37,8 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
     return config.openssh.service_account;
   } });
   if (why) noteServerAbsence(why);
-  const app = await openApp({ ...source, config });
-  const core = new CommandCore(app, (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`));
+  const app = await openApp({ ...source, config, log: (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`) });
+  const { core } = app;
   const command = process.env.SSH_ORIGINAL_COMMAND;
   if (command !== undefined && command.trim() !== '') {
     let words: string[];

@@ -17,13 +17,25 @@ import { gatherDoorFacts } from '../local/door-facts.js';
 import { viaServer } from '../local/server-door.js';
 import type { NoServer } from '../local/socket-choice.js';
 import { stateDirOf } from '../paths.js';
-import { finish, takeGlobalOptions } from './cli-options.js';
+import { HELP_FLAG, parseArgs, usageLine } from '../args/parse.js';
+import { helpText } from '../args/help.js';
+import { DCM_SHELL_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
+
+const help = () =>
+  helpText({
+    usage: [usageLine('dcm-shell', SPEC)],
+    summary: "The dcm shell as OpenSSH's forced command: runs SSH_ORIGINAL_COMMAND, or the interactive shell on a terminal.",
+    options: SPEC.flags,
+    width: 26,
+  });
 
 async function main(): Promise<void> {
-  const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
+  const args = parseArgs('dcm-shell', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG } });
+  if (args.flags.help) return finish(0, help() + '\n');
+  const opts = globalsOf(args.flags);
   const command = process.env.SSH_ORIGINAL_COMMAND;
   let why: NoServer | undefined;
-  if (opts.rest.length === 0 && command !== undefined && command.trim() !== '') {
+  if (command !== undefined && command.trim() !== '') {
     // Through sudo: the root socket; as the service account: its own socket.
     const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command });
     if ('reply' in r) return finish(r.reply.code, r.reply.stdout, r.reply.stderr);

@@ -14,12 +14,12 @@ import { gatherDoorFacts } from '../local/door-facts.js';
 import { commandSocketFor } from '../local/socket-choice.js';
 import { stateDirOf } from '../paths.js';
 import { isHelpRequest } from '../shell/help-request.js';
-import { finish, takeGlobalOptions } from './cli-options.js';
+import { DCM_FLAGS, finish, takeGlobalOptions } from './cli-options.js';
 import { localSource } from './identity.js';
 
 async function main(): Promise<void> {
   try {
-    const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
+    const opts = takeGlobalOptions('dcm', process.argv.slice(2), DCM_FLAGS);
     if (opts.rest.length > 0 && !isHelpRequest(opts.rest)) {
       const facts = gatherDoorFacts(opts.user);
       // Under sudo this refuses --state-dir/--config and ignores the environment.

@@ -4,7 +4,6 @@
  */
 import { DcmError } from '../errors.js';
 import { parseImageNameTag } from '../names.js';
-import { realHostNet } from '../net/host-net.js';
 import { LABEL_INSTANCE, imageLabels } from '../engine/labels.js';
 import type { ContainerStatus } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
@@ -80,7 +79,7 @@ export class ContainerManager {
     if (comingBack) settleStart(this.deps, row, true);
     if ((action === 'start' && before.state !== 'running') || action === 'restart') {
       // "Works immediately": return only once sshd answers.
-      await (this.deps.net ?? realHostNet).waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
+      await this.deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     }
     store.audit.record({ actor: user, action, target: row.id, ok: true });
     return this.view(row, await this.status(row));
@@ -109,7 +108,7 @@ export class ContainerManager {
         store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true });
       });
     } catch (e) {
-      throw removedButNotRecorded(row.id, e, store.db.name);
+      throw removedButNotRecorded(row.id, e, store.path);
     }
     return view;
   }

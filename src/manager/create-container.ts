@@ -9,8 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
-import { moveSshPortCursor, readSshPortCursor } from '../store/port-cursor.js';
-import { realHostNet } from '../net/host-net.js';
 import { containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
 import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
@@ -88,7 +86,7 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
     await engine.start(dockerId);
-    const ready = await (deps.net ?? realHostNet).waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
+    const ready = await deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     if (!ready) {
       const tail = (await engine.logs(dockerId, 5).catch(() => '')).trim().split('\n').pop() ?? '';
       throw new DcmError('internal', `container did not start sshd within ${config.engine.ready_timeout}s${tail ? `: ${tail}` : ''}`);
@@ -158,7 +156,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
       const choice = chooseAllocation({
         aliases: decision.ipAliases,
         sshRange: decision.sshRange,
-        cursor: readSshPortCursor(store.db),
+        cursor: store.sshPortCursor.read(),
         usedIds: store.containers.ids(),
         usedOn: (ip) => store.containers.portsOnIp(ip),
         extraPorts: ports,
@@ -183,7 +181,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
         created_at: new Date().toISOString(),
       };
       store.containers.insert(r);
-      moveSshPortCursor(store.db, r.id);
+      store.sshPortCursor.move(r.id);
       store.containers.addPort({ ip: r.ip, port: r.id, container_id: r.id, container_port: 22, kind: 'ssh' });
       for (const p of ports) store.containers.addPort({ ip: r.ip, port: p, container_id: r.id, container_port: p, kind: 'extra' });
       store.policy.setResources(r.id, decision.memoryBytes, decision.cpus, decision.preset);
@@ -192,7 +190,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
     });
     const { row, decision } = res;
     const wanted = [row.id, ...decision.ports];
-    const free = await Promise.all(wanted.map((p) => (deps.net ?? realHostNet).isPortFree(row.ip, p)));
+    const free = await Promise.all(wanted.map((p) => deps.net.isPortFree(row.ip, p)));
     if (free.every(Boolean)) return res;
     wanted.forEach((p, i) => free[i] || hostBusy.add(`${row.ip}:${p}`));
     store.containers.delete(row.id);

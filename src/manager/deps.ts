@@ -1,4 +1,7 @@
-/** What every manager needs: the store, the engine and the configuration. */
+/**
+ * What every manager needs: the store, the engine, the configuration and the
+ * host's network probes. Built once, in src/main.ts.
+ */
 import type { Config } from '../config.js';
 import type { Engine } from '../engine/engine.js';
 import type { Store } from '../store/store.js';
@@ -8,6 +11,6 @@ export interface Deps {
   store: Store;
   engine: Engine;
   config: Config;
-  /** Host port probes; the real network when absent. */
-  net?: HostNet;
+  /** Host port probes and sshd readiness (realHostNet; tests give their own). */
+  net: HostNet;
 }

@@ -92,8 +92,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
 
   const images = await engine.listImages([`${LABEL_MANAGED}=1`]);
   const imagesById = new Map(images.map((i) => [i.id, i]));
-  const userImages = store.db.prepare('SELECT ref, docker_id FROM images WHERE owner IS NOT NULL').all() as { ref: string; docker_id: string }[];
-  for (const img of userImages) {
+  for (const img of store.images.allOwned()) {
     if (!(await imageExists(deps, imagesById, img.docker_id))) {
       rep.imagesWithoutEngineImage.push(img.ref);
       if (!dry) store.images.delete(img.ref);
@@ -108,7 +107,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   }
   // Every image a row stands for — a user's, a base image (even one first
   // committed by a user), or the image of a container — stays.
-  const kept = referencedImageIds(deps);
+  const kept = store.images.referencedDockerIds();
   for (const i of images) {
     if (kept.has(i.id)) continue;
     const w = whose(i.labels);
@@ -123,12 +122,6 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   }
   if (!dry) store.audit.record({ actor: 'admin', action: 'reconcile', ok: true, detail: JSON.stringify(rep) });
   return rep;
-}
-
-/** Docker ids of every image the database refers to. */
-function referencedImageIds(deps: Deps): Set<string> {
-  const rows = deps.store.db.prepare('SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers UNION SELECT docker_id AS id FROM kept_images').all() as { id: string }[];
-  return new Set(rows.map((r) => r.id));
 }
 
 /** In the dcm-labelled listing, or else asked for directly (an object without dcm labels still exists). */

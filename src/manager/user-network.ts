@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { DcmError } from '../errors.js';
 import { LABEL_NETWORK, namePrefix, networkLabels } from '../engine/labels.js';
 import { chooseSubnet, formatCidr, parseCidr, parseProcRoutes, type Cidr } from '../net/user-subnets.js';
-import { NetworksRepo, type NetworkRow } from '../store/networks-repo.js';
+import type { NetworksRepo, NetworkRow } from '../store/networks-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 
@@ -31,7 +31,7 @@ type Step = { kind: 'ready' | 'wait'; row: NetworkRow } | { kind: 'mine'; row: N
  */
 export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () => Cidr[] = readHostRoutes): Promise<string> {
   const { store, engine } = deps;
-  const repo = new NetworksRepo(store.db);
+  const repo = store.networks;
   const current = repo.active(user.name);
   if (current?.docker_id) {
     if (await engine.inspectNetwork(current.docker_id)) return current.name;
@@ -159,7 +159,7 @@ export interface NetworkRemoval {
  * out again, and the caller says so; removeStaleNetworks() retries.
  */
 export async function removeUserNetwork(deps: Deps, owner: string): Promise<NetworkRemoval | null> {
-  const repo = new NetworksRepo(deps.store.db);
+  const repo = deps.store.networks;
   const row = repo.active(owner);
   if (!row) return null;
   deps.store.tx(() => repo.setRemoving(row.id));
@@ -186,7 +186,7 @@ async function removeRow(deps: Deps, repo: NetworksRepo, row: NetworkRow): Promi
  * With dryRun, only lists what it would remove.
  */
 export async function removeStaleNetworks(deps: Deps, opts: { dryRun?: boolean } = {}): Promise<NetworkRemoval[]> {
-  const repo = new NetworksRepo(deps.store.db);
+  const repo = deps.store.networks;
   const out: NetworkRemoval[] = [];
   for (const row of repo.all()) {
     if (row.state === 'active' && deps.store.users.get(row.owner)) continue;

@@ -4,7 +4,7 @@ import type { ContainerManager } from '../manager/container-manager.js';
 import type { ImageManager } from '../manager/image-manager.js';
 import type { UserManager } from '../manager/user-manager.js';
 import type { UserRow } from '../store/users-repo.js';
-import type { ArgSpec, ParsedArgs } from './args.js';
+import type { ArgSpec, ParsedArgs } from '../args/parse.js';
 
 export interface CommandContext {
   user: UserRow;

@@ -5,7 +5,7 @@
  */
 import type { Store } from '../store/store.js';
 import { shortImageName } from '../manager/resolve.js';
-import { COMMON_FLAGS } from './args.js';
+import { COMMON_FLAGS } from '../args/parse.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 
 /** Words the REPL itself understands besides the command table. */

@@ -3,11 +3,12 @@
  * (or JSON) out; the caller has already established who the user is.
  */
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
-import { ContainerManager } from '../manager/container-manager.js';
-import { ImageManager } from '../manager/image-manager.js';
-import { UserManager, assertNotBlocked } from '../manager/user-manager.js';
+import type { ContainerManager } from '../manager/container-manager.js';
+import type { ImageManager } from '../manager/image-manager.js';
+import { assertNotBlocked, type UserManager } from '../manager/user-manager.js';
 import type { Deps } from '../manager/deps.js';
-import { optionWords, parseArgs } from './args.js';
+import type { Managers } from '../manager/managers.js';
+import { optionWords, parseArgs } from '../args/parse.js';
 import type { CommandContext } from './command.js';
 import { commandHelp, findCommand } from './commands/index.js';
 import { clip, printable } from '../names.js';
@@ -26,10 +27,11 @@ export class CommandCore {
   readonly images: ImageManager;
   readonly users: UserManager;
 
-  constructor(readonly deps: Deps, private readonly log: (line: string) => void = () => {}) {
-    this.containers = new ContainerManager(deps);
-    this.images = new ImageManager(deps);
-    this.users = new UserManager(deps);
+  /** Built in src/main.ts, with the managers it made over the same deps. */
+  constructor(readonly deps: Deps, managers: Managers, private readonly log: (line: string) => void = () => {}) {
+    this.containers = managers.containers;
+    this.images = managers.images;
+    this.users = managers.users;
   }
 
   /** Runs one command for an authenticated user. Never throws. */
@@ -52,7 +54,7 @@ export class CommandCore {
       const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
       return { code: 0, stdout: body ? body + '\n' : '', stderr: '' };
     } catch (caught) {
-      const e = explainStorageFailure(caught, this.deps.store.db.name) ?? caught;
+      const e = explainStorageFailure(caught, this.deps.store.path) ?? caught;
       if (!(e instanceof DcmError) || e.adminDetail) this.log(printable(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`));
       const line = userLine(e);
       return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${printable(line)}\n`, ...(e instanceof StorageFailure ? { adminLine: e.detail } : {}) };

@@ -12,7 +12,7 @@ import { DcmError } from '../errors.js';
 import type { CommandCore } from './core.js';
 import { makeCompleter } from './completer.js';
 import { makeChalk, type ColourLevel } from './colour.js';
-import { optionWords, parseArgs } from './args.js';
+import { optionWords, parseArgs } from '../args/parse.js';
 import { findCommand } from './commands/index.js';
 import { splitWords } from './words.js';
 import { confirmRemoval, createWizard, isPromptCancel, type PromptIo } from './wizards.js';

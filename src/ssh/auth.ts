@@ -27,9 +27,7 @@ export function checkKey(store: Store, a: KeyAttempt): KeyVerdict {
   const name = a.username.length <= 32 && NAME_RE.test(a.username) ? a.username : '';
   // One lookup by (user, key): unknown user and unknown key cost the same.
   // A user blocked by dcm-userdel has no usable key.
-  const row = store.db
-    .prepare('SELECT k.algo, k.key_b64 FROM user_keys k JOIN users u ON u.name = k.user WHERE k.user = ? AND k.key_b64 = ? AND u.blocked = 0')
-    .get(name, a.blob.toString('base64')) as { algo: string; key_b64: string } | undefined;
+  const row = store.users.keyFor(name, a.blob);
   if (!row) return 'rejected';
   if (!a.signature || !a.signedData) return 'acceptable';
   const pub = ssh2.utils.parseKey(`${row.algo} ${row.key_b64}`);

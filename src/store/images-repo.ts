@@ -20,6 +20,17 @@ export class ImagesRepo {
     return this.db.prepare('SELECT * FROM images WHERE owner IS NULL ORDER BY ref').all() as ImageRow[];
   }
 
+  /** Every user's images (owner set), for reconcile. */
+  allOwned(): ImageRow[] {
+    return this.db.prepare('SELECT * FROM images WHERE owner IS NOT NULL').all() as ImageRow[];
+  }
+
+  /** Docker ids of every image the database refers to: base and user images, containers' images, kept images. */
+  referencedDockerIds(): Set<string> {
+    const rows = this.db.prepare('SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers UNION SELECT docker_id AS id FROM kept_images').all() as { id: string }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
   ownedBy(owner: string): ImageRow[] {
     return this.db.prepare('SELECT * FROM images WHERE owner = ? ORDER BY ref').all(owner) as ImageRow[];
   }

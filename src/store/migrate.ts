@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { DcmError } from '../errors.js';
-import { PACKAGE_ROOT } from '../config.js';
+import { PACKAGE_ROOT } from '../paths.js';
 
 export interface Migration {
   version: number;

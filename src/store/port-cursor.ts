@@ -5,11 +5,16 @@
  */
 import type { Db } from './db.js';
 
-export function readSshPortCursor(db: Db): number | null {
-  const row = db.prepare('SELECT last_port FROM ssh_port_cursor WHERE id = 1').get() as { last_port: number } | undefined;
-  return row ? row.last_port : null;
-}
+export class SshPortCursor {
+  constructor(private readonly db: Db) {}
 
-export function moveSshPortCursor(db: Db, port: number): void {
-  db.prepare('INSERT INTO ssh_port_cursor (id, last_port) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last_port = excluded.last_port').run(port);
+  /** The port handed out last, or null before the first create. */
+  read(): number | null {
+    const row = this.db.prepare('SELECT last_port FROM ssh_port_cursor WHERE id = 1').get() as { last_port: number } | undefined;
+    return row ? row.last_port : null;
+  }
+
+  move(port: number): void {
+    this.db.prepare('INSERT INTO ssh_port_cursor (id, last_port) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last_port = excluded.last_port').run(port);
+  }
 }

@@ -1,4 +1,7 @@
-/** The store: one database handle and a repository per table. */
+/**
+ * The store: one database handle, kept private, and a repository per table.
+ * Every query lives in a repository, so no layer above writes SQL.
+ */
 import { openDb, immediate, type Db, type OpenOptions } from './db.js';
 import { UsersRepo } from './users-repo.js';
 import { ContainersRepo } from './containers-repo.js';
@@ -7,6 +10,8 @@ import { AuditRepo } from './audit-repo.js';
 import { PolicyRepo } from './policy-repo.js';
 import { InstallationRepo } from './installation-repo.js';
 import { ClaimsRepo } from './claims-repo.js';
+import { NetworksRepo } from './networks-repo.js';
+import { SshPortCursor } from './port-cursor.js';
 
 export class Store {
   readonly users: UsersRepo;
@@ -18,8 +23,16 @@ export class Store {
   readonly installation: InstallationRepo;
   /** Starts and commits in flight, for the quotas that must count them. */
   readonly claims: ClaimsRepo;
+  /** Users' bridge networks and their subnets. */
+  readonly networks: NetworksRepo;
+  /** The SSH port handed out last; the next create starts after it. */
+  readonly sshPortCursor: SshPortCursor;
 
-  constructor(readonly db: Db) {
+  /** Private at run time too: a query belongs in a repository, not in a caller. */
+  readonly #db: Db;
+
+  private constructor(db: Db) {
+    this.#db = db;
     this.users = new UsersRepo(db);
     this.containers = new ContainersRepo(db);
     this.images = new ImagesRepo(db);
@@ -27,6 +40,13 @@ export class Store {
     this.policy = new PolicyRepo(db);
     this.installation = new InstallationRepo(db);
     this.claims = new ClaimsRepo(db);
+    this.networks = new NetworksRepo(db);
+    this.sshPortCursor = new SshPortCursor(db);
+  }
+
+  /** The database file, named in messages about a full disk or a read-only database. */
+  get path(): string {
+    return this.#db.name;
   }
 
   static open(file: string, opts?: OpenOptions): Store {
@@ -35,10 +55,10 @@ export class Store {
 
   /** BEGIN IMMEDIATE transaction: use for every check-then-allocate. */
   tx<T>(fn: () => T): T {
-    return immediate(this.db, fn);
+    return immediate(this.#db, fn);
   }
 
   close(): void {
-    this.db.close();
+    this.#db.close();
   }
 }

@@ -50,6 +50,17 @@ export class UsersRepo {
     return this.db.prepare('SELECT 1 FROM users WHERE uid = ?').get(uid) !== undefined;
   }
 
+  /**
+   * The key a login offers, if it is registered to exactly this user and the
+   * user may log in (not blocked by dcm-userdel). One indexed lookup by
+   * (user, key), so an unknown user and an unknown key cost the same.
+   */
+  keyFor(user: string, blob: Buffer): Pick<KeyRow, 'algo' | 'key_b64'> | undefined {
+    return this.db
+      .prepare('SELECT k.algo, k.key_b64 FROM user_keys k JOIN users u ON u.name = k.user WHERE k.user = ? AND k.key_b64 = ? AND u.blocked = 0')
+      .get(user, blob.toString('base64')) as Pick<KeyRow, 'algo' | 'key_b64'> | undefined;
+  }
+
   keys(user: string): KeyRow[] {
     return this.db.prepare('SELECT * FROM user_keys WHERE user = ? ORDER BY id').all(user) as KeyRow[];
   }

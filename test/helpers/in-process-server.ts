@@ -10,7 +10,8 @@ import ssh2 from 'ssh2';
 import { resolveConfig } from '../../src/config.js';
 import type { Deps } from '../../src/manager/deps.js';
 import type { HostNet } from '../../src/net/host-net.js';
-import { CommandCore } from '../../src/shell/core.js';
+import { assemble } from '../../src/main.js';
+import type { CommandCore } from '../../src/shell/core.js';
 import { loadOrCreateHostKey } from '../../src/ssh/host-key.js';
 import { DcmSshServer } from '../../src/ssh/server.js';
 import { Store } from '../../src/store/store.js';
@@ -47,7 +48,7 @@ function wireCore(stateDir: string, raw: Record<string, unknown>): { core: Comma
   // No real host ports are ever probed or published by the fake engine.
   const net: HostNet = { isPortFree: async () => true, waitForSsh: async () => true };
   const deps: Deps = { store, engine, config, net };
-  return { core: new CommandCore(deps), store, engine };
+  return { core: assemble(deps).core, store, engine };
 }
 
 /** An ed25519 key pair ssh2 can read back (its generator rarely writes one it cannot). */

@@ -165,6 +165,7 @@ describe('dcm-server interactive shell', () => {
               step = 2;
               mark = out.length;
               ch.write('\x01');
+            // biome-ignore lint/suspicious/noControlCharactersInRegex: cursor moves start with ESC
             } else if (step === 2 && /\x1b\[\d*[A-DG]/.test(out.slice(mark))) {
               // 200 columns: the line fits; back at its start without going up.
               if (out.includes(UP)) return reject(new Error(`cursor went up at 200 columns: ${JSON.stringify(out)}`));

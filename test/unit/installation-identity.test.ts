@@ -6,6 +6,7 @@ import { Store } from '../../src/store/store.js';
 import { DcmError } from '../../src/errors.js';
 import { containerLabels, containerName, imageLabels, networkLabels, provenance } from '../../src/engine/labels.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rawDb } from '../helpers/raw-db.js';
 
 test('the installation id is made at the first open, never changes, and differs between databases', () => {
   const a = join(tempDir('dcm-inst-'), 'dcm.db');
@@ -16,7 +17,9 @@ test('the installation id is made at the first open, never changes, and differs 
   s1.close();
   const s2 = Store.open(a);
   assert.equal(s2.installation.id, id);
-  assert.throws(() => s2.db.prepare("INSERT INTO installation (one, id) VALUES (2, 'ffffffffffffffffffffffffffffffff')").run(), /CHECK/);
+  const raw = rawDb(s2);
+  assert.throws(() => raw.prepare("INSERT INTO installation (one, id) VALUES (2, 'ffffffffffffffffffffffffffffffff')").run(), /CHECK/);
+  raw.close();
   s2.close();
   const s3 = Store.open(b);
   assert.notEqual(s3.installation.id, id);
@@ -25,7 +28,9 @@ test('the installation id is made at the first open, never changes, and differs 
 
 test('a database whose installation row was deleted stops with one line instead of making a new id', () => {
   const s = Store.open(join(tempDir('dcm-inst-'), 'dcm.db'));
-  s.db.prepare('DELETE FROM installation').run();
+  const raw = rawDb(s);
+  raw.prepare('DELETE FROM installation').run();
+  raw.close();
   assert.throws(() => s.installation.id, (e: unknown) => e instanceof DcmError && e.code === 'config' && /no installation id/.test(e.userMessage));
   s.close();
 });

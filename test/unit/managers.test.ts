@@ -5,10 +5,11 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { Store } from '../../src/store/store.js';
-import { CommandCore } from '../../src/shell/core.js';
+import type { CommandCore } from '../../src/shell/core.js';
+import { assemble } from '../../src/main.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { reconcile } from '../../src/manager/reconcile.js';
-import type { HostNet } from '../../src/net/host-net.js';
+import { realHostNet, type HostNet } from '../../src/net/host-net.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -28,7 +29,7 @@ beforeEach(() => {
   busy = new Set();
   const net: HostNet = { isPortFree: async (ip, p) => !busy.has(`${ip}:${p}`), waitForSsh: async () => true };
   const deps = { store, engine, config, net };
-  core = new CommandCore(deps);
+  core = assemble(deps).core;
   baseId = engine.addImage('dcm/debian-base:bookworm');
   store.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: baseId, owner: null, source: null });
   const um = new UserManager(deps);
@@ -163,7 +164,7 @@ test('unknown commands and options get one line; nothing reaches the engine', as
 test('userdel removes containers, ports, images and storage', async () => {
   const c = await json('alice', 'create --port 8080');
   await json('alice', `commit ${c.id} snap`);
-  const um = new UserManager({ store, engine, config: core.deps.config });
+  const um = new UserManager({ store, engine, config: core.deps.config, net: realHostNet });
   const rep = await um.del('alice', { keepImages: false, keepStorage: false });
   assert.deepEqual(rep.containers, [c.id]);
   assert.deepEqual(rep.images, ['dcm/u/alice/snap:latest']);
@@ -240,7 +241,7 @@ test('release_on_stop: a start the engine refuses gives the GPU back', async () 
   const eng = new FakeEngine();
   const net: HostNet = { isPortFree: async () => true, waitForSsh: async () => true };
   const deps = { store: s, engine: eng, config, net };
-  const c = new CommandCore(deps);
+  const c = assemble(deps).core;
   s.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: eng.addImage('dcm/debian-base:bookworm'), owner: null, source: null });
   new UserManager(deps).add({ name: 'carol', keys: [KEY], groups: [] });
   const ok = async (line: string) => {

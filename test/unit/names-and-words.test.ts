@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkContainerName, checkUserName, normaliseImageRef, parseImageNameTag, checkPort } from '../../src/names.js';
 import { joinWords, splitWords } from '../../src/shell/words.js';
-import { parseArgs } from '../../src/shell/args.js';
+import { parseArgs } from '../../src/args/parse.js';
 
 test('user names: unix and docker safe, reserved ones refused', () => {
   for (const ok of ['alice', 'bob2', 'a_b', 'mary-jane']) assert.equal(checkUserName(ok), ok);

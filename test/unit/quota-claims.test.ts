@@ -9,6 +9,7 @@ import { claimCommit, recordCommit } from '../../src/manager/commit-claim.js';
 import { createContainer } from '../../src/manager/create-container.js';
 import type { Deps } from '../../src/manager/deps.js';
 import type { ContainerRow } from '../../src/store/containers-repo.js';
+import { realHostNet } from '../../src/net/host-net.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -23,7 +24,7 @@ function setup(): { deps: Deps; rows: ContainerRow[] } {
     store.containers.setState(id, 'created');
     rows.push(store.containers.get(id)!);
   }
-  return { deps: { store, engine: new FakeEngine(), config }, rows };
+  return { deps: { store, engine: new FakeEngine(), config, net: realHostNet }, rows };
 }
 
 const isLimit = (re: RegExp) => (e: unknown) => e instanceof DcmError && e.code === 'limit' && re.test(e.userMessage);

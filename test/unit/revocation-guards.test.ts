@@ -10,7 +10,8 @@ import { existsSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { Store } from '../../src/store/store.js';
-import { CommandCore } from '../../src/shell/core.js';
+import type { CommandCore } from '../../src/shell/core.js';
+import { assemble } from '../../src/main.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { reconcile } from '../../src/manager/reconcile.js';
 import { reownUserDirs } from '../../src/storage/reown.js';
@@ -36,7 +37,7 @@ beforeEach(() => {
   store = Store.open(config.dbFile);
   engine = new FakeEngine();
   deps = { store, engine, config, net: { isPortFree: async () => true, waitForSsh: async () => true } };
-  core = new CommandCore(deps);
+  core = assemble(deps).core;
   const baseId = engine.addImage('dcm/debian-base:bookworm');
   store.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: baseId, owner: null, source: null });
   um = new UserManager(deps);

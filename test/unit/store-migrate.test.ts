@@ -7,6 +7,7 @@ import { migrate, readMigrations } from '../../src/store/migrate.js';
 import { Store } from '../../src/store/store.js';
 import { DcmError } from '../../src/errors.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rawDb } from '../helpers/raw-db.js';
 
 function dirWith(files: Record<string, string>): string {
   const d = tempDir('dcm-mig-');
@@ -17,15 +18,20 @@ function dirWith(files: Record<string, string>): string {
 test('shipped migrations apply to a fresh database and are recorded', () => {
   const d = tempDir('dcm-db-');
   const s = Store.open(join(d, 'dcm.db'));
-  const rows = s.db.prepare('SELECT version, name FROM schema_migrations').all() as { version: number }[];
+  const raw = rawDb(s);
+  const rows = raw.prepare('SELECT version, name FROM schema_migrations').all() as { version: number }[];
   assert.ok(rows.length >= 1);
   assert.equal(rows[0]!.version, 1);
-  assert.equal(s.db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(s.db.pragma('foreign_keys', { simple: true }), 1);
+  // WAL is a property of the file; foreign keys one of the store's own connection, so ask it.
+  assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+  assert.throws(() => s.containers.insert({ id: 20000, owner: 'nobody', name: null, image_ref: 'x:1', image_id: 'sha256:1', ip: '127.0.0.1', instance: 'i' }), /FOREIGN KEY/);
+  raw.close();
   s.close();
   // Re-opening applies nothing twice.
   const again = Store.open(join(d, 'dcm.db'));
-  assert.equal((again.db.prepare('SELECT COUNT(*) n FROM schema_migrations').get() as { n: number }).n, rows.length);
+  const raw2 = rawDb(again);
+  assert.equal((raw2.prepare('SELECT COUNT(*) n FROM schema_migrations').get() as { n: number }).n, rows.length);
+  raw2.close();
   again.close();
   rmSync(d, { recursive: true });
 });

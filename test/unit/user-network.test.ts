@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { resolveConfig } from '../../src/config.js';
 import { DcmError } from '../../src/errors.js';
 import { Store } from '../../src/store/store.js';
-import { NetworksRepo } from '../../src/store/networks-repo.js';
+import { rawDb } from '../helpers/raw-db.js';
 import { ensureUserNetwork as ensureWithRoutes, removeStaleNetworks, removeUserNetwork } from '../../src/manager/user-network.js';
 import { parseCidr, type Cidr } from '../../src/net/user-subnets.js';
 import type { Deps } from '../../src/manager/deps.js';
 import type { UserRow } from '../../src/store/users-repo.js';
 import type { ContainerSpec } from '../../src/engine/engine.js';
+import { realHostNet } from '../../src/net/host-net.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -24,7 +25,7 @@ beforeEach(() => {
   const config = resolveConfig({ instance: 'unit', network: { user_subnets: '10.213.0.0/24' } }, dir, null);
   store = Store.open(config.dbFile);
   engine = new FakeEngine();
-  deps = { store, engine, config };
+  deps = { store, engine, config, net: realHostNet };
   store.users.insert({ name: 'alice', uid: 200000, gid: 200000 });
   store.users.insert({ name: 'bob', uid: 200001, gid: 200001 });
   alice = store.users.get('alice')!;
@@ -68,7 +69,7 @@ test('blocks used by networks dcm does not know are skipped, also when the engin
   };
   const b = await ensureUserNetwork(deps, bob);
   assert.equal(await subnetOf(b), '10.213.0.128/27');
-  assert.deepEqual(new NetworksRepo(store.db).subnets().sort(), ['10.213.0.128/27', '10.213.0.64/27']);
+  assert.deepEqual(store.networks.subnets().sort(), ['10.213.0.128/27', '10.213.0.64/27']);
 });
 
 test("blocks the host routes (a site network, another engine's bridge) are skipped", async () => {
@@ -98,7 +99,9 @@ test('a network removed behind dcm\'s back is made again with the same block', a
 test('a network an interrupted create left in the engine is adopted, not duplicated', async () => {
   const a = await ensureUserNetwork(deps, alice);
   // As if the process died after the engine made it, before recording its id.
-  store.db.prepare('UPDATE user_networks SET docker_id = NULL').run();
+  const raw = rawDb(store);
+  raw.prepare('UPDATE user_networks SET docker_id = NULL').run();
+  raw.close();
   assert.equal(await ensureUserNetwork(deps, alice), a);
   assert.equal(engine.networks.size, 1);
 });

@@ -13,7 +13,7 @@ import { storageOwners } from '../../src/storage/id-map.js';
 import { mountOf, parseMountInfo, setuidSubmounts } from '../../src/storage/mount-flags.js';
 import { rwMountWarnings } from '../../src/policy/rw-mount-warnings.js';
 import { Store } from '../../src/store/store.js';
-import { CommandCore } from '../../src/shell/core.js';
+import { assemble } from '../../src/main.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { FakeEngine } from '../helpers/fake-engine.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -92,7 +92,7 @@ test('fake remapping engine: useradd and create own the storage by mapped ids; a
   store.users.insert({ name: 'bob', uid: 65535, gid: 65535 });
   assert.throws(() => um.add({ name: 'carol', keys: [KEY], groups: [] }, engine.usernsRemap), /uid 65536 is outside the engine's user namespace \(dockremap 100000:65536\)/);
   assert.equal(store.users.get('carol'), undefined);
-  const core = new CommandCore(deps);
+  const core = assemble(deps).core;
   const ok = await core.run('alice', ['create']);
   assert.equal(ok.code, 0, ok.stderr);
   store.users.insert({ name: 'dan', uid: 70000, gid: 70000 });

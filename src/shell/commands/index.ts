@@ -1,6 +1,7 @@
 /** The command table: every user command, looked up by name or alias. */
 import type { Command } from '../command.js';
-import { optionWords, usageLine } from '../args.js';
+import { COMMON_FLAGS, optionWords, usageLine } from '../../args/parse.js';
+import { helpText } from '../../args/help.js';
 import { isHelpRequest } from '../help-request.js';
 import { clip } from '../../names.js';
 import { commit } from './commit.js';
@@ -36,12 +37,7 @@ export function findCommand(name: string): Command | undefined {
 }
 
 export function commandHelp(c: Command): string {
-  const flagLines = Object.entries(c.args.flags).map(([n, f]) => {
-    const left = `${f.short ? `-${f.short}, ` : '    '}--${n}${f.type === 'bool' ? '' : ` ${f.value ?? 'VALUE'}`}`;
-    return `  ${left.padEnd(22)} ${f.help}`;
-  });
-  flagLines.push(`  ${'    --json'.padEnd(22)} print machine-readable JSON`);
-  return [`usage: ${usageLine(c.name, c.args)}`, '', c.summary + '.', ...(c.details ? ['', c.details] : []), '', 'options:', ...flagLines].join('\n');
+  return helpText({ usage: [usageLine(c.name, c.args)], summary: c.summary + '.', details: c.details, options: { ...c.args.flags, json: COMMON_FLAGS.json! }, width: 22 });
 }
 
 export function overview(): string {
