@@ -209,7 +209,8 @@ const policyCheck: AdminTool = {
   details: 'Lists every problem, one line each (exit 7 if any is an error); warnings do not fail the check.\nA rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
   args: { positional: ['FILE?'], flags: {} },
   async runAlone(src, a) {
-    const { checkPolicyFile, findingLine, POLICY_CHECKERS } = await import('../../src/policy/policy-check.js');
+    const { findingLine, POLICY_CHECKERS } = await import('../../src/policy/policy-check.js');
+    const { checkPolicyFile } = await import('../../src/policy-io/policy-check-file.js');
     const { engineRemapOrNone, rwMountProblems } = await import('../../src/manager/engine-userns.js');
     const { DockerEngine } = await import('../../src/engine/docker-engine.js');
     // rw mounts on filesystems that honour setuid: refused unless the file's engine remaps users (an engine that is down counts as not).

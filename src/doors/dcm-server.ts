@@ -10,7 +10,7 @@ import { lineFor } from '../store/db-errors.js';
 import { openApp } from '../main.js';
 import { LEGACY_NOTE, reconcile } from '../manager/reconcile.js';
 import type { Deps } from '../manager/deps.js';
-import { PolicySource } from '../policy/policy-source.js';
+import { PolicySource } from '../policy-io/policy-source.js';
 import { CommandCore } from '../shell/core.js';
 import { loadOrCreateHostKey } from '../ssh/host-key.js';
 import { DcmSshServer } from '../ssh/server.js';

@@ -13,7 +13,7 @@ import { moveSshPortCursor, readSshPortCursor } from '../store/port-cursor.js';
 import { realHostNet } from '../net/host-net.js';
 import { containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
-import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
+import { probeDevices, probeMounts } from '../policy-io/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
 import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerSpec } from '../engine/engine.js';
