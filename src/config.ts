@@ -17,6 +17,7 @@ import { DcmError } from './errors.js';
 import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
 import { userSubnetProblems } from './net/user-subnets.js';
 import { algorithmsSchema } from './ssh/algorithms.js';
+import { parseSize } from './sizes.js';
 
 export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
@@ -44,13 +45,6 @@ const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'an IPv4 address such
 const size = z
   .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?[kmgt]?b?$/i, 'a size like 512m or 4g')])
   .transform((v) => (typeof v === 'number' ? v : parseSize(v)));
-
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kmgt]?)b?$/i.exec(text.trim());
-  if (!m) throw new DcmError('invalid', `not a size: ${text}`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.round(Number(m[1]) * mult);
-}
 
 /** A JavaScript regular expression, checked when the file is loaded. */
 const regex = z.string().min(1).superRefine((s, ctx) => {

@@ -4,7 +4,7 @@ import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
 import { UserManager } from '../../src/manager/user-manager.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list, str } from '../../src/shell/command.js';
-import { DcmError } from '../../src/errors.js';
+import { DcmError, EXIT } from '../../src/errors.js';
 import type { AdminTool } from './admin-cli.js';
 import { openssh } from './openssh.js';
 import { configFileOf } from '../../src/config.js';
@@ -223,7 +223,7 @@ const policyCheck: AdminTool = {
     const counts = c ? { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length } : {};
     const ok = errors.length === 0;
     const text = ok ? `${r.file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})${warnings.length ? `, ${warnings.length} warning(s)` : ''}` : '';
-    return { text, stderr, code: ok ? 0 : 7, json: { ok, file: r.file, errors, warnings, ...counts } };
+    return { text, stderr, code: ok ? 0 : EXIT.config, json: { ok, file: r.file, errors, warnings, ...counts } };
   },
 };
 

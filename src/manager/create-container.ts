@@ -11,7 +11,7 @@ import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
 import { moveSshPortCursor, readSshPortCursor } from '../store/port-cursor.js';
 import { realHostNet } from '../net/host-net.js';
-import { containerLabels, containerName } from '../engine/labels.js';
+import { LABEL_ROOT_LOGIN, containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
 import { probeDevices, probeMounts } from '../policy-io/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
@@ -211,7 +211,7 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
     name: containerName(config.instance, deps.store.installation.id, row.id),
     hostname: (row.name ?? `${user.name}-${row.id}`).replace(/_/g, '-').slice(0, 63),
     image: row.image_id,
-    labels: containerLabels(user.name, row.id, config.instance, deps.store.installation.id),
+    labels: { ...containerLabels(user.name, row.id, config.instance, deps.store.installation.id), [LABEL_ROOT_LOGIN]: d.runAs ? 'no' : 'yes' },
     entrypoint: ['/bin/sh', INIT_PATH],
     cmd: [],
     env: {

@@ -1,5 +1,5 @@
 /**
- * One client connection: login grace timer, public-key authentication,
+ * One client connection: public-key authentication,
  * refusal of every forwarding request, idle timeout, and session channels
  * handed to handleSession once the user is known.
  */
@@ -23,6 +23,8 @@ export interface ConnectionDeps {
   shutdown: AbortSignal;
   /** The connection's TCP socket, when known. */
   socket?: Socket;
+  /** Aborted when the server's login grace timer closes this connection's socket (server.ts keeps the one timer). */
+  loginGraceOver?: AbortSignal;
 }
 
 /** Authentication attempts (beyond the initial "none") one connection may make. */
@@ -46,13 +48,11 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
   const onShutdown = () => end();
   d.shutdown.addEventListener('abort', onShutdown, { once: true });
 
-  const grace = setTimeout(() => {
-    if (!user) {
-      log(`no login within ${cfg.login_grace}s`);
-      failed = true;
-      end();
-    }
-  }, cfg.login_grace * 1000);
+  // Not logged in within login_grace: the server closes the socket; here it counts as a failed login.
+  const graceOver = () => {
+    if (!user) failed = true;
+  };
+  d.loginGraceOver?.addEventListener('abort', graceOver, { once: true });
 
   // Idle: armed only while no command runs; any input re-arms it.
   const touch = () => {
@@ -75,7 +75,7 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
     log(`connection error: ${e.message}`);
   });
   client.on('close', () => {
-    clearTimeout(grace);
+    d.loginGraceOver?.removeEventListener('abort', graceOver);
     if (idleTimer) clearTimeout(idleTimer);
     d.shutdown.removeEventListener('abort', onShutdown);
     if (!conn.signal.aborted) conn.abort();
@@ -114,7 +114,6 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
   });
 
   client.on('ready', () => {
-    clearTimeout(grace);
     failed = false;
     d.throttle.succeed(ip);
     log('logged in');

@@ -40,7 +40,7 @@ test('a configuration file that is missing, a directory, a FIFO or too big is on
   assert.ok(Date.now() - t0 < 1000, 'a FIFO does not block');
   const big = join(dir, 'big.yaml');
   writeFileSync(big, '#'.repeat(5 * 1024 * 1024));
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: big }), configError(big, 'cannot read the configuration: larger than 4 MB'));
+  assert.throws(() => loadConfig({ stateDir: dir, configFile: big }), configError(big, 'cannot read the configuration: larger than 4 MiB'));
   const empty = join(dir, 'empty.yaml');
   // An empty file, or one with only comments, is what a file being rewritten in place looks like: refused.
   for (const text of ['', '\n  \n', '# only a comment\n']) {

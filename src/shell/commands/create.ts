@@ -1,6 +1,5 @@
 import { DcmError } from '../../errors.js';
 import { checkPort, clip } from '../../names.js';
-import { effectivePolicy } from '../../policy/effective.js';
 import { list, str, type Command } from '../command.js';
 import { containerJson, reachText } from '../render.js';
 
@@ -52,10 +51,6 @@ export const create: Command = {
       mounts: list(a.flags.mount).map((m) => policyName(m, 'mount')),
       ...(gpus !== undefined ? { gpus: parseGpus(gpus) } : {}),
     });
-    // Under `user: host` root has no key: do not tell the user to log in as root.
-    const { config, store } = ctx.deps;
-    const hostOnly = effectivePolicy(config, ctx.user.name, store.users.groups(ctx.user.name)).runAs.value === 'host';
-    const text = reachText(c, ctx.user.name).split('\n').filter((l) => !(hostOnly && l.startsWith(`  ssh -p ${c.sshPort} root@`))).join('\n');
-    return { text, json: containerJson(c) };
+    return { text: reachText(c, ctx.user.name), json: containerJson(c) };
   },
 };
