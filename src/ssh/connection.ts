@@ -23,8 +23,6 @@ export interface ConnectionDeps {
   shutdown: AbortSignal;
   /** The connection's TCP socket, when known. */
   socket?: Socket;
-  /** Aborted when the server's login grace timer closes this connection's socket (server.ts keeps the one timer). */
-  loginGraceOver?: AbortSignal;
 }
 
 /** Authentication attempts (beyond the initial "none") one connection may make. */
@@ -48,11 +46,7 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
   const onShutdown = () => end();
   d.shutdown.addEventListener('abort', onShutdown, { once: true });
 
-  // Not logged in within login_grace: the server closes the socket; here it counts as a failed login.
-  const graceOver = () => {
-    if (!user) failed = true;
-  };
-  d.loginGraceOver?.addEventListener('abort', graceOver, { once: true });
+  // login_grace is the server's one timer (server.ts): it closes the socket of a connection not logged in by then.
 
   // Idle: armed only while no command runs; any input re-arms it.
   const touch = () => {
@@ -75,7 +69,6 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
     log(`connection error: ${e.message}`);
   });
   client.on('close', () => {
-    d.loginGraceOver?.removeEventListener('abort', graceOver);
     if (idleTimer) clearTimeout(idleTimer);
     d.shutdown.removeEventListener('abort', onShutdown);
     if (!conn.signal.aborted) conn.abort();

@@ -26,8 +26,8 @@ export class DcmSshServer {
   private readonly server: ssh2.Server;
   /** Accepts TCP first: ssh2 only reports a client once it has sent its version line. */
   private readonly tcp: NetServer;
-  /** Pre-login sockets by "ip:port", so a login can cancel their grace timer (the only one: connections are told through `over`). */
-  private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout; done: () => void; over: AbortSignal }>();
+  /** Pre-login sockets by "ip:port", so a login can cancel their grace timer (the only login_grace timer). */
+  private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout; done: () => void }>();
   /** Caps on connections not logged in yet, per address and in total. */
   private readonly unauthenticated: PendingLogins;
   /** When a refusal for too many pre-login connections was last logged (one line per 10 s at most). */
@@ -49,7 +49,7 @@ export class DcmSshServer {
       client.on('close', () => this.clients.delete(client));
       const key = `${clientAddress(info.ip)}:${info.port}`;
       client.once('ready', () => this.loggedIn(key));
-      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal, socket: this.sockets.get(key), loginGraceOver: this.pending.get(key)?.over });
+      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal, socket: this.sockets.get(key) });
     });
     this.server.on('error', (e: Error) => o.log(`server error: ${e.message}`));
     this.tcp = createServer((socket) => this.accept(socket));
@@ -82,15 +82,13 @@ export class DcmSshServer {
     };
     const key = `${ip}:${socket.remotePort}`;
     const grace = this.o.core.deps.config.server.login_grace * 1000;
-    const over = new AbortController();
     const timer = setTimeout(() => {
       this.o.log(`${key}: no login within ${grace / 1000}s`);
-      over.abort(); // before the socket closes: its connection counts this as a failed login
       this.pending.delete(key);
       done();
       socket.destroy();
     }, grace);
-    this.pending.set(key, { socket, timer, done, over: over.signal });
+    this.pending.set(key, { socket, timer, done });
     this.sockets.set(key, socket);
     socket.once('close', () => {
       done();
