@@ -14,12 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
-import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, stateDirOf } from './paths.js';
+import { DEFAULT_CONFIG_FILE, stateDirOf } from './paths.js';
 import { userSubnetProblems } from './net/user-subnets.js';
 import { algorithmsSchema } from './ssh/algorithms.js';
 import { parseSize } from './sizes.js';
-
-export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
 
 /** Root of the installed package (dist/src/config.js → ../..). */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -69,7 +67,7 @@ const envName = z
   .refine((n) => n !== 'NVIDIA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES is set by dcm to the GPUs a container reserved');
 
 /** Linux capabilities an admin may add back on top of CapDrop ALL. */
-export const KNOWN_CAPABILITIES = [
+const KNOWN_CAPABILITIES = [
   'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
   'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
   'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE',
@@ -189,7 +187,7 @@ const gpusSchema = z
   .strict()
   .default({});
 
-export const configSchema = z
+const configSchema = z
   .object({
     /** Address users are told to connect to (`ssh -p PORT user@host`). */
     host: z.string().min(1).default('127.0.0.1'),
@@ -370,7 +368,7 @@ export function loadConfig(src: ConfigSource = {}): Config {
 const more = (n: number) => (n > 0 ? ` (and ${n} more: dcm-admin policy check lists them all)` : '');
 
 /** What a file with no document says: empty (or only comments) is not "no policy". */
-export const EMPTY_CONFIG = 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults';
+const EMPTY_CONFIG = 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults';
 
 /** YAML text → document, with every syntax error as one line; a file with no document at all is an error too. */
 export function parseConfigText(text: string): { raw: unknown; errors: string[] } {

@@ -28,7 +28,7 @@ export interface AdminTool {
   runAlone?(src: ConfigSource, args: ParsedArgs): Promise<AdminResult>;
 }
 
-export function toolHelp(t: AdminTool): string {
+function toolHelp(t: AdminTool): string {
   const flags = Object.entries(t.args.flags).map(([n, f]) => `  ${`${f.short ? `-${f.short}, ` : '    '}--${n}${f.type === 'bool' ? '' : ` ${f.value ?? 'VALUE'}`}`.padEnd(26)} ${f.help}`);
   return [
     `usage: ${usageLine(t.name, t.args)}`,

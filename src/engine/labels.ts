@@ -14,7 +14,7 @@ export const LABEL_INSTANCE = 'dcm.instance';
  * engine and even an instance name; this label is what tells them apart.
  * Objects made before installations had ids lack it ("legacy" objects).
  */
-export const LABEL_INSTALLATION = 'dcm.installation';
+const LABEL_INSTALLATION = 'dcm.installation';
 /**
  * "yes" or "no": whether the container's sshd lets root log in (`user: host` says no).
  * Always set, so a label inherited from a committed image never speaks for a new container.

@@ -11,7 +11,7 @@ import type { ContainerRow } from '../store/containers-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
-import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
+import { resolveContainer, userRepo } from './resolve.js';
 import { prepareForStart } from './engine-userns.js';
 import { afterStop, beforeStart } from './policy-hooks.js';
 import { claimCommit, recordCommit } from './commit-claim.js';
@@ -217,5 +217,3 @@ export class ContainerManager {
   }
 }
 
-
-export { noSuchContainer };

@@ -13,7 +13,7 @@ export function humanSize(bytes: number | null): string {
   return bytes === null ? '-' : formatSize(bytes);
 }
 
-export function portsText(c: ContainerView): string {
+function portsText(c: ContainerView): string {
   return c.ports.map((p) => `${p.ip}:${p.host}->${p.container}`).join(', ');
 }
 

@@ -13,7 +13,7 @@ function policyName(text: string, what: string): string {
 }
 
 /** `--gpus N` takes any N free GPUs; `--gpus 0,3` or `--gpus device=3` takes those. */
-export function parseGpus(text: string): { count: number } | { ids: string[] } {
+function parseGpus(text: string): { count: number } | { ids: string[] } {
   if (/^\d{1,4}$/.test(text)) return { count: Number(text) };
   const ids = text.replace(/^device=/, '').split(',').filter((s) => s !== '');
   if (!ids.length || !ids.every((i) => GPU_ID_RE.test(i)) || (!text.includes(',') && !text.startsWith('device='))) {

@@ -44,7 +44,7 @@ export function commandHelp(c: Command): string {
   return [`usage: ${usageLine(c.name, c.args)}`, '', c.summary + '.', ...(c.details ? ['', c.details] : []), '', 'options:', ...flagLines].join('\n');
 }
 
-export function overview(): string {
+function overview(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
   const rows = COMMANDS.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
   return ['commands:', ...rows, '', 'A container is named by its id (its SSH port) or its --name.', 'Every command takes --json; "help COMMAND" explains one.'].join('\n');
