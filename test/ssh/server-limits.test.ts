@@ -55,7 +55,10 @@ describe('dcm-server limits', () => {
       new Promise<number>((resolve, reject) => {
         const s = connect({ port: PORT, host: '127.0.0.1', localAddress: from });
         let port = 0;
-        s.on('connect', () => ((port = s.localPort!), s.write('SSH-2.0-silent\r\n')));
+        s.on('connect', () => {
+          port = s.localPort ?? 0;
+          s.write('SSH-2.0-silent\r\n');
+        });
         s.on('data', () => undefined);
         s.on('close', () => resolve(port));
         s.on('error', reject);
