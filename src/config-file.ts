@@ -35,7 +35,7 @@ export function readConfigText(file: string): string {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new DcmError('config', `${file}: cannot read the configuration: ${REASONS.EISDIR}`);
     if (!st.isFile()) throw new DcmError('config', `${file}: cannot read the configuration: not a regular file`);
-    if (st.size > MAX_CONFIG_BYTES) throw new DcmError('config', `${file}: cannot read the configuration: larger than ${MAX_CONFIG_BYTES >> 20} MB`);
+    if (st.size > MAX_CONFIG_BYTES) throw new DcmError('config', `${file}: cannot read the configuration: larger than ${MAX_CONFIG_BYTES >> 20} MiB`);
     return readFileSync(fd, 'utf8');
   } catch (e) {
     if (e instanceof DcmError) throw e;

@@ -13,11 +13,10 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
-import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, PACKAGE_ROOT, stateDirOf } from './paths.js';
+import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT, stateDirOf } from './paths.js';
 import { userSubnetProblems } from './net/user-subnets.js';
 import { algorithmsSchema } from './ssh/algorithms.js';
-
-export { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR };
+import { parseSize } from './sizes.js';
 
 /** "lo-hi" → {lo, hi}, both within 1..max. */
 const numRange = (max: number, example: string) =>
@@ -40,13 +39,6 @@ const ipv4 = z.string().regex(/^(\d{1,3})(\.\d{1,3}){3}$/, 'an IPv4 address such
 const size = z
   .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?[kmgt]?b?$/i, 'a size like 512m or 4g')])
   .transform((v) => (typeof v === 'number' ? v : parseSize(v)));
-
-export function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kmgt]?)b?$/i.exec(text.trim());
-  if (!m) throw new DcmError('invalid', `not a size: ${text}`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.round(Number(m[1]) * mult);
-}
 
 /** A JavaScript regular expression, checked when the file is loaded. */
 const regex = z.string().min(1).superRefine((s, ctx) => {
@@ -71,7 +63,7 @@ const envName = z
   .refine((n) => n !== 'NVIDIA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES is set by dcm to the GPUs a container reserved');
 
 /** Linux capabilities an admin may add back on top of CapDrop ALL. */
-export const KNOWN_CAPABILITIES = [
+const KNOWN_CAPABILITIES = [
   'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
   'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
   'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE',
@@ -191,7 +183,7 @@ const gpusSchema = z
   .strict()
   .default({});
 
-export const configSchema = z
+const configSchema = z
   .object({
     /** Address users are told to connect to (`ssh -p PORT user@host`). */
     host: z.string().min(1).default('127.0.0.1'),
@@ -372,7 +364,7 @@ export function loadConfig(src: ConfigSource = {}): Config {
 const more = (n: number) => (n > 0 ? ` (and ${n} more: dcm-admin policy check lists them all)` : '');
 
 /** What a file with no document says: empty (or only comments) is not "no policy". */
-export const EMPTY_CONFIG = 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults';
+const EMPTY_CONFIG = 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults';
 
 /** YAML text → document, with every syntax error as one line; a file with no document at all is an error too. */
 export function parseConfigText(text: string): { raw: unknown; errors: string[] } {

@@ -33,18 +33,20 @@ export class DcmError extends Error {
  * 2 bad command line or invalid value, 3 not found, 4 refused, 5 limit,
  * 6 engine down, 7 invalid configuration.
  */
+export const EXIT: Readonly<Record<ErrorCode, number>> = {
+  usage: 2,
+  invalid: 2,
+  'not-found': 3,
+  conflict: 1,
+  denied: 4,
+  limit: 5,
+  unavailable: 6,
+  config: 7,
+  internal: 1,
+};
+
 export function exitCodeFor(err: unknown): number {
-  if (!(err instanceof DcmError)) return 1;
-  switch (err.code) {
-    case 'usage':
-    case 'invalid': return 2;
-    case 'not-found': return 3;
-    case 'denied': return 4;
-    case 'limit': return 5;
-    case 'unavailable': return 6;
-    case 'config': return 7;
-    default: return 1;
-  }
+  return err instanceof DcmError ? EXIT[err.code] : 1;
 }
 
 /** The one line shown to a user for any error; unexpected errors never leak detail. */
@@ -52,9 +54,3 @@ export function userLine(err: unknown): string {
   if (err instanceof DcmError) return err.userMessage;
   return 'internal error (the administrator can find details in the log)';
 }
-
-export const usage = (msg: string) => new DcmError('usage', msg);
-export const invalid = (msg: string) => new DcmError('invalid', msg);
-export const notFound = (msg: string) => new DcmError('not-found', msg);
-export const conflict = (msg: string) => new DcmError('conflict', msg);
-export const denied = (msg: string, detail?: string) => new DcmError('denied', msg, detail);

@@ -96,7 +96,7 @@ export interface RunningServer {
 export async function openServer(o: ServerOptions): Promise<RunningServer> {
   // Loaded only here: a door that runs one command must not pay for the SSH server.
   const [{ PolicySource }, { parseListen }, { reconcileAtStart }, { loadOrCreateHostKey }, { DcmSshServer }, { startCommandSockets }] = await Promise.all([
-    import('./policy/policy-source.js'),
+    import('./policy-io/policy-source.js'),
     import('./ssh/listen.js'),
     import('./manager/reconcile-at-start.js'),
     import('./ssh/host-key.js'),

@@ -2,7 +2,7 @@
 import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list, str } from '../../src/shell/command.js';
-import { DcmError } from '../../src/errors.js';
+import { DcmError, EXIT } from '../../src/errors.js';
 import type { AdminTool } from './admin-cli.js';
 import { openssh } from './openssh.js';
 import { configFileOf } from '../../src/config.js';
@@ -207,7 +207,8 @@ const policyCheck: AdminTool = {
   details: 'Lists every problem, one line each (exit 7 if any is an error); warnings do not fail the check.\nA rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
   args: { positional: ['FILE?'], flags: {} },
   async runAlone(src, a) {
-    const { checkPolicyFile, findingLine, POLICY_CHECKERS } = await import('../../src/policy/policy-check.js');
+    const { findingLine, POLICY_CHECKERS } = await import('../../src/policy/policy-check.js');
+    const { checkPolicyFile } = await import('../../src/policy-io/policy-check-file.js');
     const { engineRemapOrNone, rwMountProblems } = await import('../../src/manager/engine-userns.js');
     const { DockerEngine } = await import('../../src/engine/docker-engine.js');
     // rw mounts on filesystems that honour setuid: refused unless the file's engine remaps users (an engine that is down counts as not).
@@ -220,7 +221,7 @@ const policyCheck: AdminTool = {
     const counts = c ? { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length } : {};
     const ok = errors.length === 0;
     const text = ok ? `${r.file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})${warnings.length ? `, ${warnings.length} warning(s)` : ''}` : '';
-    return { text, stderr, code: ok ? 0 : 7, json: { ok, file: r.file, errors, warnings, ...counts } };
+    return { text, stderr, code: ok ? 0 : EXIT.config, json: { ok, file: r.file, errors, warnings, ...counts } };
   },
 };
 

@@ -16,10 +16,10 @@ import { str } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
 
 /** Where the wrapper lives: sudoers names this exact path. */
-export const SHELL_WRAPPER = '/usr/local/sbin/dcm-shell';
+const SHELL_WRAPPER = '/usr/local/sbin/dcm-shell';
 
 /** The program the wrapper runs: the bundled one when built, else the compiled module. */
-export function dcmShellProgram(): string {
+function dcmShellProgram(): string {
   const bundled = join(PACKAGE_ROOT, 'dist/bin/dcm-shell.mjs');
   return existsSync(bundled) ? bundled : join(PACKAGE_ROOT, 'dist/src/doors/dcm-shell.js');
 }
@@ -31,7 +31,7 @@ export interface OpensshFiles {
   sudoers: string;
 }
 
-export function opensshFiles(config: Config): OpensshFiles {
+function opensshFiles(config: Config): OpensshFiles {
   const extra = [
     ...(config.stateDir !== '/var/lib/dcm' ? [` --state-dir ${config.stateDir}`] : []),
     ...(config.configFile && config.configFile !== '/etc/dcm/config.yaml' ? [` --config ${config.configFile}`] : []),
@@ -67,7 +67,7 @@ export function opensshFiles(config: Config): OpensshFiles {
 }
 
 /** One authorized_keys line per registered key, for the service account. */
-export function serviceAccountLines(store: Store): string[] {
+function serviceAccountLines(store: Store): string[] {
   return store.users.list().flatMap((u) =>
     store.users.keys(u.name).map((k) => `restrict,pty,command="${SHELL_WRAPPER} --user ${u.name}" ${k.algo} ${k.key_b64} ${u.name}`),
   );

@@ -1,7 +1,8 @@
 /**
  * Labels and names of every Docker object dcm makes. The database decides
  * ownership; labels only let reconcile find objects a crash left without a
- * row, and tell this installation's objects from another's on the same engine.
+ * row, tell this installation's objects from another's on the same engine,
+ * and record how a container was made for what is shown about it.
  */
 export const LABEL_MANAGED = 'dcm.managed';
 export const LABEL_OWNER = 'dcm.owner';
@@ -13,7 +14,12 @@ export const LABEL_INSTANCE = 'dcm.instance';
  * engine and even an instance name; this label is what tells them apart.
  * Objects made before installations had ids lack it ("legacy" objects).
  */
-export const LABEL_INSTALLATION = 'dcm.installation';
+const LABEL_INSTALLATION = 'dcm.installation';
+/**
+ * "yes" or "no": whether the container's sshd lets root log in (`user: host` says no).
+ * Always set, so a label inherited from a committed image never speaks for a new container.
+ */
+export const LABEL_ROOT_LOGIN = 'dcm.root-login';
 
 /** How many characters of the installation id go into Docker names. */
 const SHORT_ID = 8;

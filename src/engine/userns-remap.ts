@@ -26,7 +26,7 @@ interface SubIdLine {
 }
 
 /** Lines "name:start:count" of a subuid/subgid file; anything else is skipped. */
-export function parseSubIds(text: string): SubIdLine[] {
+function parseSubIds(text: string): SubIdLine[] {
   const out: SubIdLine[] = [];
   for (const raw of text.split('\n')) {
     const m = /^([^:#\s][^:]*):(\d+):(\d+)$/.exec(raw.trim());

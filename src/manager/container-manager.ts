@@ -4,13 +4,13 @@
  */
 import { DcmError } from '../errors.js';
 import { parseImageNameTag } from '../names.js';
-import { LABEL_INSTANCE, imageLabels } from '../engine/labels.js';
+import { LABEL_INSTANCE, LABEL_ROOT_LOGIN, imageLabels } from '../engine/labels.js';
 import type { ContainerStatus } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
-import { noSuchContainer, resolveContainer, userRepo } from './resolve.js';
+import { resolveContainer, userRepo } from './resolve.js';
 import { prepareForStart } from './engine-userns.js';
 import { afterStop, beforeStart } from './policy-hooks.js';
 import { claimCommit, recordCommit } from './commit-claim.js';
@@ -27,7 +27,8 @@ export class ContainerManager {
 
   async create(user: UserRow, req: CreateRequest): Promise<ContainerView> {
     const row = await createContainer(this.deps, user, req);
-    return this.view(row, { id: row.docker_id!, state: 'running', status: 'Up', labels: {} });
+    // What the engine says now, not what a successful create should mean.
+    return this.view(row, await this.status(row));
   }
 
   /** Runs one lifecycle action and returns the container as it is afterwards. */
@@ -207,11 +208,11 @@ export class ContainerManager {
       host,
       ip: row.ip,
       sshPort: row.id,
+      // As the container was made; one made before the label existed offers root (the default then).
+      rootLogin: st?.labels[LABEL_ROOT_LOGIN] !== 'no',
       ports: ports.map((p) => ({ container: p.container_port, host: p.port, ip: p.ip })),
       createdAt: row.created_at,
     };
   }
 }
 
-
-export { noSuchContainer };

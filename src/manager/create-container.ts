@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
-import { containerLabels, containerName } from '../engine/labels.js';
+import { LABEL_ROOT_LOGIN, containerLabels, containerName } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
-import { probeDevices, probeMounts } from '../policy/probe-mounts.js';
+import { probeDevices, probeMounts } from '../policy-io/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
 import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerSpec } from '../engine/engine.js';
@@ -209,7 +209,7 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
     name: containerName(config.instance, deps.store.installation.id, row.id),
     hostname: (row.name ?? `${user.name}-${row.id}`).replace(/_/g, '-').slice(0, 63),
     image: row.image_id,
-    labels: containerLabels(user.name, row.id, config.instance, deps.store.installation.id),
+    labels: { ...containerLabels(user.name, row.id, config.instance, deps.store.installation.id), [LABEL_ROOT_LOGIN]: d.runAs ? 'no' : 'yes' },
     entrypoint: ['/bin/sh', INIT_PATH],
     cmd: [],
     env: {

@@ -31,7 +31,7 @@ export async function engineRemapOrNone(engine: Engine): Promise<UsernsRemap | n
 }
 
 /** A read-write mount on a filesystem that honours setuid bits; null when it is safe. */
-export async function setuidHazard(source: string): Promise<string | null> {
+async function setuidHazard(source: string): Promise<string | null> {
   const f = await setuidFacts(source);
   if (f.setuidAllowed) return `${f.realPath} is on ${f.mountPoint}, mounted without nosuid`;
   if (f.setuidBelow.length) return `${f.realPath} holds ${f.setuidBelow.join(', ')}, mounted without nosuid`;

@@ -8,7 +8,7 @@
  * otherwise exactly the reserved ids, as the inventory names them (indexes or
  * GPU-… UUIDs), the same ids the device request carries.
  */
-export const GPU_ENV_NAMES = ['NVIDIA_VISIBLE_DEVICES'] as const;
+const GPU_ENV_NAMES = ['NVIDIA_VISIBLE_DEVICES'] as const;
 
 export function gpuEnv(gpuIds: string[]): Record<(typeof GPU_ENV_NAMES)[number], string> {
   return { NVIDIA_VISIBLE_DEVICES: gpuIds.length ? gpuIds.join(',') : 'void' };

@@ -16,6 +16,8 @@ import { storageOwners } from '../storage/id-map.js';
 import type { UsernsRemap } from '../engine/engine.js';
 import { deleteUser, type DelUserReport } from './delete-user.js';
 import { stopUserContainers } from './keys-unsynced.js';
+import { accountView, type AccountView } from './account-view.js';
+import type { ContainerManager } from './container-manager.js';
 
 export type { DelUserReport };
 
@@ -51,6 +53,11 @@ export class UserManager {
     const u = this.deps.store.users.get(name);
     if (!u) throw new DcmError('not-found', `no such dcm user: ${name}`);
     return u;
+  }
+
+  /** What `whoami` shows; `containers` counts the user's containers as the engine shows them. */
+  async account(user: UserRow, containers: Pick<ContainerManager, 'list'>): Promise<AccountView> {
+    return accountView(this.deps, user, await containers.list(user.name));
   }
 
   /** `remap`: the engine's user namespace mapping (engineRemap()), which decides the storage's host owners. */

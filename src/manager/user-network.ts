@@ -137,7 +137,7 @@ async function takenElsewhere(deps: Deps, routes: () => Cidr[]): Promise<Cidr[]>
 }
 
 /** The host's IPv4 routes (Linux). */
-export function readHostRoutes(): Cidr[] {
+function readHostRoutes(): Cidr[] {
   try {
     return parseProcRoutes(readFileSync('/proc/net/route', 'utf8'));
   } catch {

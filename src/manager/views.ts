@@ -16,6 +16,8 @@ export interface ContainerView {
   host: string;
   ip: string;
   sshPort: number;
+  /** Whether root may log in over SSH (false under `user: host`): which `ssh -p` lines to print. */
+  rootLogin: boolean;
   ports: PortView[];
   createdAt: string;
 }

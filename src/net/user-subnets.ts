@@ -29,12 +29,12 @@ export function formatCidr(c: Cidr): string {
   return `${formatIp(c.base)}/${c.prefix}`;
 }
 
-export function formatIp(n: number): string {
+function formatIp(n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
 }
 
 /** Addresses in a block of this prefix length. */
-export function blockSize(prefix: number): number {
+function blockSize(prefix: number): number {
   return 2 ** (32 - prefix);
 }
 

@@ -12,6 +12,7 @@ import type { Config } from '../config.js';
 import { BASE_CAPABILITIES } from './capabilities.js';
 import { effectivePolicy, type EffectivePolicy, type Sourced } from './effective.js';
 import { normaliseForPolicy, matchesRef } from './image-ref.js';
+import { formatSize } from '../sizes.js';
 
 /** What the user asked for, already parsed into typed values. */
 export interface PolicyRequest {
@@ -85,8 +86,6 @@ export type PolicyConfig = Pick<Config, 'defaults' | 'groups' | 'users' | 'netwo
 
 const q = (s: string) => JSON.stringify(s);
 const at = (s: Sourced<unknown>) => `(${s.from})`;
-/** Sizes as an admin writes them: 400m, 2g, 7.5g. */
-const gib = (b: number) => (b < 1024 ** 3 ? `${Math.round(b / 1024 ** 2)}m` : `${+(b / 1024 ** 3).toFixed(2)}g`);
 
 function refuse(code: Refusal['code'], what: string, rule: string): Refusal {
   return { ok: false, code, rule, message: `${what} — policy: ${rule}` };
@@ -203,7 +202,7 @@ function checkQuotas(pol: EffectivePolicy, u: Usage, memoryBytes: number, cpus: 
   }
   const maxM = cap('total_memory');
   if (maxM !== null && u.memoryBytes + memoryBytes > maxM) {
-    return refuse('limit', `limit reached: your containers have ${gib(u.memoryBytes)} of ${gib(maxM)} memory allowed; this one needs ${gib(memoryBytes)}`, `limits.total_memory ${gib(maxM)} ${at(L.total_memory)}`);
+    return refuse('limit', `limit reached: your containers have ${formatSize(u.memoryBytes)} of ${formatSize(maxM)} memory allowed; this one needs ${formatSize(memoryBytes)}`, `limits.total_memory ${formatSize(maxM)} ${at(L.total_memory)}`);
   }
   const maxCpu = cap('total_cpus');
   if (maxCpu !== null && u.cpus + cpus > maxCpu + 1e-9) {

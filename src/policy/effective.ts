@@ -15,7 +15,7 @@ export interface Sourced<T> {
 }
 
 /** Built-in values used when no layer sets one; null means "no limit". */
-export const BUILTIN = {
+const BUILTIN = {
   memory: 2 * 1024 ** 3,
   cpus: 2,
   pids: 1024,
@@ -54,7 +54,7 @@ export type PolicyConfig = Pick<Config, 'defaults' | 'groups' | 'users' | 'netwo
 const builtin = <T>(value: T): Sourced<T> => ({ value, from: 'built-in' });
 
 /** The layers that apply to a user, least specific first. */
-export function layersFor(cfg: PolicyConfig, user: string, groups: string[]): [string, PolicyLayer][] {
+function layersFor(cfg: PolicyConfig, user: string, groups: string[]): [string, PolicyLayer][] {
   const out: [string, PolicyLayer][] = [['defaults', cfg.defaults]];
   for (const g of [...groups].sort()) if (cfg.groups[g]) out.push([`group ${g}`, cfg.groups[g]!]);
   if (cfg.users[user]) out.push([`user ${user}`, cfg.users[user]!]);

@@ -1,14 +1,13 @@
 /**
- * `dcm-admin policy check`: every problem in a configuration file, not only
- * the first. Reading, YAML syntax and the schema (with its cross-references)
- * come first; once the file is valid, each checker in POLICY_CHECKERS looks at
- * the resolved configuration and adds errors (the file must not be used) or
+ * `dcm-admin policy check`: every problem in a configuration, not only the
+ * first. YAML syntax and the schema (with its cross-references) come first;
+ * once the text is valid, each checker in POLICY_CHECKERS looks at the
+ * resolved configuration and adds errors (the file must not be used) or
  * warnings (allowed, but the admin should know). A checker is a function of
  * the configuration, so a new rule is one function added to the list.
+ * Reading the file is policy-io/policy-check-file.ts's job: this one is pure.
  */
 import { configIssues, parseConfigText, resolveConfig, type Config } from '../config.js';
-import { readConfigText } from '../config-file.js';
-import { DcmError } from '../errors.js';
 import { rwMountWarnings } from './rw-mount-warnings.js';
 
 /** One problem found in the file; `field` is the dotted path, or null for the file as a whole. */
@@ -31,21 +30,14 @@ export interface PolicyCheckResult {
   config: Config | null;
 }
 
-const error = (field: string | null, message: string): PolicyFinding => ({ level: 'error', field, message });
+export const policyError = (field: string | null, message: string): PolicyFinding => ({ level: 'error', field, message });
 
-export async function checkPolicyFile(file: string, stateDir: string, checkers: PolicyChecker[] = POLICY_CHECKERS): Promise<PolicyCheckResult> {
-  let text: string;
-  try {
-    text = readConfigText(file);
-  } catch (e) {
-    // readConfigText's lines start with the file name; the finding carries the rest.
-    const msg = e instanceof DcmError ? e.userMessage.replace(`${file}: `, '') : String(e);
-    return { file, findings: [error(null, msg)], config: null };
-  }
+/** Checks configuration text already read from `file` (named in findings and in the resolved config). */
+export async function checkPolicyText(text: string, file: string, stateDir: string, checkers: PolicyChecker[] = POLICY_CHECKERS): Promise<PolicyCheckResult> {
   const doc = parseConfigText(text);
-  if (doc.errors.length) return { file, findings: doc.errors.map((m) => error(null, m)), config: null };
+  if (doc.errors.length) return { file, findings: doc.errors.map((m) => policyError(null, m)), config: null };
   const issues = configIssues(doc.raw);
-  if (issues.length) return { file, findings: issues.map((i) => error(i.field, i.message)), config: null };
+  if (issues.length) return { file, findings: issues.map((i) => policyError(i.field, i.message)), config: null };
   const config = resolveConfig(doc.raw, stateDir, file);
   const findings: PolicyFinding[] = [];
   for (const check of checkers) findings.push(...(await check(config)));

@@ -2,6 +2,7 @@
  * `dcm-admin policy show`: the effective policy as rows of (field, value,
  * layer it came from). Pure; rendering to a table is the caller's.
  */
+import { formatSize } from '../sizes.js';
 import type { EffectivePolicy, Sourced } from './effective.js';
 
 /** One line of the report. */
@@ -11,8 +12,6 @@ export interface PolicyRow {
   from: string;
 }
 
-const GIB = 1024 ** 3;
-const bytes = (n: number) => (n % GIB === 0 ? `${n / GIB}g` : n % 1024 ** 2 === 0 ? `${n / 1024 ** 2}m` : String(n));
 const range = (r: { lo: number; hi: number }) => `${r.lo}-${r.hi}`;
 
 export function policyRows(p: EffectivePolicy): PolicyRow[] {
@@ -23,7 +22,7 @@ export function policyRows(p: EffectivePolicy): PolicyRow[] {
     for (const s of list) rows.push({ field, value: fmt(s.value), from: s.from });
   };
   for (const [k, s] of Object.entries(p.limits)) {
-    one(`limits.${k}`, s as Sourced<number | null>, k.includes('memory') ? (v) => bytes(v as number) : String);
+    one(`limits.${k}`, s as Sourced<number | null>, k.includes('memory') ? (v) => formatSize(v as number) : String);
   }
   many('images.allow', p.images.allow, JSON.stringify);
   if (!p.images.allow.length) rows[rows.length - 1]!.value = '(none: every registered base image)';

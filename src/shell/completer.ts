@@ -9,7 +9,7 @@ import { COMMON_FLAGS } from '../args/parse.js';
 import { COMMANDS, findCommand } from './commands/index.js';
 
 /** Words the REPL itself understands besides the command table. */
-export const REPL_WORDS = ['exit', 'quit'];
+const REPL_WORDS = ['exit', 'quit'];
 
 const TAKES_CONTAINER = new Set(['show', 'start', 'stop', 'restart', 'pause', 'unpause', 'rm', 'logs', 'commit']);
 

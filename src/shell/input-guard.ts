@@ -31,9 +31,9 @@
 import { PassThrough, type Writable } from 'node:stream';
 
 /** Longest line accepted at the command prompt, in bytes. */
-export const LINE_MAX_BYTES = 4096;
+const LINE_MAX_BYTES = 4096;
 /** Most bytes typed into one wizard question (answer, arrow keys, corrections together). */
-export const ANSWER_MAX_BYTES = 256;
+const ANSWER_MAX_BYTES = 256;
 
 /** Bytes handed on per turn of the event loop: at the prompt, and in a wizard question (where each key redraws the answer). */
 const LINE_SLICE = 256;

@@ -1,5 +1,6 @@
 /** Plain-text rendering shared by commands: tables, sizes, container summaries. */
 import type { ContainerView, ImageView } from '../manager/views.js';
+import { formatSize } from '../sizes.js';
 
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -7,19 +8,12 @@ export function table(head: string[], rows: string[][]): string {
   return [line(head), ...rows.map(line)].join('\n');
 }
 
+/** A size as users write it (binary units: 2g is 2 GiB); "-" when unknown. */
 export function humanSize(bytes: number | null): string {
-  if (bytes === null) return '-';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v >= 100 || u === 0 ? Math.round(v) : v.toFixed(1)}${units[u]}`;
+  return bytes === null ? '-' : formatSize(bytes);
 }
 
-export function portsText(c: ContainerView): string {
+function portsText(c: ContainerView): string {
   return c.ports.map((p) => `${p.ip}:${p.host}->${p.container}`).join(', ');
 }
 
@@ -43,7 +37,7 @@ export function imagesTable(list: ImageView[]): string {
 export function reachText(c: ContainerView, user: string): string {
   const lines = [
     `container ${c.id}${c.name ? ` (${c.name})` : ''} from ${c.image} is ${c.state}`,
-    `  ssh -p ${c.sshPort} root@${c.host}`,
+    ...(c.rootLogin ? [`  ssh -p ${c.sshPort} root@${c.host}`] : []),
     `  ssh -p ${c.sshPort} ${user}@${c.host}`,
   ];
   for (const p of c.ports) lines.push(`  port ${p.container} -> ${p.ip}:${p.host}`);

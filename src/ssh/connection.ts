@@ -1,5 +1,5 @@
 /**
- * One client connection: login grace timer, public-key authentication,
+ * One client connection: public-key authentication,
  * refusal of every forwarding request, idle timeout, and session channels
  * handed to handleSession once the user is known.
  */
@@ -46,13 +46,7 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
   const onShutdown = () => end();
   d.shutdown.addEventListener('abort', onShutdown, { once: true });
 
-  const grace = setTimeout(() => {
-    if (!user) {
-      log(`no login within ${cfg.login_grace}s`);
-      failed = true;
-      end();
-    }
-  }, cfg.login_grace * 1000);
+  // login_grace is the server's one timer (server.ts): it closes the socket of a connection not logged in by then.
 
   // Idle: armed only while no command runs; any input re-arms it.
   const touch = () => {
@@ -75,7 +69,6 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
     log(`connection error: ${e.message}`);
   });
   client.on('close', () => {
-    clearTimeout(grace);
     if (idleTimer) clearTimeout(idleTimer);
     d.shutdown.removeEventListener('abort', onShutdown);
     if (!conn.signal.aborted) conn.abort();
@@ -114,7 +107,6 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
   });
 
   client.on('ready', () => {
-    clearTimeout(grace);
     failed = false;
     d.throttle.succeed(ip);
     log('logged in');

@@ -21,7 +21,7 @@ export interface HostKey {
   created: boolean;
 }
 
-export const HOST_KEY_FILE = 'ssh_host_ed25519_key';
+const HOST_KEY_FILE = 'ssh_host_ed25519_key';
 
 /**
  * ssh2's generator now and then (about 1 in 250) writes an ed25519 key whose

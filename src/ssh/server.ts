@@ -26,7 +26,7 @@ export class DcmSshServer {
   private readonly server: ssh2.Server;
   /** Accepts TCP first: ssh2 only reports a client once it has sent its version line. */
   private readonly tcp: NetServer;
-  /** Pre-login sockets by "ip:port", so a login can cancel their grace timer. */
+  /** Pre-login sockets by "ip:port", so a login can cancel their grace timer (the only login_grace timer). */
   private readonly pending = new Map<string, { socket: Socket; timer: NodeJS.Timeout; done: () => void }>();
   /** Caps on connections not logged in yet, per address and in total. */
   private readonly unauthenticated: PendingLogins;

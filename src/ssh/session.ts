@@ -8,7 +8,7 @@ import type { CommandCore } from '../shell/core.js';
 import { colourLevel } from '../shell/colour.js';
 import { runRepl } from '../shell/repl.js';
 import { splitWords } from '../shell/words.js';
-import { DcmError, exitCodeFor, userLine } from '../errors.js';
+import { DcmError, EXIT, exitCodeFor, userLine } from '../errors.js';
 import { channelTty, crlfWriter } from './tty-face.js';
 import type { SessionSlots } from './session-slots.js';
 import { answerUnreadRequest } from './oversized-request.js';
@@ -84,7 +84,7 @@ export function handleSession(session: Session, s: SessionContext, client: Conne
     const release = s.slots.take(s.user);
     if (!release) {
       ch.stderr.write(`dcm: ${s.slots.limitMessage(s.user)}${pty ? '\r\n' : '\n'}`);
-      ch.exit(exitCodeFor(new DcmError('limit', '')));
+      ch.exit(EXIT.limit);
       ch.end();
       s.log(`${s.user}: ${kind} refused: session limit`);
       return null;

@@ -48,6 +48,35 @@ describe('dcm-server limits', () => {
     assert.ok(took >= 1500 && took < 6000, `closed after ${took} ms`);
   });
 
+  test('login grace: one timer, one log line; a client that stays silent is closed, not counted as a failed login', async () => {
+    const from = '127.0.0.7';
+    // Three clients that send their version line (so the SSH layer takes them) and then nothing.
+    const silent = () =>
+      new Promise<number>((resolve, reject) => {
+        const s = connect({ port: PORT, host: '127.0.0.1', localAddress: from });
+        let port = 0;
+        s.on('connect', () => {
+          port = s.localPort ?? 0;
+          s.write('SSH-2.0-silent\r\n');
+        });
+        s.on('data', () => undefined);
+        s.on('close', () => resolve(port));
+        s.on('error', reject);
+        setTimeout(() => reject(new Error('still open after 8s')), 8000).unref();
+      });
+    const ports = await Promise.all([silent(), silent(), silent()]);
+    for (const p of ports) {
+      const lines = server.log().split('\n').filter((l) => l.includes('no login within') && l.includes(`${from}:${p}`));
+      assert.deepEqual(lines.map((l) => l.replace(/^.*?(127\.0\.0\.7)/, '$1')), [`${from}:${p}: no login within 2s`]);
+    }
+    assert.equal(server.log().split('\n').filter((l) => /127\.0\.0\.7: no login within/.test(l)).length, 0, 'no second timer logs the same expiry');
+    // Three (max_auth_failures) silent clients did not get the address banned: it logs in.
+    const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { localAddress: from }));
+    assert.equal((await ssh2Exec(c, 'show')).code, 0);
+    c.end();
+    assert.doesNotMatch(server.log(), /127\.0\.0\.7: too many failed logins/);
+  });
+
   test('an idle interactive session is closed after idle_timeout', async () => {
     const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
     const t0 = Date.now();

@@ -13,8 +13,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { DcmError } from '../../src/errors.js';
-import { PolicySource } from '../../src/policy/policy-source.js';
-import { checkPolicyFile, findingLine, type PolicyChecker } from '../../src/policy/policy-check.js';
+import { PolicySource } from '../../src/policy-io/policy-source.js';
+import { findingLine, type PolicyChecker } from '../../src/policy/policy-check.js';
+import { checkPolicyFile } from '../../src/policy-io/policy-check-file.js';
 import { dockerAtSocket } from '../../src/engine/docker-client.js';
 import { gpuEnv } from '../../src/manager/gpu-env.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -39,7 +40,7 @@ test('a configuration file that is missing, a directory, a FIFO or too big is on
   assert.ok(Date.now() - t0 < 1000, 'a FIFO does not block');
   const big = join(dir, 'big.yaml');
   writeFileSync(big, '#'.repeat(5 * 1024 * 1024));
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: big }), configError(big, 'cannot read the configuration: larger than 4 MB'));
+  assert.throws(() => loadConfig({ stateDir: dir, configFile: big }), configError(big, 'cannot read the configuration: larger than 4 MiB'));
   const empty = join(dir, 'empty.yaml');
   // An empty file, or one with only comments, is what a file being rewritten in place looks like: refused.
   for (const text of ['', '\n  \n', '# only a comment\n']) {

@@ -12,8 +12,8 @@ import { resolveConfig } from '../../src/config.js';
 import { effectivePolicy } from '../../src/policy/effective.js';
 import { familiarForm, matchesRef, normaliseForPolicy } from '../../src/policy/image-ref.js';
 import { policyRows } from '../../src/policy/policy-report.js';
-import { PolicySource } from '../../src/policy/policy-source.js';
-import { probeDevices, probeMounts, statProber } from '../../src/policy/probe-mounts.js';
+import { PolicySource } from '../../src/policy-io/policy-source.js';
+import { probeDevices, probeMounts, statProber } from '../../src/policy-io/probe-mounts.js';
 
 const bad = (raw: unknown, re: RegExp) => assert.throws(() => resolveConfig(raw, '/tmp/s', 'p.yaml'), (e: Error) => re.test(e.message) || assert.fail(e.message));
 

@@ -1,6 +1,5 @@
 import { DcmError } from '../../errors.js';
 import { checkPort, clip } from '../../names.js';
-import { effectivePolicy } from '../../policy/effective.js';
 import { list, str, type Command } from '../command.js';
 import { containerJson, reachText } from '../render.js';
 
@@ -14,7 +13,7 @@ function policyName(text: string, what: string): string {
 }
 
 /** `--gpus N` takes any N free GPUs; `--gpus 0,3` or `--gpus device=3` takes those. */
-export function parseGpus(text: string): { count: number } | { ids: string[] } {
+function parseGpus(text: string): { count: number } | { ids: string[] } {
   if (/^\d{1,4}$/.test(text)) return { count: Number(text) };
   const ids = text.replace(/^device=/, '').split(',').filter((s) => s !== '');
   if (!ids.length || !ids.every((i) => GPU_ID_RE.test(i)) || (!text.includes(',') && !text.startsWith('device='))) {
@@ -52,10 +51,6 @@ export const create: Command = {
       mounts: list(a.flags.mount).map((m) => policyName(m, 'mount')),
       ...(gpus !== undefined ? { gpus: parseGpus(gpus) } : {}),
     });
-    // Under `user: host` root has no key: do not tell the user to log in as root.
-    const { config, store } = ctx.deps;
-    const hostOnly = effectivePolicy(config, ctx.user.name, store.users.groups(ctx.user.name)).runAs.value === 'host';
-    const text = reachText(c, ctx.user.name).split('\n').filter((l) => !(hostOnly && l.startsWith(`  ssh -p ${c.sshPort} root@`))).join('\n');
-    return { text, json: containerJson(c) };
+    return { text: reachText(c, ctx.user.name), json: containerJson(c) };
   },
 };

@@ -40,7 +40,7 @@ export function commandHelp(c: Command): string {
   return helpText({ usage: [usageLine(c.name, c.args)], summary: c.summary + '.', details: c.details, options: { ...c.args.flags, json: COMMON_FLAGS.json! }, width: 22 });
 }
 
-export function overview(): string {
+function overview(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
   const rows = COMMANDS.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
   return ['commands:', ...rows, '', 'A container is named by its id (its SSH port) or its --name.', 'Every command takes --json; "help COMMAND" explains one.'].join('\n');

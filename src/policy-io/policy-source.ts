@@ -1,3 +1,4 @@
+// Lives in policy-io, not policy: it watches files and listens for SIGHUP, and policy/ stays pure.
 /**
  * The current configuration of a long-running process (dcm-server), reloaded on
  * SIGHUP or when the file changes. A file that does not validate, cannot be

@@ -1,3 +1,4 @@
+// Lives in policy-io, not policy: it spawns `stat` processes, and policy/ stays pure.
 /**
  * Probing mount sources and device nodes before anything is created. A missing source would make
  * Docker create an empty root-owned directory on the host, and a hung network
