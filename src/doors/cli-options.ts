@@ -34,9 +34,8 @@ export function takeGlobalOptions(argv: string[], allowed: (keyof typeof GLOBAL)
   return out;
 }
 
-/** Writes everything, then exits: stdout may be a pipe that has not drained yet. */
+/** Writes everything, then exits: stdout may be a pipe that has not drained yet (also output streamed before). */
 export function finish(code: number, stdout = '', stderr = ''): void {
   if (stderr) process.stderr.write(stderr);
-  if (stdout) process.stdout.write(stdout, () => process.exit(code));
-  else process.exit(code);
+  process.stdout.write(stdout, () => process.exit(code));
 }

@@ -18,6 +18,7 @@ import { viaServer } from '../local/server-door.js';
 import type { NoServer } from '../local/socket-choice.js';
 import { stateDirOf } from '../paths.js';
 import { finish, takeGlobalOptions } from './cli-options.js';
+import { processOutput } from './process-output.js';
 
 async function main(): Promise<void> {
   const opts = takeGlobalOptions(process.argv.slice(2), ['--state-dir', '--config', '--user']);
@@ -25,8 +26,8 @@ async function main(): Promise<void> {
   let why: NoServer | undefined;
   if (opts.rest.length === 0 && command !== undefined && command.trim() !== '') {
     // Through sudo: the root socket; as the service account: its own socket.
-    const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command });
-    if ('reply' in r) return finish(r.reply.code, r.reply.stdout, r.reply.stderr);
+    const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command }, processOutput());
+    if ('code' in r) return finish(r.code);
     why = r.why;
   }
   const { runShellHere } = await import('./dcm-shell-here.js');

@@ -51,7 +51,7 @@ export const create: Command = {
       ...(preset !== undefined ? { preset: policyName(preset, 'preset') } : {}),
       mounts: list(a.flags.mount).map((m) => policyName(m, 'mount')),
       ...(gpus !== undefined ? { gpus: parseGpus(gpus) } : {}),
-    });
+    }, (line) => ctx.out.progress(line));
     // Under `user: host` root has no key: do not tell the user to log in as root.
     const { config, store } = ctx.deps;
     const hostOnly = effectivePolicy(config, ctx.user.name, store.users.groups(ctx.user.name)).runAs.value === 'host';
