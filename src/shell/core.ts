@@ -63,7 +63,9 @@ export class CommandCore {
           if (json) throw new Error(`${cmd.name} streamed text in --json mode`);
           return output.write(text);
         },
-        progress: (line) => json || output.line(printable(line), 'progress'),
+        progress: (line) => {
+          if (!json) output.line(printable(line), 'progress');
+        },
       };
       const ctx: CommandContext = { user, deps: this.deps, containers: this.containers, images: this.images, users: this.users, out, signal };
       const result = await cmd.run(ctx, args);

@@ -239,7 +239,7 @@ describe('output that streams', () => {
   });
 });
 
-describe('progress on stderr', () => {
+describe('progress on stderr, and a follower paced by its reader (the engine behind a counting proxy)', () => {
   // The engine holds every "create container" request back for a while, so a
   // line that streams arrives that much before the command ends.
   const HOLD_MS = 2500;
@@ -315,5 +315,39 @@ describe('progress on stderr', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `saved ${c.id} as snap:latest\n`);
     assert.equal(r.stderr, `saving container ${c.id} as an image...\nnaming it snap:latest...\n`);
+  });
+
+  test('dcm logs -f whose reader stops reading: the server reads only a bounded part of the log; once it reads, all of it arrives', async (t) => {
+    // 8 MB in lines of 1000 characters: less than the 10 MB at which the engine rotates the log
+    // file (following a slow reader across a rotation, Docker 20.10 loses and repeats lines).
+    const LINES = 8000;
+    const X = 'x'.repeat(1000);
+    const c = await env.dcmJson<{ id: number }>('alice', 'create');
+    const docker = env.dockerName(c.id);
+    // Through the command socket: the door's stdout is a pipe nobody reads yet.
+    const door = spawn(process.execPath, [BIN.dcm, '--user', 'alice', 'logs', '-f', '--tail', '0', String(c.id)], { env: { ...process.env, ...env.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      door.stderr!.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((r) => door.once('exit', (code) => r(code)));
+      await sleep(1500); // the follow is under way
+      const before = proxy.fromEngine();
+      const write = await run('docker', ['exec', docker, 'sh', '-c', `{ head -c ${LINES * 1000} /dev/zero | tr '\\0' x | fold -w 1000; echo; } > /proc/1/fd/2`]);
+      assert.equal(write.code, 0, write.stderr);
+      await sleep(2000);
+      const read = proxy.fromEngine() - before;
+      t.diagnostic(`read from the engine while nobody read: ${read} bytes`);
+      // What the pipe, the sockets and their buffers hold: a small part of the log.
+      assert.ok(read < 2_500_000, `the server read ${read} bytes of an 8 MB log for a reader that reads nothing`);
+      assert.equal((await run('docker', ['stop', '-t', '10', docker])).code, 0);
+      // Now the reader reads: every line arrives, then the end.
+      let got = '';
+      door.stdout!.setEncoding('utf8').on('data', (d: string) => (got += d));
+      assert.equal(await exited, 0, stderr);
+      assert.equal(stderr, '');
+      assert.equal(got, `${X}\n`.repeat(LINES) + SSHD_STOPS);
+    } finally {
+      if (door.exitCode === null) door.kill('SIGKILL');
+    }
   });
 });
