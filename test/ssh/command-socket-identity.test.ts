@@ -237,6 +237,33 @@ describe('command sockets: identity from the socket, not from the request', () =
     const log = server.log().slice(before);
     assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
   });
+
+  test('the service account\'s interactive shell: logs -f streams through the service socket as it comes; Ctrl-C stops it', async () => {
+    const c = await env.dcmJson<{ id: number }>('alice', 'create');
+    const say = async (line: string) => assert.equal((await run('docker', ['exec', env.dockerName(c.id), 'sh', '-c', `echo ${line} > /proc/1/fd/2`])).code, 0);
+    const before = server.log().length;
+    const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      t.type(`logs -f ${c.id}` + KEY.enter);
+      at = await t.expect(/Server listening on :: port 22\.\n/, at);
+      await say('svcfollow');
+      at = await t.expect(/svcfollow\n/, at);
+      t.type(KEY.ctrlC);
+      at = await t.expect(/\^C\nalice@dcm> /, at);
+      await say('svcnotshown');
+      t.type('show' + KEY.enter);
+      at = await t.expect(new RegExp(`${c.id}[\\s\\S]*alice@dcm> `), at);
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+      assert.ok(!t.text().includes('svcnotshown'), t.text());
+    } finally {
+      t.kill();
+    }
+    const log = server.log().slice(before);
+    assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
+  });
 });
 
 describe('the service account without a server, and without write access to the database', () => {
