@@ -76,9 +76,8 @@ export function takeGlobalOptions(program: string, argv: string[], flags: Record
   return globalsOf(t.flags, t.rest);
 }
 
-/** Writes everything, then exits: stdout may be a pipe that has not drained yet. */
+/** Writes everything, then exits: stdout may be a pipe that has not drained yet (also output streamed before). */
 export function finish(code: number, stdout = '', stderr = ''): void {
   if (stderr) process.stderr.write(stderr);
-  if (stdout) process.stdout.write(stdout, () => process.exit(code));
-  else process.exit(code);
+  process.stdout.write(stdout, () => process.exit(code));
 }

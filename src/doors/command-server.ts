@@ -1,8 +1,9 @@
 /**
  * One of dcm-server's local command sockets: the one-shot doors, `dcm COMMAND`
  * and the forced-command `dcm-shell`, hand their command here instead of
- * loading the whole program for it. Commands count against the same per-user
- * session limit as SSH sessions.
+ * loading the whole program for it, and get its output as it comes
+ * (command-protocol.ts). Commands count against the same per-user session
+ * limit as SSH sessions, until they end or the door goes away.
  *
  * Who the caller is comes from which socket it could open, never from what it
  * says (Node cannot ask the kernel for a unix socket peer's uid):
@@ -20,11 +21,12 @@ import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import type { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
 import type { SessionSlots } from '../ssh/session-slots.js';
-import { MAX_REQUEST_BYTES, PROTOCOL_VERSION, type CommandReply, type CommandRequest, type DoorFacts } from '../local/command-protocol.js';
+import { ALIVE_MS, MAX_REQUEST_BYTES, PROTOCOL_VERSION, versionMismatch, type CommandRequest, type DoorFacts, type ReplyV1 } from '../local/command-protocol.js';
+import { SocketOutput } from './socket-output.js';
 import { localIdentity } from './identity.js';
 import { shellIdentity } from './shell-identity.js';
 
-/** A request must arrive this fast; a command then runs as long as it needs. */
+/** A request must arrive this fast; a command then runs as long as it needs, its output sent as it comes. */
 const REQUEST_TIMEOUT_MS = 5000;
 
 /** What connecting to a socket proves about the caller. */
@@ -52,7 +54,7 @@ export class CommandServer {
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly o: CommandServerOptions) {
-    // Half-open: the door ends its side after the request and still reads the answer.
+    // Half-open: a door of version 1 ends its side after the request and still reads the answer.
     this.server = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     this.server.on('error', (e) => o.log(`command socket error: ${e.message}`));
   }
@@ -98,62 +100,79 @@ export class CommandServer {
   private accept(sock: Socket): void {
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
-    sock.on('error', () => undefined);
+    sock.on('error', () => undefined); // a door that went away mid-answer: its writes just stop
     let buf = '';
     let handled = false;
     const timer = setTimeout(() => sock.destroy(), REQUEST_TIMEOUT_MS);
     sock.setEncoding('utf8');
-    const take = () => {
+    // The door keeps its side open while it waits for the answer: its end (or the socket's close) means it left.
+    const left = new AbortController();
+    const leave = () => left.abort();
+    sock.once('close', leave);
+    const take = (lineEnded: boolean) => {
       if (handled) return;
       handled = true;
       clearTimeout(timer);
-      void this.answer(buf)
-        .catch((e: unknown) => (this.o.log(`command socket: ${(e as Error).stack ?? String(e)}`), reply('dcm', e)))
-        .then((r) => sock.end(JSON.stringify(r)));
+      if (lineEnded) sock.once('end', leave);
+      void this.serve(sock, buf, left.signal).catch((e: unknown) => {
+        this.o.log(`command socket: ${(e as Error).stack ?? String(e)}`);
+        refuse(sock, 'dcm', e);
+      });
     };
     sock.on('data', (d: string) => {
+      if (handled) return; // after the request line, a door sends nothing
       buf += d;
       if (buf.length > MAX_REQUEST_BYTES) {
         handled = true;
         clearTimeout(timer);
-        sock.end(JSON.stringify(reply('dcm', new DcmError('usage', 'request too large'))));
+        refuse(sock, 'dcm', new DcmError('usage', 'request too large'));
       } else if (buf.includes('\n')) {
         buf = buf.slice(0, buf.indexOf('\n'));
-        take();
+        take(true);
       }
     });
-    sock.on('end', take);
+    sock.on('end', () => take(false));
   }
 
-  private async answer(text: string): Promise<CommandReply> {
+  /** Answers one request on its socket: refusals as one line, a command's output as it comes. */
+  private async serve(sock: Socket, text: string, left: AbortSignal): Promise<void> {
     let req: CommandRequest;
     try {
       req = JSON.parse(text) as CommandRequest;
-      if (req.v !== PROTOCOL_VERSION || (req.door !== 'local' && req.door !== 'shell') || typeof req.facts !== 'object' || req.facts === null) throw new Error('shape');
     } catch {
-      return reply('dcm', new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'));
+      return refuse(sock, 'dcm', new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'));
+    }
+    if (req?.v !== PROTOCOL_VERSION) {
+      const e = new DcmError('usage', versionMismatch(req?.v));
+      // A door of version 1 reads one JSON answer, not frames: tell it in its own words.
+      if (req?.v === 1) return void sock.end(JSON.stringify({ code: exitCodeFor(e), stdout: '', stderr: `dcm: ${userLine(e)}\n` } satisfies ReplyV1));
+      return refuse(sock, 'dcm', e);
+    }
+    if ((req.door !== 'local' && req.door !== 'shell') || typeof req.facts !== 'object' || req.facts === null) {
+      return refuse(sock, 'dcm', new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'));
     }
     let caller: Caller;
     let words: string[];
     try {
       caller = this.identify(req);
     } catch (e) {
-      return reply(req.door === 'local' ? 'dcm' : 'dcm-shell', e);
+      return refuse(sock, req.door === 'local' ? 'dcm' : 'dcm-shell', e);
     }
     try {
       words = req.door === 'local' ? strings(req.words) : splitWords(String(req.command));
     } catch (e) {
-      return reply('dcm', e);
+      return refuse(sock, 'dcm', e);
     }
     const { user } = caller;
     this.o.log(`command socket: ${user} via the ${this.o.trust.kind} socket (${caller.prog})`);
     const release = this.o.slots.take(user);
-    if (!release) return reply('dcm', new DcmError('limit', this.o.slots.limitMessage(user)));
+    if (!release) return refuse(sock, 'dcm', new DcmError('limit', this.o.slots.limitMessage(user)));
+    const out = new SocketOutput(sock, caller.admin);
+    const alive = setInterval(() => out.alive(), ALIVE_MS);
     try {
-      const r = await this.o.core.run(user, words);
-      // An administrator is told where a storage failure is; a user only what it means.
-      return { code: r.code, stdout: r.stdout, stderr: caller.admin && r.adminLine ? `dcm: ${r.adminLine}\n` : r.stderr };
+      out.end(await this.o.core.stream(user, words, out, left));
     } finally {
+      clearInterval(alive);
       release();
     }
   }
@@ -182,4 +201,9 @@ function strings(x: unknown): string[] {
   return x;
 }
 
-const reply = (prog: string, e: unknown): CommandReply => ({ code: exitCodeFor(e), stdout: '', stderr: `${prog}: ${userLine(e)}\n` });
+/** A request answered with one error line and its exit code. */
+function refuse(sock: Socket, prog: string, e: unknown): void {
+  const out = new SocketOutput(sock, false);
+  out.line(`${prog}: ${userLine(e)}`, 'error');
+  out.end(exitCodeFor(e));
+}

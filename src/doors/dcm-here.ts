@@ -7,6 +7,7 @@ import { lineFor } from '../store/db-errors.js';
 import { openApp } from '../main.js';
 import { helpText } from '../args/help.js';
 import { DCM_FLAGS, DCM_SYNOPSIS, finish, type GlobalOptions } from './cli-options.js';
+import { processOutput } from './process-output.js';
 import { localIdentity, localSource } from './identity.js';
 import { staticHelp } from '../shell/commands/index.js';
 
@@ -31,9 +32,9 @@ export async function runDcmHere(opts: GlobalOptions): Promise<void> {
       app.close();
       return finish(code);
     }
-    const r = await core.run(user, opts.rest);
+    const code = await core.stream(user, opts.rest, processOutput(admin));
     app.close();
-    finish(r.code, r.stdout, admin && r.adminLine ? `dcm: ${r.adminLine}\n` : r.stderr);
+    finish(code);
   } catch (e) {
     finish(exitCodeFor(e), '', `dcm: ${lineFor(e, admin)}\n`);
   }

@@ -22,7 +22,8 @@ import type { NoServer } from '../local/socket-choice.js';
 import { noteServerAbsence } from '../storage/server-absence.js';
 import { stateDirOf } from '../paths.js';
 import { joinWords } from '../shell/words.js';
-import type { CoreResult } from '../shell/core.js';
+import type { CommandOutput } from '../shell/command-output.js';
+import { processOutput } from './process-output.js';
 
 /** `opts`: dcm-shell's options, already checked (it takes no other words). `why`: why dcm-shell.ts found no server for the one command, when it tried. */
 export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise<void> {
@@ -48,9 +49,9 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
       app.close();
       return finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
     }
-    const r = await core.run(user, words);
+    const code = await core.stream(user, words, processOutput());
     app.close();
-    return finish(r.code, r.stdout, r.stderr);
+    return finish(code);
   }
   // Loaded only here: readline, inquirer and chalk would cost every exec its start-up time.
   const [{ runRepl }, { colourLevel }] = await Promise.all([import('../shell/repl.js'), import('../shell/colour.js')]);
@@ -58,12 +59,12 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
   const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
   // Root checks the storage itself; any other account asks dcm-server first.
   const stateDir = stateDirOf(source);
-  const viaServerFirst = async (words: string[]): Promise<CoreResult> => {
+  const viaServerFirst = async (words: string[], output: CommandOutput, signal: AbortSignal): Promise<number> => {
     // Sent is answered (never run twice); unsent runs here, its refusals worded by why.
-    const r = await viaServer(stateDir, facts, { door: 'shell', command: joinWords(words) });
-    if ('reply' in r) return r.reply;
+    const r = await viaServer(stateDir, facts, { door: 'shell', command: joinWords(words) }, output, { signal });
+    if ('code' in r) return r.code;
     noteServerAbsence(r.why);
-    return core.run(user, words);
+    return core.stream(user, words, output, signal);
   };
   const code = await runRepl({
     core,

@@ -20,6 +20,7 @@ import { stateDirOf } from '../paths.js';
 import { HELP_FLAG, parseArgs, usageLine } from '../args/parse.js';
 import { helpText } from '../args/help.js';
 import { DCM_SHELL_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
+import { processOutput } from './process-output.js';
 
 const help = () =>
   helpText({
@@ -37,8 +38,8 @@ async function main(): Promise<void> {
   let why: NoServer | undefined;
   if (command !== undefined && command.trim() !== '') {
     // Through sudo: the root socket; as the service account: its own socket.
-    const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command });
-    if ('reply' in r) return finish(r.reply.code, r.reply.stdout, r.reply.stderr);
+    const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command }, processOutput());
+    if ('code' in r) return finish(r.code);
     why = r.why;
   }
   const { runShellHere } = await import('./dcm-shell-here.js');

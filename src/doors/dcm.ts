@@ -5,7 +5,8 @@
  * with no command on a terminal, the interactive shell.
  *
  * When dcm-server serves the installation, a command goes to its root-only
- * command socket and this process loads almost nothing; otherwise (and for help and the
+ * command socket (its output comes back as it is made) and this process
+ * loads almost nothing; otherwise (and for help and the
  * interactive shell) everything runs here (dcm-here.ts).
  */
 import { exitCodeFor, userLine } from '../errors.js';
@@ -15,6 +16,7 @@ import { commandSocketFor } from '../local/socket-choice.js';
 import { stateDirOf } from '../paths.js';
 import { isHelpRequest } from '../shell/help-request.js';
 import { DCM_FLAGS, finish, takeGlobalOptions } from './cli-options.js';
+import { processOutput } from './process-output.js';
 import { localSource } from './identity.js';
 
 async function main(): Promise<void> {
@@ -26,8 +28,8 @@ async function main(): Promise<void> {
       const source = localSource(facts, opts);
       // Only root may use this door; anyone else is told so by the in-process rules.
       const socket = facts.euid === 0 ? commandSocketFor(stateDirOf(source), 0) : null;
-      const r = socket ? await forwardCommand(socket, facts, { door: 'local', words: opts.rest }) : null;
-      if (r) return finish(r.code, r.stdout, r.stderr);
+      const r = socket ? await forwardCommand(socket, facts, { door: 'local', words: opts.rest }, processOutput()) : null;
+      if (r) return finish(r.code);
     }
     const { runDcmHere } = await import('./dcm-here.js');
     await runDcmHere(opts);

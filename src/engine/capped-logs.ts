@@ -5,12 +5,13 @@
  * `maxBytes` are ever kept, whatever the engine sends.
  */
 import type Docker from 'dockerode';
+import { Frames } from './log-frames.js';
 
 /** Most log text one `logs` call returns. */
 export const LOGS_MAX_BYTES = 1024 * 1024;
 
-/** The part of docker-modem used here. */
-interface Dialer {
+/** The part of docker-modem used here (and in follow-logs.ts). */
+export interface Dialer {
   dial(opts: object, cb: (err: unknown, stream?: NodeJS.ReadableStream) => void): void;
 }
 
@@ -41,25 +42,6 @@ class LastBytes {
     if (!this.dropped) return all.toString('utf8');
     const nl = all.indexOf(0x0a);
     return all.subarray(nl + 1).toString('utf8');
-  }
-}
-
-/** Splits Docker's multiplexed stream (8-byte header: kind, 0, 0, 0, length) into payloads. */
-class Frames {
-  private pending = Buffer.alloc(0);
-
-  constructor(private readonly onPayload: (b: Buffer) => void) {}
-
-  push(d: Buffer): void {
-    let b = this.pending.length ? Buffer.concat([this.pending, d]) : d;
-    while (b.length >= 8) {
-      const len = b.readUInt32BE(4);
-      if (b.length < 8 + len) break;
-      this.onPayload(b.subarray(8, 8 + len));
-      b = b.subarray(8 + len);
-    }
-    // A partial frame waits for the rest; it is never more than one frame (Docker's are at most 16 KB of log).
-    this.pending = Buffer.from(b);
   }
 }
 

@@ -13,6 +13,7 @@ import { remapOfLocalEngine } from './userns-remap.js';
 import { dockerAtSocket } from './docker-client.js';
 import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState } from './engine.js';
 import { tailLogs } from './capped-logs.js';
+import { followLogs } from './follow-logs.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
 function statusOf(e: unknown): number | undefined {
@@ -168,6 +169,14 @@ export class DockerEngine implements Engine {
   async logs(id: string, tail: number): Promise<string> {
     try {
       return await tailLogs(this.docker, id, tail); // streamed, at most LOGS_MAX_BYTES kept
+    } catch (e) {
+      throw wrap('logs', e);
+    }
+  }
+
+  async followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
+    try {
+      await followLogs(this.docker, id, tail, signal, onText); // paced by the reader, torn down on abort
     } catch (e) {
       throw wrap('logs', e);
     }

@@ -105,6 +105,12 @@ export interface Engine {
   /** All containers carrying every given label (label=value or bare label). */
   list(labels: string[]): Promise<ContainerStatus[]>;
   logs(id: string, tail: number): Promise<string>;
+  /**
+   * The last `tail` lines, then new ones as they come, until the container
+   * stops or `signal` aborts (then it resolves at once). Each piece is awaited
+   * before more is read, so a slow reader holds the engine's stream back.
+   */
+  followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void>;
   /** Commits to a new untagged image and returns its id (tagging is a separate step, after the name is reserved). */
   commit(id: string, labels: Record<string, string>): Promise<string>;
   /** Gives an image the name repo:tag. */

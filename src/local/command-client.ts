@@ -2,22 +2,34 @@
  * The door side of the local command socket. Loads nothing but node:net, so a
  * one-shot `dcm show` or forced-command `dcm-shell` costs a Node start and a
  * round trip instead of loading the program, the config schema and the engine
- * client.
+ * client. The answer's frames (command-protocol.ts) are handed on as they
+ * come; the socket is read no faster than `output` takes them.
  */
 import { connect } from 'node:net';
-import { PROTOCOL_VERSION, type CommandReply, type CommandRequest, type DoorFacts } from './command-protocol.js';
+import { MAX_OUT_FRAME_CHARS, PROTOCOL_VERSION, type CommandRequest, type DoorFacts } from './command-protocol.js';
+import type { CommandOutput } from '../shell/command-output.js';
 import type { NoServer } from './socket-choice.js';
 
 export type Forwardable = { door: 'local'; words: string[] } | { door: 'shell'; command: string };
 
+export interface AskOptions {
+  /** Aborting tells the server the door is leaving (Ctrl-C): a command that runs until stopped ends, and its exit code still comes. */
+  signal?: AbortSignal;
+  /** Longest wait for any frame (the server sends one at least every ALIVE_MS while a command runs). */
+  idleMs?: number;
+}
+
+/** Longest frame line read: an {"out":…} frame of MAX_OUT_FRAME_CHARS, every character escaped. */
+const MAX_FRAME = MAX_OUT_FRAME_CHARS * 6 + 1024;
+
 /**
- * Sends the command to dcm-server. Resolves null only when no server listens
- * (no socket, or nobody behind it): the caller then runs the command itself.
- * Once the request may have been read, it never resolves null, so a command
- * never runs twice.
+ * Sends the command to dcm-server and hands its output to `output`. Resolves
+ * null only when no server listens (no socket, or nobody behind it): the
+ * caller then runs the command itself. Once the request may have been read,
+ * it never resolves null, so a command never runs twice.
  */
-export async function forwardCommand(socketPath: string, facts: DoorFacts, what: Forwardable, timeoutMs?: number): Promise<CommandReply | null> {
-  const r = await askServer(socketPath, facts, what, timeoutMs);
+export async function forwardCommand(socketPath: string, facts: DoorFacts, what: Forwardable, output: CommandOutput, o?: AskOptions): Promise<{ code: number } | null> {
+  const r = await askServer(socketPath, facts, what, output, o);
   return 'unsent' in r ? null : r;
 }
 
@@ -25,35 +37,95 @@ export async function forwardCommand(socketPath: string, facts: DoorFacts, what:
  * forwardCommand that also says why nothing was sent: nobody listens behind
  * the socket (refused, gone), or this process may not connect to it.
  */
-export function askServer(socketPath: string, facts: DoorFacts, what: Forwardable, timeoutMs = 15 * 60 * 1000): Promise<CommandReply | { unsent: NoServer }> {
+export function askServer(socketPath: string, facts: DoorFacts, what: Forwardable, output: CommandOutput, o: AskOptions = {}): Promise<{ code: number } | { unsent: NoServer }> {
+  const idleMs = o.idleMs ?? 15 * 60 * 1000;
   return new Promise((resolve) => {
     const sock = connect(socketPath);
     let sent = false;
+    let heard = false;
+    let settled = false;
     let buf = '';
-    const timer = setTimeout(() => done({ code: 1, stdout: '', stderr: 'dcm: dcm-server did not answer in time\n' }), timeoutMs);
-    const done = (r: CommandReply | { unsent: NoServer }) => {
+    let chain = Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const done = (r: { code: number } | { unsent: NoServer }) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      o.signal?.removeEventListener('abort', leave);
       sock.destroy();
       resolve(r);
     };
+    const fail = (line: string) => {
+      if (settled) return;
+      output.line(line, 'error');
+      done({ code: 1 });
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => fail('dcm: dcm-server did not answer in time'), idleMs);
+    };
+    // Ending our side is how the server learns the door left; the exit code still comes.
+    const leave = () => sent && !sock.destroyed && sock.end();
+    o.signal?.addEventListener('abort', leave, { once: true });
+    arm();
+
+    /** One frame; true once the answer is complete. */
+    const frame = async (line: string): Promise<boolean> => {
+      let f: Record<string, unknown>;
+      try {
+        f = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        fail('dcm: dcm-server gave a malformed answer (see its log)');
+        return true;
+      }
+      if (typeof f.out === 'string') await output.write(f.out);
+      else if (typeof f.err === 'string') output.line(f.err, 'error');
+      else if (typeof f.progress === 'string') output.line(f.progress, 'progress');
+      else if (typeof f.code === 'number' && typeof f.stdout === 'string' && typeof f.stderr === 'string') {
+        // A server of protocol version 1 answers in one object (it refuses this door's version).
+        await output.write(f.stdout);
+        for (const l of f.stderr.split('\n')) if (l) output.line(l, 'error');
+        done({ code: f.code });
+        return true;
+      } else if (typeof f.code === 'number') {
+        done({ code: f.code });
+        return true;
+      }
+      return false;
+    };
+    const frames = async (lines: string[]) => {
+      for (const l of lines) if (settled || (await frame(l))) return;
+    };
+
     sock.on('connect', () => {
       const req = { v: PROTOCOL_VERSION, facts, ...what } as CommandRequest;
       sent = true;
-      sock.end(JSON.stringify(req) + '\n');
+      sock.write(JSON.stringify(req) + '\n');
+      if (o.signal?.aborted) leave();
     });
     sock.setEncoding('utf8');
-    sock.on('data', (d: string) => (buf += d));
+    sock.on('data', (d: string) => {
+      heard = true;
+      arm();
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      if (buf.length > MAX_FRAME) return fail('dcm: dcm-server sent a frame too large');
+      if (lines.length === 0) return;
+      // Frames are handed on in order, and no more is read until they were taken.
+      sock.pause();
+      chain = chain.then(() => frames(lines)).then(() => void (settled || sock.resume()));
+    });
     sock.on('end', () => {
-      try {
-        const r = JSON.parse(buf) as CommandReply;
-        if (typeof r.code === 'number' && typeof r.stdout === 'string' && typeof r.stderr === 'string') return done(r);
-      } catch { /* answered below */ }
-      done({ code: 1, stdout: '', stderr: 'dcm: dcm-server gave no answer (see its log)\n' });
+      chain = chain.then(async () => {
+        if (buf) await frames([buf]);
+        fail(heard ? 'dcm: lost dcm-server while running the command' : 'dcm: dcm-server gave no answer (see its log)');
+      });
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // Nothing was asked: no socket or nobody listening (the server is not running), or not ours to use.
       if (!sent) return done({ unsent: e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'not-running' : 'no-access' });
-      done({ code: 1, stdout: '', stderr: `dcm: lost dcm-server while running the command: ${e.message}\n` });
+      chain = chain.then(() => fail(`dcm: lost dcm-server while running the command: ${e.message}`));
     });
   });
 }

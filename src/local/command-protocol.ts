@@ -1,15 +1,20 @@
 /**
- * The local command socket's protocol: one JSON line each way. A door process
- * (dcm, dcm-shell) that would otherwise load the whole program for a single
- * command sends the facts its identity rules need and the command; dcm-server
- * decides the identity with the same rules, runs the command and answers.
+ * The local command socket's protocol: JSON lines. A door process (dcm,
+ * dcm-shell) that would otherwise load the whole program for a single command
+ * sends one line, the facts its identity rules need and the command, and
+ * keeps its side open; dcm-server decides the identity with the same rules,
+ * runs the command and answers in frames, one JSON object a line, as the
+ * output comes: {"out":TEXT} (stdout), {"err":LINE} and {"progress":LINE}
+ * (stderr), {"alive":1} while a long command is quiet, and {"code":N} last.
+ * The door closing its side means it has gone: a command that runs until
+ * stopped (logs -f) ends then.
  *
  * Which socket the door could open says who it is (paths.ts): on the root
  * socket the facts are root's word; on the service account's socket the
  * server takes the account from the socket and reads only --user,
  * SSH_CONNECTION and SUDO_USER from the facts.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** A request larger than this is refused unread. */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
@@ -28,8 +33,22 @@ export type CommandRequest =
   | { v: number; door: 'local'; facts: DoorFacts; words: string[] }
   | { v: number; door: 'shell'; facts: DoorFacts; command: string };
 
-export interface CommandReply {
+/** One line of the server's answer. */
+export type ReplyFrame = { out: string } | { err: string } | { progress: string } | { alive: 1 } | { code: number };
+
+/** Most text in one {"out":…} frame: a door never holds more than about this much of one line. */
+export const MAX_OUT_FRAME_CHARS = 16 * 1024;
+/** How often a frame goes out while a command prints nothing, so that a door can tell a quiet command from a hung server. */
+export const ALIVE_MS = 60 * 1000;
+
+/** Version 1's whole answer, one JSON object after the command ended: still what a version-1 door is answered in. */
+export interface ReplyV1 {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** What a door and a server of different versions are told. */
+export function versionMismatch(door: unknown): string {
+  return `dcm and dcm-server are different versions (command socket protocol ${typeof door === 'number' ? door : 'unknown'} here, ${PROTOCOL_VERSION} in dcm-server): restart dcm-server after an upgrade`;
 }

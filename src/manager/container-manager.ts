@@ -25,8 +25,9 @@ export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 export class ContainerManager {
   constructor(private readonly deps: Deps) {}
 
-  async create(user: UserRow, req: CreateRequest): Promise<ContainerView> {
-    const row = await createContainer(this.deps, user, req);
+  /** `progress` is told each slow step as it begins. */
+  async create(user: UserRow, req: CreateRequest, progress?: (line: string) => void): Promise<ContainerView> {
+    const row = await createContainer(this.deps, user, req, progress);
     // What the engine says now, not what a successful create should mean.
     return this.view(row, await this.status(row));
   }
@@ -135,8 +136,14 @@ export class ContainerManager {
     return this.deps.engine.logs(row.docker_id!, tail);
   }
 
-  /** Saves the container as dcm/u/<user>/NAME:TAG; an existing image is never overwritten. */
-  async commit(user: string, ref: string, nameTag: string): Promise<ImageView> {
+  /** The log as it grows, until the container stops or `signal` aborts (logs -f). */
+  async followLogs(user: string, ref: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
+    const row = this.usable(user, ref);
+    await this.deps.engine.followLogs(row.docker_id!, tail, signal, onText);
+  }
+
+  /** Saves the container as dcm/u/<user>/NAME:TAG; an existing image is never overwritten. `progress` is told each slow step as it begins. */
+  async commit(user: string, ref: string, nameTag: string, progress: (line: string) => void = () => {}): Promise<ImageView> {
     const { engine, store } = this.deps;
     const row = this.usable(user, ref);
     const { name, tag } = parseImageNameTag(nameTag);
@@ -154,6 +161,7 @@ export class ContainerManager {
     claimCommit(this.deps, user, full, taken);
     let imageId: string;
     try {
+      progress(`saving container ${row.id} as an image...`);
       imageId = await engine.commit(row.docker_id!, imageLabels(user, this.deps.config.instance, store.installation.id));
     } catch (e) {
       store.claims.dropCommit(full);
@@ -167,6 +175,7 @@ export class ContainerManager {
       throw e;
     }
     try {
+      progress(`naming it ${name}:${tag}...`);
       await engine.tag(imageId, repo, tag);
     } catch (e) {
       store.images.delete(full);

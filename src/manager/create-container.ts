@@ -45,7 +45,8 @@ export const INIT_PATH = '/usr/local/lib/dcm/init';
 
 const MAX_PROBE_ROUNDS = 20;
 
-export async function createContainer(deps: Deps, user: UserRow, req: CreateRequest): Promise<ContainerRow> {
+/** `progress` is told each slow step once, as it begins (shown to the user on stderr). */
+export async function createContainer(deps: Deps, user: UserRow, req: CreateRequest, progress: (line: string) => void = () => {}): Promise<ContainerRow> {
   const { store, engine, config } = deps;
   const name = req.name === undefined ? null : checkContainerName(req.name);
   const image = resolveImage(store, user.name, req.image ?? config.default_image);
@@ -83,9 +84,12 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
   try {
     verifyStorageBinds(config.storageDir, user.name, bindOwners(owners), !decision.runAs);
     const spec = { ...buildSpec(deps, user, row, decision), network };
+    progress(`creating container ${row.id}...`);
     dockerId = await engine.createContainer(spec);
     store.containers.setDockerId(row.id, dockerId);
+    progress('starting it...');
     await engine.start(dockerId);
+    progress('waiting for its sshd...');
     const ready = await deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     if (!ready) {
       const tail = (await engine.logs(dockerId, 5).catch(() => '')).trim().split('\n').pop() ?? '';

@@ -5,6 +5,7 @@ import type { ImageManager } from '../manager/image-manager.js';
 import type { UserManager } from '../manager/user-manager.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { ArgSpec, ParsedArgs } from '../args/parse.js';
+import type { CommandStream } from './command-output.js';
 
 export interface CommandContext {
   user: UserRow;
@@ -12,9 +13,13 @@ export interface CommandContext {
   containers: ContainerManager;
   images: ImageManager;
   users: UserManager;
+  /** Progress lines and streamed output while the command runs (command-output.ts). */
+  out: CommandStream;
+  /** Aborted when the client goes away or presses Ctrl-C; only commands that run until stopped watch it. */
+  signal: AbortSignal;
 }
 
-/** What a command produced: text for people, data for --json. */
+/** What a command produced when it ended: text for people, data for --json (written after anything it streamed). */
 export interface Output {
   text: string;
   json: unknown;

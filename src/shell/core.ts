@@ -1,6 +1,7 @@
 /**
- * CommandCore: the one place every door ends in. Words in, exit code and text
- * (or JSON) out; the caller has already established who the user is.
+ * CommandCore: the one place every door ends in. Words in; text (or one JSON
+ * document) and stderr lines out as they come, the exit code last; the caller
+ * has already established who the user is.
  */
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import type { ContainerManager } from '../manager/container-manager.js';
@@ -10,16 +11,16 @@ import type { Deps } from '../manager/deps.js';
 import type { Managers } from '../manager/managers.js';
 import { optionWords, parseArgs } from '../args/parse.js';
 import type { CommandContext } from './command.js';
+import type { CommandOutput, CommandStream } from './command-output.js';
 import { commandHelp, findCommand } from './commands/index.js';
 import { clip, printable } from '../names.js';
 import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
 
+/** A command's whole output, for callers that need it at once (CommandCore.run). */
 export interface CoreResult {
   code: number;
   stdout: string;
   stderr: string;
-  /** For a storage failure: the line an administrator is shown instead (db-errors.ts). */
-  adminLine?: string;
 }
 
 export class CommandCore {
@@ -34,8 +35,14 @@ export class CommandCore {
     this.users = managers.users;
   }
 
-  /** Runs one command for an authenticated user. Never throws. */
-  async run(userName: string, words: string[]): Promise<CoreResult> {
+  /**
+   * Runs one command for an authenticated user, its output handed to `output`
+   * as it comes (command-output.ts); resolves with the exit code once all of
+   * it was handed over. Never throws. `signal` aborts when the client goes
+   * away (or presses Ctrl-C): a command that runs until stopped (`logs -f`)
+   * ends there; others run to their end, as before.
+   */
+  async stream(userName: string, words: string[], output: CommandOutput, signal: AbortSignal = new AbortController().signal): Promise<number> {
     const [name, ...rest] = words;
     // Decided before parsing so that even a usage error answers in JSON; after
     // "--" every word is an argument, never an option.
@@ -44,20 +51,52 @@ export class CommandCore {
       const user = this.deps.store.users.get(userName);
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
       assertNotBlocked(this.deps.store, user.name);
-      if (!name) return this.run(userName, ['help']);
+      if (!name) return await this.stream(userName, ['help'], output, signal);
       const cmd = findCommand(name);
       if (!cmd) throw new DcmError('usage', `unknown command: ${clip(name)} (type "help" for the list)`);
       const args = parseArgs(cmd.name, rest, cmd.args);
-      if (args.flags.help) return { code: 0, stdout: commandHelp(cmd) + '\n', stderr: '' };
-      const ctx: CommandContext = { user, deps: this.deps, containers: this.containers, images: this.images, users: this.users };
-      const out = await cmd.run(ctx, args);
-      const body = args.flags.json ? JSON.stringify(out.json, null, 2) : out.text;
-      return { code: 0, stdout: body ? body + '\n' : '', stderr: '' };
+      if (args.flags.help) {
+        await output.write(commandHelp(cmd) + '\n');
+        return 0;
+      }
+      const json = args.flags.json === true;
+      const out: CommandStream = {
+        write: (text) => {
+          if (json) throw new Error(`${cmd.name} streamed text in --json mode`);
+          return output.write(text);
+        },
+        progress: (line) => {
+          if (!json) output.line(printable(line), 'progress');
+        },
+      };
+      const ctx: CommandContext = { user, deps: this.deps, containers: this.containers, images: this.images, users: this.users, out, signal };
+      const result = await cmd.run(ctx, args);
+      const body = json ? JSON.stringify(result.json, null, 2) : result.text;
+      if (body) await output.write(body + '\n');
+      return 0;
     } catch (caught) {
       const e = explainStorageFailure(caught, this.deps.store.path) ?? caught;
       if (!(e instanceof DcmError) || e.adminDetail) this.log(printable(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`));
       const line = userLine(e);
-      return { code: exitCodeFor(e), stdout: wantJson ? JSON.stringify({ error: line }) + '\n' : '', stderr: `dcm: ${printable(line)}\n`, ...(e instanceof StorageFailure ? { adminLine: e.detail } : {}) };
+      if (wantJson) await output.write(JSON.stringify({ error: line }) + '\n');
+      // An administrator is told where a storage failure is; a user only what it means.
+      output.line(`dcm: ${printable(output.admin && e instanceof StorageFailure ? e.detail : line)}`, 'error');
+      return exitCodeFor(e);
     }
+  }
+
+  /** stream() with the whole output kept and returned at the end, as a user (tests and benchmarks). */
+  async run(userName: string, words: string[]): Promise<CoreResult> {
+    let stdout = '';
+    let stderr = '';
+    const code = await this.stream(userName, words, {
+      write: async (text) => {
+        stdout += text;
+      },
+      line: (text) => {
+        stderr += `${text}\n`;
+      },
+    });
+    return { code, stdout, stderr };
   }
 }

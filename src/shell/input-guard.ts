@@ -78,6 +78,12 @@ export class InputGuard {
    * Without it, only typed bytes are counted, which history and yank get around.
    */
   lineLength: (() => number) | null = null;
+  /**
+   * Told when Ctrl-C is typed on a terminal while a command runs (input is
+   * held): the key interrupts the command, as in a login shell, and what was
+   * typed ahead before it is dropped.
+   */
+  onInterrupt: (() => void) | null = null;
 
   readonly lineMax: number;
   readonly answerMax: number;
@@ -162,6 +168,15 @@ export class InputGuard {
 
   private take(d: Buffer): void {
     if (this.closed) return;
+    const ctrlC = this.held && this.o.terminal && this.onInterrupt ? d.lastIndexOf(CTRL_C) : -1;
+    if (ctrlC >= 0) {
+      this.queue.length = 0;
+      this.queued = 0;
+      this.source.resume();
+      this.onInterrupt!();
+      d = d.subarray(ctrlC + 1);
+      if (d.length === 0) return;
+    }
     this.queue.push(d);
     this.queued += d.length;
     if (this.queued >= QUEUE_MAX) this.source.pause();

@@ -19,6 +19,8 @@ import { confirmRemoval, createWizard, isPromptCancel, type PromptIo } from './w
 import { list, str } from './command.js';
 import { printable } from '../names.js';
 import { InputGuard } from './input-guard.js';
+import type { CommandOutput, LineKind } from './command-output.js';
+import { writableOutput } from './writable-output.js';
 
 /** Where the shell reads and writes. */
 export interface ReplIo {
@@ -39,13 +41,14 @@ export interface ReplOptions {
   /** Told true while a command runs and false while waiting for input (for idle timers). */
   onBusy?: (busy: boolean) => void;
   /**
-   * Runs one command line's words for `user` and answers with its text. The
-   * door decides where: by default core.run in this process; the service
-   * account's dcm-shell hands each command to dcm-server, which alone (as
-   * root) may check the storage create and start bind. Wizards and completion
-   * still read through `core`.
+   * Runs one command line's words for `user`, its output handed to `output`
+   * as it comes, and resolves with its exit code. The door decides where: by
+   * default core.stream in this process; the service account's dcm-shell
+   * hands each command to dcm-server, which alone (as root) may check the
+   * storage create and start bind. Wizards and completion still read through
+   * `core`. `signal` aborts on Ctrl-C or when the session goes away.
    */
-  run?: (words: string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+  run?: (words: string[], output: CommandOutput, signal: AbortSignal) => Promise<number>;
 }
 
 const HISTORY_SIZE = 500;
@@ -176,11 +179,26 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     return lines.shift()!;
   };
 
-  const runCommand = o.run ?? ((words: string[]) => core.run(user, words));
+  const runCommand = o.run ?? ((words: string[], output: CommandOutput, signal: AbortSignal) => core.stream(user, words, output, signal));
+  /** Runs one command, its output shown as it comes; Ctrl-C (or the session ending) stops one that runs until stopped. */
   const runWords = async (words: string[]) => {
-    const r = await runCommand(words);
-    if (r.stdout) out(r.stdout);
-    if (r.stderr) out(c.red(r.stderr));
+    const stop = new AbortController();
+    const end = () => stop.abort();
+    o.signal?.addEventListener('abort', end, { once: true });
+    if (o.signal?.aborted) end();
+    guard.onInterrupt = () => {
+      if (stop.signal.aborted) return;
+      out('^C\n');
+      end();
+    };
+    try {
+      const style = (text: string, kind: LineKind) => (kind === 'error' ? c.red(text) : c.dim(text));
+      // Ctrl-C stops a command that runs until stopped; what any other command still prints is shown.
+      await runCommand(words, writableOutput(io.output, io.output, { ...(o.signal ? { gone: o.signal } : {}), style }), stop.signal);
+    } finally {
+      guard.onInterrupt = null;
+      o.signal?.removeEventListener('abort', end);
+    }
   };
 
   if (io.terminal) out(`${c.bold('dcm')} — your containers. Type ${c.bold('help')} for commands, Tab to complete, ${c.bold('exit')} to leave.\n`);

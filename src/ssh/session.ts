@@ -12,6 +12,9 @@ import { DcmError, EXIT, exitCodeFor, userLine } from '../errors.js';
 import { channelTty, crlfWriter } from './tty-face.js';
 import type { SessionSlots } from './session-slots.js';
 import { answerUnreadRequest } from './oversized-request.js';
+import { writableOutput } from '../shell/writable-output.js';
+
+const CTRL_C = 0x03;
 
 /** What a session needs from its connection. */
 export interface SessionContext {
@@ -151,22 +154,31 @@ export function handleSession(session: Session, s: SessionContext, client: Conne
   };
 }
 
-/** One command, its output on stdout/stderr, its status as the exit status. */
+/**
+ * One command, its output on stdout/stderr as it comes, its status as the
+ * exit status. The command is told when the client goes away (the channel or
+ * the connection closes) or presses Ctrl-C on its pty, so `logs -f` ends then.
+ */
 async function runExec(ch: ServerChannel, command: string, hasPty: boolean, s: SessionContext): Promise<void> {
   s.busy(1);
   const out = hasPty ? crlfWriter(ch) : ch;
   const err = hasPty ? crlfWriter(ch.stderr) : ch.stderr;
+  const gone = new AbortController(); // nobody reads the output any more
+  const stop = new AbortController(); // that, or Ctrl-C: a command that runs until stopped ends
+  const leave = () => (gone.abort(), stop.abort());
+  s.signal.addEventListener('abort', leave, { once: true });
+  ch.once('close', leave);
+  // With a pty the client's terminal is raw: Ctrl-C arrives as a byte, not as a signal.
+  if (hasPty) ch.on('data', (d: Buffer) => d.includes(CTRL_C) && stop.abort());
   try {
     if (command.length > MAX_COMMAND) throw commandTooLong();
     const words = splitWords(command);
-    const r = await s.core.run(s.user, words);
-    if (r.stdout) out.write(r.stdout);
-    if (r.stderr) err.write(r.stderr);
-    ch.exit(r.code);
+    ch.exit(await s.core.stream(s.user, words, writableOutput(out, err, { gone: gone.signal }), stop.signal));
   } catch (e) {
     err.write(`dcm: ${userLine(e)}\n`);
     ch.exit(exitCodeFor(e));
   } finally {
+    s.signal.removeEventListener('abort', leave);
     s.busy(-1);
     // Let the converted output reach the channel before it closes.
     if (hasPty) out.end(() => ch.end());

@@ -56,6 +56,8 @@ export class FakeEngine implements Engine {
       .map(([id, c]) => ({ id, state: c.state, status: c.state, labels: c.spec.labels }));
   }
   async logs() { return 'fake log\n'; }
+  /** The fake container's whole log, then the end, as when it has stopped. */
+  async followLogs(_id: string, _tail: number, _signal: AbortSignal, onText: (text: string) => Promise<void>) { await onText('fake log\n'); }
   async commit(_id: string, labels: Record<string, string>) {
     this.maybeFail('commit');
     const id = this.addImage('');

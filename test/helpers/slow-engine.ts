@@ -2,13 +2,15 @@
  * A unix-socket proxy in front of the real Docker engine that holds back every
  * "create container" request for a while: a busy engine, made on purpose, so
  * that a test can act while a create is in flight (its row reserved, no Docker
- * id yet). Everything else passes straight through.
+ * id yet). Everything else passes straight through, and is counted.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 
 export interface SlowEngine {
   socket: string;
+  /** Bytes the engine has sent to dcm so far, over all connections (what dcm has read of them, give or take socket buffers). */
+  fromEngine(): number;
   close(): Promise<void>;
 }
 
@@ -17,6 +19,7 @@ const CREATE_RE = /^POST \S*\/containers\/create[?\s]/;
 export async function slowEngine(socket: string, delayMs: number, upstream = '/var/run/docker.sock'): Promise<SlowEngine> {
   rmSync(socket, { force: true });
   const open = new Set<Socket>();
+  let fromEngine = 0;
   const server: Server = createServer((client) => {
     const engine = createConnection(upstream);
     open.add(client).add(engine);
@@ -28,7 +31,8 @@ export async function slowEngine(socket: string, delayMs: number, upstream = '/v
         if (!engine.destroyed) engine.write(chunk);
       });
     });
-    engine.pipe(client);
+    engine.on('data', (d: Buffer) => (fromEngine += d.length));
+    engine.pipe(client); // paced by dcm: pipe stops reading the engine while dcm does not read
     const end = () => { client.destroy(); engine.destroy(); open.delete(client); open.delete(engine); };
     client.on('close', end).on('error', end);
     engine.on('close', end).on('error', end);
@@ -36,6 +40,7 @@ export async function slowEngine(socket: string, delayMs: number, upstream = '/v
   await new Promise<void>((r) => server.listen(socket, r));
   return {
     socket,
+    fromEngine: () => fromEngine,
     close: () => new Promise<void>((r) => {
       for (const s of open) s.destroy();
       server.close(() => r());

@@ -19,6 +19,7 @@ import { createServer } from 'node:net';
 import { TestEnv, dockerInspect, run, type TestUser } from '../helpers/env.js';
 import { KEY, Typist, doorBin, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
+import { answerOf } from '../helpers/command-answer.js';
 
 const SERVER_PORT = tp(32350);
 const SSHD_PORT = tp(32351);
@@ -83,9 +84,9 @@ describe('command sockets: identity from the socket, not from the request', () =
 
   /** Forged requests: root acting for bob, sudo on bob's behalf, the service account naming bob. */
   const forgeries = () => [
-    { v: 1, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'bob' }, words: ['whoami', '--json'] },
-    { v: 1, door: 'shell', facts: { euid: 0, ruid: 0, account: 'root', sudoUser: 'bob' }, command: 'whoami --json' },
-    { v: 1, door: 'shell', facts: { euid: serviceUid, ruid: serviceUid, account: SERVICE, sshConnection: '127.0.0.1 50000 127.0.0.1 22', userFlag: 'bob' }, command: 'whoami --json' },
+    { v: 2, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'bob' }, words: ['whoami', '--json'] },
+    { v: 2, door: 'shell', facts: { euid: 0, ruid: 0, account: 'root', sudoUser: 'bob' }, command: 'whoami --json' },
+    { v: 2, door: 'shell', facts: { euid: serviceUid, ruid: serviceUid, account: SERVICE, sshConnection: '127.0.0.1 50000 127.0.0.1 22', userFlag: 'bob' }, command: 'whoami --json' },
   ];
 
   before(async () => {
@@ -167,16 +168,16 @@ describe('command sockets: identity from the socket, not from the request', () =
     const before = server.log().length;
     const [asRoot, asSudo, asService] = forgeries();
     assert.deepEqual(await forge(SERVICE, rootSock(), asRoot!), { error: 'EACCES' });
-    const local = JSON.parse((await forge(SERVICE, serviceSock(), asRoot!)).reply!);
+    const local = answerOf((await forge(SERVICE, serviceSock(), asRoot!)).reply!);
     assert.equal(local.code, 4);
     assert.equal(local.stderr, `dcm: this socket serves only the forced-command dcm-shell of the service account "${SERVICE}"\n`);
     // Claiming sudo: the server knows the caller is not root, whatever the request says.
-    const sudo = JSON.parse((await forge(SERVICE, serviceSock(), asSudo!)).reply!);
+    const sudo = answerOf((await forge(SERVICE, serviceSock(), asSudo!)).reply!);
     assert.equal(sudo.code, 4);
     assert.equal(sudo.stderr, 'dcm-shell: SUDO_USER is set but dcm-shell is not running as root: start it through sudo\n');
     assert.doesNotMatch(server.log().slice(before), /command socket: bob/);
     // Naming the user is what the service account's command= lines do: served, as that user.
-    const named = JSON.parse((await forge(SERVICE, serviceSock(), asService!)).reply!);
+    const named = answerOf((await forge(SERVICE, serviceSock(), asService!)).reply!);
     assert.equal(named.code, 0, named.stderr);
     assert.equal(JSON.parse(named.stdout).user, 'bob');
     assert.match(server.log().slice(before), /command socket: bob via the service socket \(dcm-shell\)/);
@@ -233,6 +234,33 @@ describe('command sockets: identity from the socket, not from the request', () =
       t.kill();
     }
     // Both came through the service socket, one request each.
+    const log = server.log().slice(before);
+    assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
+  });
+
+  test('the service account\'s interactive shell: logs -f streams through the service socket as it comes; Ctrl-C stops it', async () => {
+    const c = await env.dcmJson<{ id: number }>('alice', 'create');
+    const say = async (line: string) => assert.equal((await run('docker', ['exec', env.dockerName(c.id), 'sh', '-c', `echo ${line} > /proc/1/fd/2`])).code, 0);
+    const before = server.log().length;
+    const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
+    try {
+      let at = await t.expect(/alice@dcm> /);
+      t.type(`logs -f ${c.id}` + KEY.enter);
+      at = await t.expect(/Server listening on :: port 22\.\n/, at);
+      await say('svcfollow');
+      at = await t.expect(/svcfollow\n/, at);
+      t.type(KEY.ctrlC);
+      at = await t.expect(/\^C\nalice@dcm> /, at);
+      await say('svcnotshown');
+      t.type('show' + KEY.enter);
+      at = await t.expect(new RegExp(`${c.id}[\\s\\S]*alice@dcm> `), at);
+      t.type('exit' + KEY.enter);
+      await t.expect(/logout/, at);
+      assert.equal(await t.exit, 0);
+      assert.ok(!t.text().includes('svcnotshown'), t.text());
+    } finally {
+      t.kill();
+    }
     const log = server.log().slice(before);
     assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
   });

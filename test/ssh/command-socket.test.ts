@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type ssh2 from 'ssh2';
 import { BIN, TestEnv, run, type TestUser } from '../helpers/env.js';
 import { clientCfg, doorBin, ssh2Connect, startServer, type ServerProc } from '../helpers/ssh.js';
+import { answerOf } from '../helpers/command-answer.js';
 
 const PORT = tp(32030);
 
@@ -102,15 +103,50 @@ describe('command socket', () => {
   });
 
   test('malformed and oversized requests get one line; the server carries on', async () => {
-    for (const body of ['not json\n', '{"v":1,"door":"local","facts":{"euid":0,"userFlag":"alice"},"words":[1,2]}\n', '{"v":99}\n']) {
-      const r = JSON.parse(await rawRequest(sock(), body));
+    for (const body of ['not json\n', '{"v":2,"door":"local","facts":{"euid":0,"userFlag":"alice"},"words":[1,2]}\n', '{"v":99}\n']) {
+      const r = answerOf(await rawRequest(sock(), body));
       assert.equal(r.code, 2, body);
       assert.equal(r.stderr.trim().split('\n').length, 1);
     }
-    const big = JSON.parse(await rawRequest(sock(), 'x'.repeat(70 * 1024)));
-    assert.match(big.stderr, /request too large/);
+    const big = answerOf(await rawRequest(sock(), 'x'.repeat(70 * 1024)));
+    assert.equal(big.code, 2);
+    assert.equal(big.stderr, 'dcm: request too large\n');
     assert.equal(server.proc.exitCode, null);
     assert.equal((await env.dcm('alice', 'show')).code, 0);
+  });
+
+  test('the answer streams in frames, the exit code last; a door of protocol version 1 is told plainly in its own format', async () => {
+    const req = (v: number) => JSON.stringify({ v, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'alice' }, words: ['whoami', '--json'] }) + '\n';
+    const raw = await rawRequest(sock(), req(2));
+    const frames = raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(frames[frames.length - 1], { code: 0 });
+    assert.ok(frames.slice(0, -1).every((f) => typeof f.out === 'string'), raw);
+    assert.equal(JSON.parse(answerOf(raw).stdout).user, 'alice');
+    // Version 1 read one JSON object once the server closed: that is what it gets.
+    const old = JSON.parse(await rawRequest(sock(), req(1)));
+    assert.deepEqual(old, {
+      code: 2,
+      stdout: '',
+      stderr: 'dcm: dcm and dcm-server are different versions (command socket protocol 1 here, 2 in dcm-server): restart dcm-server after an upgrade\n',
+    });
+  });
+
+  test('a door that hangs up right after its request costs the server nothing', async () => {
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const s = connect(sock());
+        s.on('connect', () => {
+          s.write(JSON.stringify({ v: 2, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'alice' }, words: ['show'] }) + '\n');
+          s.destroy();
+          resolve();
+        });
+        s.on('error', reject);
+      });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(server.proc.exitCode, null);
+    const r = await env.dcm('alice', 'show');
+    assert.equal(r.code, 0, r.stderr);
   });
 
   test('a crashed server leaves a stale socket: the doors run commands themselves, a new server takes the socket over', async () => {

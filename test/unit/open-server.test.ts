@@ -61,9 +61,19 @@ test('openServer on port 0 answers commands over ssh2 and over the root command 
 
   // The same core behind the root socket (this test runs as root).
   const sock = rootSocketPath(server.app.config.stateDir);
-  const viaSocket = await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show', 'lab', '--json'] });
-  assert.equal(viaSocket?.code, 0, viaSocket?.stderr);
-  assert.equal(JSON.parse(viaSocket!.stdout).name, 'lab');
+  let stdout = '';
+  let stderr = '';
+  const collect = {
+    write: async (t: string) => {
+      stdout += t;
+    },
+    line: (t: string) => {
+      stderr += `${t}\n`;
+    },
+  };
+  const viaSocket = await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show', 'lab', '--json'] }, collect);
+  assert.equal(viaSocket?.code, 0, stderr);
+  assert.equal(JSON.parse(stdout).name, 'lab');
 
   await server.stop();
   // Nothing answers any more, and the store is closed.
@@ -71,7 +81,7 @@ test('openServer on port 0 answers commands over ssh2 and over the root command 
     new Promise((resolve, reject) => connect(port, '127.0.0.1').on('connect', resolve).on('error', reject)),
     (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED',
   );
-  assert.equal(await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show'] }), null, 'no server behind the socket');
+  assert.equal(await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show'] }, collect), null, 'no server behind the socket');
   assert.throws(() => server.app.store.users.get('alice'), /database connection is not open/);
 });
 

@@ -50,7 +50,7 @@ export const create: Command = {
       ...(preset !== undefined ? { preset: policyName(preset, 'preset') } : {}),
       mounts: list(a.flags.mount).map((m) => policyName(m, 'mount')),
       ...(gpus !== undefined ? { gpus: parseGpus(gpus) } : {}),
-    });
+    }, (line) => ctx.out.progress(line));
     return { text: reachText(c, ctx.user.name), json: containerJson(c) };
   },
 };

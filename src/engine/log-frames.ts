@@ -1,0 +1,20 @@
+/** Docker's multiplexed log stream, shared by the capped `logs` and by `logs -f`. */
+
+/** Splits Docker's multiplexed stream (8-byte header: kind, 0, 0, 0, length) into payloads (containers without a TTY). */
+export class Frames {
+  private pending = Buffer.alloc(0);
+
+  constructor(private readonly onPayload: (b: Buffer) => void) {}
+
+  push(d: Buffer): void {
+    let b = this.pending.length ? Buffer.concat([this.pending, d]) : d;
+    while (b.length >= 8) {
+      const len = b.readUInt32BE(4);
+      if (b.length < 8 + len) break;
+      this.onPayload(b.subarray(8, 8 + len));
+      b = b.subarray(8 + len);
+    }
+    // A partial frame waits for the rest; it is never more than one frame (Docker's are at most 16 KB of log).
+    this.pending = Buffer.from(b);
+  }
+}
