@@ -17,7 +17,11 @@ const wordsOf = (t: { name: string }) => t.name.split(' ').slice(1);
 
 function help(): string {
   const lines = ADMIN_COMMANDS.map((t) => `  ${wordsOf(t).join(' ').padEnd(14)} ${t.summary}`);
-  const page = helpText({ usage: [`${usageLine('dcm-admin', { positional: ['COMMAND'], flags: PATH_FLAGS })} [options]`], options: PATH_FLAGS, width: 26 });
+  const page = helpText({
+    usage: [`${usageLine('dcm-admin', { positional: ['COMMAND'], flags: PATH_FLAGS })} [options]`],
+    options: PATH_FLAGS,
+    width: 26,
+  });
   return [page, '', 'commands:', ...lines, '', '"dcm-admin COMMAND --help" explains one.'].join('\n');
 }
 
@@ -31,7 +35,11 @@ function main(): void {
     }
     const first = g.rest[0];
     if (first !== undefined && !first.startsWith('-')) {
-      const named = g.rest.filter((w) => !w.startsWith('-')).slice(0, 2).map((w) => clip(w)).join(' ');
+      const named = g.rest
+        .filter((w) => !w.startsWith('-'))
+        .slice(0, 2)
+        .map((w) => clip(w))
+        .join(' ');
       return finish(2, '', `dcm-admin: unknown command: ${named}\nrun "dcm-admin --help" for the list\n`);
     }
     // No command: only --help may stand here; the parser refuses anything else.

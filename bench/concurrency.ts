@@ -56,8 +56,11 @@ async function once(args: string[]): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const env = new TestEnv({ tag: 'benchconc', sshPorts: '31450-31499', // Every client comes from 127.0.0.1: the pre-login caps are raised like the session limit.
-    extraYaml: `server:\n  max_sessions_per_user: ${sessions + 10}\n  max_startups: ${sessions + 10}\n  max_startups_per_address: ${sessions + 10}\n` });
+  const env = new TestEnv({
+    tag: 'benchconc',
+    sshPorts: '31450-31499', // Every client comes from 127.0.0.1: the pre-login caps are raised like the session limit.
+    extraYaml: `server:\n  max_sessions_per_user: ${sessions + 10}\n  max_startups: ${sessions + 10}\n  max_startups_per_address: ${sessions + 10}\n`,
+  });
   let stop: (() => Promise<unknown>) | null = null;
   try {
     await env.registerBase();
@@ -86,10 +89,14 @@ async function main(): Promise<void> {
       dockerd: dockerd ? cpuSeconds(dockerd) - cpu0.dockerd : NaN,
     };
     console.log(`${sessions} concurrent show sessions against dcm-server (OpenSSH clients, kex curve25519-sha256):`);
-    console.log(`  succeeded   ${ok.length}/${sessions}${failed.length ? ` (first failure: ${String(failed[0]!.reason).slice(0, 200)})` : ''}`);
+    console.log(
+      `  succeeded   ${ok.length}/${sessions}${failed.length ? ` (first failure: ${String(failed[0]!.reason).slice(0, 200)})` : ''}`,
+    );
     console.log(`  single      median ${singleMed.toFixed(1)} ms (sequential)`);
     console.log(`  concurrent  p50 ${pct(ok, 50).toFixed(1)} ms, p99 ${pct(ok, 99).toFixed(1)} ms, all done in ${wall} ms`);
-    console.log(`  CPU during the burst (${cpus().length} cores): ssh clients ${cpu.clients.toFixed(2)} s, dcm-server ${cpu.server.toFixed(2)} s (${((cpu.server / sessions) * 1000).toFixed(1)} ms/session), dockerd ${cpu.dockerd.toFixed(2)} s`);
+    console.log(
+      `  CPU during the burst (${cpus().length} cores): ssh clients ${cpu.clients.toFixed(2)} s, dcm-server ${cpu.server.toFixed(2)} s (${((cpu.server / sessions) * 1000).toFixed(1)} ms/session), dockerd ${cpu.dockerd.toFixed(2)} s`,
+    );
     console.log(`ratio p99/single: ${(pct(ok, 99) / singleMed).toFixed(2)} (target <= 3)`);
     console.log(`server peak RSS: ${rss.toFixed(1)} MB (target <= 150)`);
     if (failed.length) process.exitCode = 1;
@@ -120,7 +127,9 @@ async function main(): Promise<void> {
     console.log(`${sessions} concurrent show sessions against dcm-server (ssh2 clients in one process):`);
     console.log(`  succeeded   ${ok2.length}/${sessions}`);
     console.log(`  single      median ${s2.toFixed(1)} ms (sequential)`);
-    console.log(`  concurrent  p50 ${pct(ok2, 50).toFixed(1)} ms, p99 ${pct(ok2, 99).toFixed(1)} ms, all done in ${wall2} ms; dcm-server CPU ${srv.toFixed(2)} s`);
+    console.log(
+      `  concurrent  p50 ${pct(ok2, 50).toFixed(1)} ms, p99 ${pct(ok2, 99).toFixed(1)} ms, all done in ${wall2} ms; dcm-server CPU ${srv.toFixed(2)} s`,
+    );
     console.log(`ratio p99/single (ssh2 clients): ${(pct(ok2, 99) / s2).toFixed(2)} (target <= 3)`);
     console.log(`server peak RSS after both bursts: ${peakRssMb(server.proc.pid!).toFixed(1)} MB (target <= 150)`);
     if (ok2.length !== sessions) process.exitCode = 1;

@@ -112,9 +112,19 @@ async function main(): Promise<void> {
       const rawRun = async (port: number, network: string[]) => {
         const t0 = performance.now();
         const r = await run('docker', [
-          'run', '-d', '--label', `dcm.instance=${env.instance}`, ...network, '-p', `127.0.0.1:${port}:22`,
-          '-v', `${rawKeys}:/root/.ssh:ro`, BASE_IMAGE,
-          'sh', '-c', "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
+          'run',
+          '-d',
+          '--label',
+          `dcm.instance=${env.instance}`,
+          ...network,
+          '-p',
+          `127.0.0.1:${port}:22`,
+          '-v',
+          `${rawKeys}:/root/.ssh:ro`,
+          BASE_IMAGE,
+          'sh',
+          '-c',
+          "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
         ]);
         if (r.code !== 0) throw new Error(r.stderr);
         await untilLogin(u.keyFile, port);
@@ -124,18 +134,24 @@ async function main(): Promise<void> {
       };
       rawTimes.push(await rawRun(34150 + i, []));
       rawNetTimes.push(await rawRun(34180 + i, ['--network', rawNet]));
-      process.stderr.write(`round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, cli-alone ${aloneTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms, raw on its own network ${rawNetTimes.at(-1)!.toFixed(0)} ms\n`);
+      process.stderr.write(
+        `round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, cli-alone ${aloneTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms, raw on its own network ${rawNetTimes.at(-1)!.toFixed(0)} ms\n`,
+      );
     }
     conn.end();
     await server.stop();
     app.close();
     const r = median(rawTimes);
     const line = (name: string, xs: number[]) => `${name} median ${median(xs).toFixed(0)} ms, ratio ${(median(xs) / r).toFixed(2)}`;
-    console.log(`create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm-server session', serverTimes)}; ${line('in-process core', shellTimes)}; ${line('dcm cli process', dcmTimes)}; ${line('dcm cli process, no dcm-server', aloneTimes)} (target <= 1.15)`);
+    console.log(
+      `create-ready (${rawTimes.length} rounds): raw docker run median ${r.toFixed(0)} ms; ${line('dcm-server session', serverTimes)}; ${line('in-process core', shellTimes)}; ${line('dcm cli process', dcmTimes)}; ${line('dcm cli process, no dcm-server', aloneTimes)} (target <= 1.15)`,
+    );
     // dcm's containers are on a network of their own (users isolated); the same for the raw run:
     const rn = median(rawNetTimes);
     const lineNet = (name: string, xs: number[]) => `${name} ratio ${(median(xs) / rn).toFixed(2)}`;
-    console.log(`against raw docker run on a network of its own (median ${rn.toFixed(0)} ms): ${lineNet('dcm-server session', serverTimes)}; ${lineNet('in-process core', shellTimes)}; ${lineNet('dcm cli process', dcmTimes)}; ${lineNet('dcm cli process, no dcm-server', aloneTimes)}`);
+    console.log(
+      `against raw docker run on a network of its own (median ${rn.toFixed(0)} ms): ${lineNet('dcm-server session', serverTimes)}; ${lineNet('in-process core', shellTimes)}; ${lineNet('dcm cli process', dcmTimes)}; ${lineNet('dcm cli process, no dcm-server', aloneTimes)}`,
+    );
     execFileSync('docker', ['network', 'rm', rawNet], { stdio: 'ignore' });
   } finally {
     await env.cleanup();

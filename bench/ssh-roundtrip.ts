@@ -52,7 +52,8 @@ async function main(): Promise<void> {
     const baseKey = join(env.stateDir, 'baseline');
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', baseKey]);
     const baseKeyPub = (await run('cat', [`${baseKey}.pub`])).stdout.trim();
-    const shellFor = (e: TestEnv) => `${process.execPath} ${doorBin('dcm-shell')} --user alice --state-dir ${e.stateDir} --config ${e.configFile}`;
+    const shellFor = (e: TestEnv) =>
+      `${process.execPath} ${doorBin('dcm-shell')} --user alice --state-dir ${e.stateDir} --config ${e.configFile}`;
     const docker = (await run('sh', ['-c', 'command -v docker'])).stdout.trim();
     const sshd = await startSshd({
       port: SSHD_PORT,
@@ -84,7 +85,9 @@ async function main(): Promise<void> {
       console.log(`  ${name.padEnd(15)} ${m.toFixed(1).padStart(7)} ms   ratio ${(m / base).toFixed(2)}`);
     }
     console.log(`ratio dcm-server/baseline: ${(median(times['dcm-server']) / base).toFixed(2)} (target <= 1.0)`);
-    console.log(`ratio dcm-shell/baseline:  ${(median(times['dcm-shell']) / base).toFixed(2)} (target <= 1.3; ${(median(times['dcm-shell-alone']) / base).toFixed(2)} when no dcm-server runs)`);
+    console.log(
+      `ratio dcm-shell/baseline:  ${(median(times['dcm-shell']) / base).toFixed(2)} (target <= 1.3; ${(median(times['dcm-shell-alone']) / base).toFixed(2)} when no dcm-server runs)`,
+    );
   } finally {
     for (const s of stops.reverse()) await s().catch(() => undefined);
     await env.cleanup();

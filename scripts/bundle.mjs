@@ -22,8 +22,9 @@ const skipUnusedTransports = {
   name: 'skip-unused-docker-transports',
   setup(b) {
     b.onResolve({ filter: /^(@grpc\/.*|ssh2)$/ }, (args) => {
-      const unused = (args.path.startsWith('@grpc/') && /dockerode[\\/]lib[\\/]session\.js$/.test(args.importer))
-        || (args.path === 'ssh2' && /docker-modem[\\/]lib[\\/]ssh\.js$/.test(args.importer));
+      const unused =
+        (args.path.startsWith('@grpc/') && /dockerode[\\/]lib[\\/]session\.js$/.test(args.importer)) ||
+        (args.path === 'ssh2' && /docker-modem[\\/]lib[\\/]ssh\.js$/.test(args.importer));
       return unused ? { path: args.path, namespace: 'unused' } : undefined;
     });
     b.onLoad({ filter: /.*/, namespace: 'unused' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));

@@ -27,7 +27,10 @@ export function readConfigText(file: string): string {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
     if (code === 'ENOENT') {
-      throw new DcmError('config', `${file}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)`);
+      throw new DcmError(
+        'config',
+        `${file}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)`,
+      );
     }
     throw new DcmError('config', `${file}: cannot read the configuration: ${REASONS[code] ?? code}`);
   }
@@ -35,7 +38,8 @@ export function readConfigText(file: string): string {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new DcmError('config', `${file}: cannot read the configuration: ${REASONS.EISDIR}`);
     if (!st.isFile()) throw new DcmError('config', `${file}: cannot read the configuration: not a regular file`);
-    if (st.size > MAX_CONFIG_BYTES) throw new DcmError('config', `${file}: cannot read the configuration: larger than ${MAX_CONFIG_BYTES >> 20} MiB`);
+    if (st.size > MAX_CONFIG_BYTES)
+      throw new DcmError('config', `${file}: cannot read the configuration: larger than ${MAX_CONFIG_BYTES >> 20} MiB`);
     return readFileSync(fd, 'utf8');
   } catch (e) {
     if (e instanceof DcmError) throw e;

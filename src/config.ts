@@ -41,13 +41,16 @@ const size = z
   .transform((v) => (typeof v === 'number' ? v : parseSize(v)));
 
 /** A JavaScript regular expression, checked when the file is loaded. */
-const regex = z.string().min(1).superRefine((s, ctx) => {
-  try {
-    new RegExp(s);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a valid regular expression: ${(e as Error).message}` });
-  }
-});
+const regex = z
+  .string()
+  .min(1)
+  .superRefine((s, ctx) => {
+    try {
+      new RegExp(s);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a valid regular expression: ${(e as Error).message}` });
+    }
+  });
 
 /** Names the admin gives presets, mounts and GPUs. */
 const policyName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, . _ -');
@@ -64,14 +67,51 @@ const envName = z
 
 /** Linux capabilities an admin may add back on top of CapDrop ALL. */
 const KNOWN_CAPABILITIES = [
-  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
-  'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
-  'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE',
-  'NET_BROADCAST', 'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYSLOG',
-  'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE',
-  'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'WAKE_ALARM',
+  'AUDIT_CONTROL',
+  'AUDIT_READ',
+  'AUDIT_WRITE',
+  'BLOCK_SUSPEND',
+  'BPF',
+  'CHECKPOINT_RESTORE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'KILL',
+  'LEASE',
+  'LINUX_IMMUTABLE',
+  'MAC_ADMIN',
+  'MAC_OVERRIDE',
+  'MKNOD',
+  'NET_ADMIN',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_RAW',
+  'PERFMON',
+  'SETFCAP',
+  'SETGID',
+  'SETPCAP',
+  'SETUID',
+  'SYSLOG',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_CHROOT',
+  'SYS_MODULE',
+  'SYS_NICE',
+  'SYS_PACCT',
+  'SYS_PTRACE',
+  'SYS_RAWIO',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'WAKE_ALARM',
 ] as const;
-const capability = z.enum(KNOWN_CAPABILITIES, { errorMap: () => ({ message: `a capability name without CAP_, one of ${KNOWN_CAPABILITIES.join(', ')}` }) });
+const capability = z.enum(KNOWN_CAPABILITIES, {
+  errorMap: () => ({ message: `a capability name without CAP_, one of ${KNOWN_CAPABILITIES.join(', ')}` }),
+});
 
 /** Per-layer limits; every field optional so group/user layers can override one value. */
 const limitsSchema = z
@@ -150,7 +190,10 @@ export type PolicyLayer = z.infer<typeof layerSchema>;
 const mountSchema = z
   .object({
     source: absPath,
-    target: absPath.refine((t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t), 'not /, /root, /home, /proc, /sys, /dev, /etc or dcm\'s own paths'),
+    target: absPath.refine(
+      (t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t),
+      "not /, /root, /home, /proc, /sys, /dev, /etc or dcm's own paths",
+    ),
     mode: z.enum(['ro', 'rw']).default('ro'),
   })
   .strict();
@@ -172,9 +215,7 @@ const presetSchema = z
 
 const gpusSchema = z
   .object({
-    inventory: z
-      .array(z.object({ id: gpuId, devices: z.array(absPath).min(1) }).strict())
-      .default([]),
+    inventory: z.array(z.object({ id: gpuId, devices: z.array(absPath).min(1) }).strict()).default([]),
     /** Device nodes every GPU container also needs (e.g. /dev/nvidiactl). */
     shared_devices: z.array(absPath).default([]),
     /** Free a stopped container's GPUs (it takes them back on start, if still free). */
@@ -207,7 +248,10 @@ const configSchema = z
      * apart by their installation id (in the database, engine/labels.ts), even
      * when they use the same instance name.
      */
-    instance: z.string().regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lower-case letters, digits and hyphens').default('dcm'),
+    instance: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,30}$/, 'lower-case letters, digits and hyphens')
+      .default('dcm'),
     engine: z
       .object({
         socket: z.string().default('/var/run/docker.sock'),
@@ -234,7 +278,10 @@ const configSchema = z
      */
     server: z
       .object({
-        listen: z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'ADDR:PORT such as 0.0.0.0:2222 or [::]:2222').default('127.0.0.1:2222'),
+        listen: z
+          .string()
+          .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'ADDR:PORT such as 0.0.0.0:2222 or [::]:2222')
+          .default('127.0.0.1:2222'),
         /** Close a connection that has not authenticated within this time. */
         login_grace: z.number().int().min(1).max(600).default(30),
         /** Close a connection with no input and no command running for this long (0 = never). */
@@ -256,9 +303,15 @@ const configSchema = z
     openssh: z
       .object({
         /** Account whose authorized_keys lines run `dcm-shell --user NAME`; only it may pass --user. */
-        service_account: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix account name').default('dcm'),
+        service_account: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix account name')
+          .default('dcm'),
         /** Group whose members are sent to dcm-shell by sshd's Match Group + ForceCommand. */
-        group: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix group name').default('dcm-users'),
+        group: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix group name')
+          .default('dcm-users'),
       })
       .strict()
       .default({}),
@@ -278,24 +331,38 @@ const configSchema = z
   .superRefine(checkUserSubnets);
 
 /** The users' network blocks must fit the range and the most containers any user may have. */
-function checkUserSubnets(c: { network: { user_subnets: string; user_subnet_prefix: number }; defaults: PolicyLayer; groups: Record<string, PolicyLayer>; users: Record<string, PolicyLayer> }, ctx: z.RefinementCtx): void {
+function checkUserSubnets(
+  c: {
+    network: { user_subnets: string; user_subnet_prefix: number };
+    defaults: PolicyLayer;
+    groups: Record<string, PolicyLayer>;
+    users: Record<string, PolicyLayer>;
+  },
+  ctx: z.RefinementCtx,
+): void {
   const layers = [c.defaults, ...Object.values(c.groups), ...Object.values(c.users)];
-  const most = Math.max(c.defaults.limits?.max_containers ?? BUILTIN_LIMITS.max_containers, ...layers.map((l) => l.limits?.max_containers ?? 0));
+  const most = Math.max(
+    c.defaults.limits?.max_containers ?? BUILTIN_LIMITS.max_containers,
+    ...layers.map((l) => l.limits?.max_containers ?? 0),
+  );
   for (const [field, message] of userSubnetProblems(c.network.user_subnets, c.network.user_subnet_prefix, most)) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['network', field], message });
   }
 }
 
 /** Names used in layers and presets must be declared; reported at their field path. */
-function checkReferences(c: {
-  mounts: Record<string, unknown>;
-  presets: Record<string, { mounts?: string[] | undefined }>;
-  gpus: { inventory: { id: string }[] };
-  network: { ip_aliases: string[] };
-  defaults: PolicyLayer;
-  groups: Record<string, PolicyLayer>;
-  users: Record<string, PolicyLayer>;
-}, ctx: z.RefinementCtx): void {
+function checkReferences(
+  c: {
+    mounts: Record<string, unknown>;
+    presets: Record<string, { mounts?: string[] | undefined }>;
+    gpus: { inventory: { id: string }[] };
+    network: { ip_aliases: string[] };
+    defaults: PolicyLayer;
+    groups: Record<string, PolicyLayer>;
+    users: Record<string, PolicyLayer>;
+  },
+  ctx: z.RefinementCtx,
+): void {
   const bad = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   const mountNames = Object.keys(c.mounts);
   const gpuIds = c.gpus.inventory.map((g) => g.id);
@@ -306,7 +373,9 @@ function checkReferences(c: {
   });
   const oneOf = (names: string[]) => (names.length ? `one of ${names.join(', ')}` : 'none are declared');
   for (const [p, preset] of Object.entries(c.presets)) {
-    (preset.mounts ?? []).forEach((m, i) => mountNames.includes(m) || bad(['presets', p, 'mounts', i], `unknown mount "${m}": ${oneOf(mountNames)}`));
+    (preset.mounts ?? []).forEach(
+      (m, i) => mountNames.includes(m) || bad(['presets', p, 'mounts', i], `unknown mount "${m}": ${oneOf(mountNames)}`),
+    );
   }
   const layers: [(string | number)[], PolicyLayer][] = [
     [['defaults'], c.defaults],
@@ -314,14 +383,22 @@ function checkReferences(c: {
     ...Object.entries(c.users).map(([u, l]): [(string | number)[], PolicyLayer] => [['users', u], l]),
   ];
   for (const [at, l] of layers) {
-    (l.presets ?? []).forEach((p, i) => p in c.presets || bad([...at, 'presets', i], `unknown preset "${p}": ${oneOf(Object.keys(c.presets))}`));
+    (l.presets ?? []).forEach(
+      (p, i) => p in c.presets || bad([...at, 'presets', i], `unknown preset "${p}": ${oneOf(Object.keys(c.presets))}`),
+    );
     for (const k of ['always', 'allow', 'deny'] as const) {
-      (l.mounts?.[k] ?? []).forEach((m, i) => mountNames.includes(m) || bad([...at, 'mounts', k, i], `unknown mount "${m}": ${oneOf(mountNames)}`));
+      (l.mounts?.[k] ?? []).forEach(
+        (m, i) => mountNames.includes(m) || bad([...at, 'mounts', k, i], `unknown mount "${m}": ${oneOf(mountNames)}`),
+      );
     }
     for (const k of ['allow', 'deny'] as const) {
       (l.gpus?.[k] ?? []).forEach((g, i) => gpuIds.includes(g) || bad([...at, 'gpus', k, i], `unknown GPU "${g}": ${oneOf(gpuIds)}`));
     }
-    (l.ports?.ip_aliases ?? []).forEach((ip, i) => c.network.ip_aliases.includes(ip) || bad([...at, 'ports', 'ip_aliases', i], `${ip} is not in network.ip_aliases (${c.network.ip_aliases.join(', ')})`));
+    (l.ports?.ip_aliases ?? []).forEach(
+      (ip, i) =>
+        c.network.ip_aliases.includes(ip) ||
+        bad([...at, 'ports', 'ip_aliases', i], `${ip} is not in network.ip_aliases (${c.network.ip_aliases.join(', ')})`),
+    );
   }
 }
 

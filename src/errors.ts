@@ -6,14 +6,14 @@
  * and goes to logs only.
  */
 export type ErrorCode =
-  | 'usage'            // bad command line: unknown flag, missing argument
-  | 'invalid'          // a value that does not pass validation
-  | 'not-found'        // no such container/image/user (also for other users' objects)
-  | 'conflict'         // exists already, in use, wrong state
-  | 'denied'           // identity or policy refusal
-  | 'limit'            // quota or resource limit reached
-  | 'unavailable'      // container engine or another dependency down
-  | 'config'           // invalid configuration file
+  | 'usage' // bad command line: unknown flag, missing argument
+  | 'invalid' // a value that does not pass validation
+  | 'not-found' // no such container/image/user (also for other users' objects)
+  | 'conflict' // exists already, in use, wrong state
+  | 'denied' // identity or policy refusal
+  | 'limit' // quota or resource limit reached
+  | 'unavailable' // container engine or another dependency down
+  | 'config' // invalid configuration file
   | 'internal';
 
 export class DcmError extends Error {

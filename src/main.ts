@@ -50,9 +50,27 @@ export async function openApp(o: AppOptions = {}): Promise<App> {
   try {
     const engine = o.engine ?? new (await import('./engine/docker-engine.js')).DockerEngine(config.engine.socket);
     const net = o.net ?? realHostNet;
-    const deps: Deps = live ? { store, engine, net, get config() { return live.current; } } : { store, engine, net, config };
+    const deps: Deps = live
+      ? {
+          store,
+          engine,
+          net,
+          get config() {
+            return live.current;
+          },
+        }
+      : { store, engine, net, config };
     const parts = assemble(deps, o.log);
-    return { store, engine, net, get config() { return deps.config; }, ...parts, close: () => store.close() };
+    return {
+      store,
+      engine,
+      net,
+      get config() {
+        return deps.config;
+      },
+      ...parts,
+      close: () => store.close(),
+    };
   } catch (e) {
     store.close();
     throw e;
@@ -95,14 +113,15 @@ export interface RunningServer {
  */
 export async function openServer(o: ServerOptions): Promise<RunningServer> {
   // Loaded only here: a door that runs one command must not pay for the SSH server.
-  const [{ PolicySource }, { parseListen }, { reconcileAtStart }, { loadOrCreateHostKey }, { DcmSshServer }, { startCommandSockets }] = await Promise.all([
-    import('./policy-io/policy-source.js'),
-    import('./ssh/listen.js'),
-    import('./manager/reconcile-at-start.js'),
-    import('./ssh/host-key.js'),
-    import('./ssh/server.js'),
-    import('./doors/command-sockets.js'),
-  ]);
+  const [{ PolicySource }, { parseListen }, { reconcileAtStart }, { loadOrCreateHostKey }, { DcmSshServer }, { startCommandSockets }] =
+    await Promise.all([
+      import('./policy-io/policy-source.js'),
+      import('./ssh/listen.js'),
+      import('./manager/reconcile-at-start.js'),
+      import('./ssh/host-key.js'),
+      import('./ssh/server.js'),
+      import('./doors/command-sockets.js'),
+    ]);
   const src: ConfigSource = { ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.configFile ? { configFile: o.configFile } : {}) };
   // Policy edits take effect without a restart; an invalid file is refused and
   // the previous configuration stays. The listener, host key and the server's
@@ -123,10 +142,12 @@ export async function openServer(o: ServerOptions): Promise<RunningServer> {
     const address = await server.listen();
     o.log(`host key ${key.path}${key.created ? ' (new)' : ''}: ED25519 ${key.fingerprint}`);
     // One-shot doors (dcm COMMAND, forced-command dcm-shell) hand their command here.
-    const commands = await startCommandSockets({ core: app.core, slots: server.slots, stateDir: app.config.stateDir, log: o.log }).catch(async (e: unknown) => {
-      await server.stop();
-      throw e;
-    });
+    const commands = await startCommandSockets({ core: app.core, slots: server.slots, stateDir: app.config.stateDir, log: o.log }).catch(
+      async (e: unknown) => {
+        await server.stop();
+        throw e;
+      },
+    );
     const opened = app;
     return {
       app: opened,

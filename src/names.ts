@@ -12,13 +12,17 @@ const CONTAINER_RE = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const IMAGE_NAME_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /** A full image reference as an admin registers it (repo[:tag], optional registry). */
-const IMAGE_REF_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
+const IMAGE_REF_RE =
+  /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
 const RESERVED_USERS = new Set(['root', 'daemon', 'bin', 'sys', 'nobody', 'sshd', 'dcm']);
 
 export function checkUserName(name: string): string {
   if (name.length > 32 || !USER_RE.test(name)) {
-    throw new DcmError('invalid', `invalid user name "${clip(name)}": use lower-case letters and digits, optionally joined by single - or _, starting with a letter, at most 32 characters`);
+    throw new DcmError(
+      'invalid',
+      `invalid user name "${clip(name)}": use lower-case letters and digits, optionally joined by single - or _, starting with a letter, at most 32 characters`,
+    );
   }
   if (RESERVED_USERS.has(name)) throw new DcmError('invalid', `user name "${name}" is reserved`);
   return name;
@@ -26,7 +30,10 @@ export function checkUserName(name: string): string {
 
 export function checkContainerName(name: string): string {
   if (!CONTAINER_RE.test(name) || /^\d+$/.test(name)) {
-    throw new DcmError('invalid', `invalid container name "${clip(name)}": use letters, digits and inner hyphens (at most 63), not only digits`);
+    throw new DcmError(
+      'invalid',
+      `invalid container name "${clip(name)}": use letters, digits and inner hyphens (at most 63), not only digits`,
+    );
   }
   return name;
 }
@@ -42,7 +49,10 @@ export function parseImageNameTag(text: string): ImageNameTag {
   const name = i < 0 ? text : text.slice(0, i);
   const tag = i < 0 ? 'latest' : text.slice(i + 1);
   if (name.length > 64 || !IMAGE_NAME_RE.test(name)) {
-    throw new DcmError('invalid', `invalid image name "${clip(name)}": use lower-case letters and digits joined by . _ or -, at most 64 characters`);
+    throw new DcmError(
+      'invalid',
+      `invalid image name "${clip(name)}": use lower-case letters and digits joined by . _ or -, at most 64 characters`,
+    );
   }
   if (!TAG_RE.test(tag)) throw new DcmError('invalid', `invalid tag "${clip(tag)}": use letters, digits, _ . -, at most 128 characters`);
   return { name, tag };

@@ -42,7 +42,11 @@ export function parsePublicKey(line: string): PublicKey {
   if (parsed instanceof Error || Array.isArray(parsed) || parsed.isPrivateKey() || parsed.type !== algo) {
     throw new DcmError('invalid', `invalid ${algo} public key "${clip(b64, 20)}"`);
   }
-  const comment = parts.slice(2).join(' ').replace(/[^\x20-\x7e]/g, '').slice(0, 200);
+  const comment = parts
+    .slice(2)
+    .join(' ')
+    .replace(/[^\x20-\x7e]/g, '')
+    .slice(0, 200);
   return { algo, b64, comment, fingerprint: fingerprintOf(Buffer.from(b64, 'base64')) };
 }
 

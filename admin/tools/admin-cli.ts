@@ -30,7 +30,13 @@ export interface AdminTool {
 }
 
 export function toolHelp(t: AdminTool): string {
-  return helpText({ usage: [usageLine(t.name, t.args)], summary: t.summary, details: t.details, options: { ...t.args.flags, json: COMMON_FLAGS.json!, ...PATH_FLAGS }, width: 26 });
+  return helpText({
+    usage: [usageLine(t.name, t.args)],
+    summary: t.summary,
+    details: t.details,
+    options: { ...t.args.flags, json: COMMON_FLAGS.json!, ...PATH_FLAGS },
+    width: 26,
+  });
 }
 
 export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promise<void> {

@@ -50,11 +50,32 @@ const usersLs: AdminTool = {
   async run(app) {
     const s = app.store;
     const rows = s.users.list().map((u) => ({
-      user: u.name, uid: u.uid, gid: u.gid, blocked: u.blocked === 1, keysHeld: u.keys_unsynced === 1, groups: s.users.groups(u.name), keys: s.users.keys(u.name).length,
-      containers: s.containers.countByOwner(u.name), images: s.images.ownedBy(u.name).length,
+      user: u.name,
+      uid: u.uid,
+      gid: u.gid,
+      blocked: u.blocked === 1,
+      keysHeld: u.keys_unsynced === 1,
+      groups: s.users.groups(u.name),
+      keys: s.users.keys(u.name).length,
+      containers: s.containers.countByOwner(u.name),
+      images: s.images.ownedBy(u.name).length,
     }));
     const text = rows.length
-      ? table(['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'], rows.map((r) => [r.blocked ? `${r.user} (blocked: run dcm-userdel again)` : r.keysHeld ? `${r.user} (held: repair .ssh, then users key ${r.user} --sync)` : r.user, String(r.uid), r.groups.join(',') || '-', String(r.keys), String(r.containers), String(r.images)]))
+      ? table(
+          ['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'],
+          rows.map((r) => [
+            r.blocked
+              ? `${r.user} (blocked: run dcm-userdel again)`
+              : r.keysHeld
+                ? `${r.user} (held: repair .ssh, then users key ${r.user} --sync)`
+                : r.user,
+            String(r.uid),
+            r.groups.join(',') || '-',
+            String(r.keys),
+            String(r.containers),
+            String(r.images),
+          ]),
+        )
       : 'no users (add one with dcm-useradd)';
     return { text, json: rows };
   },
@@ -62,13 +83,14 @@ const usersLs: AdminTool = {
 
 const usersKey: AdminTool = {
   name: 'dcm-admin users key',
-  summary: "Add, revoke (--rm) or replace (--set) a user's public keys, in dcm's logins and the storage's authorized_keys; alone, list them.",
+  summary:
+    "Add, revoke (--rm) or replace (--set) a user's public keys, in dcm's logins and the storage's authorized_keys; alone, list them.",
   details: [
     'dcm owns the key lines it installs in <storage>/<user>/{root,home}/.ssh/authorized_keys:',
     '--key adds a line (other lines stay); --rm removes every line carrying that key;',
     '--set makes both files hold exactly the given keys (lines added by anyone else go too).',
     'An added key is made in both files and the database, or in none. A revocation (--rm, --set) always',
-    'takes effect in dcm logins; if the files refuse it (e.g. a link planted in .ssh), the user\'s containers',
+    "takes effect in dcm logins; if the files refuse it (e.g. a link planted in .ssh), the user's containers",
     'are stopped and cannot be created or started until the planted entry is removed and --sync succeeds.',
     'A revocation does not end sessions already open inside running containers: stop them if the key leaked.',
   ].join('\n'),
@@ -78,7 +100,10 @@ const usersKey: AdminTool = {
       key: { type: 'list', short: 'k', value: 'FILE|KEYTEXT', help: 'add a public key file or key line (repeatable)' },
       rm: { type: 'list', value: 'FINGERPRINT', help: 'revoke the key with this fingerprint, e.g. SHA256:… (repeatable)' },
       set: { type: 'string', value: 'FILE|KEYTEXT', help: 'replace all keys with the keys in FILE' },
-      sync: { type: 'bool', help: "rewrite both authorized_keys files to hold exactly the user's keys in dcm (after a refused --rm/--set)" },
+      sync: {
+        type: 'bool',
+        help: "rewrite both authorized_keys files to hold exactly the user's keys in dcm (after a refused --rm/--set)",
+      },
     },
   },
   async run(app, a) {
@@ -106,7 +131,10 @@ const usersKey: AdminTool = {
       lines.push(`${name}'s authorized_keys files now hold exactly these keys:`);
     }
     const keys = app.store.users.keys(name).map((k) => ({ algo: k.algo, fingerprint: k.fingerprint, comment: k.comment }));
-    if (!adds.length && !rms.length) lines.push(...(keys.length ? keys.map((k) => `  ${k.algo} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`) : [`${name} has no keys`]));
+    if (!adds.length && !rms.length)
+      lines.push(
+        ...(keys.length ? keys.map((k) => `  ${k.algo} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`) : [`${name} has no keys`]),
+      );
     return { text: lines.join('\n'), json: { user: name, keys } };
   },
 };
@@ -135,7 +163,8 @@ const usersGroup: AdminTool = {
 
 const reconcileCmd: AdminTool = {
   name: 'dcm-admin reconcile',
-  summary: 'Repair what a crash left: rows without containers, containers without rows, stale reservations (only this installation\'s objects; unlabelled legacy ones are reported).',
+  summary:
+    "Repair what a crash left: rows without containers, containers without rows, stale reservations (only this installation's objects; unlabelled legacy ones are reported).",
   args: { positional: [], flags: { 'dry-run': { type: 'bool', short: 'n', help: 'report only, change nothing' } } },
   async run(app, a) {
     const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
@@ -148,7 +177,10 @@ const reconcileCmd: AdminTool = {
       ['images without a row', r.imagesWithoutRow],
     ];
     const found = parts.filter(([, v]) => v.length);
-    const lines = [...found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`), ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`)];
+    const lines = [
+      ...found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`),
+      ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`),
+    ];
     const text = found.length ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
     return { text, json: r };
   },
@@ -180,7 +212,9 @@ const status: AdminTool = {
       sshPorts: `${c.network.ssh_ports.lo}-${c.network.ssh_ports.hi}`,
       ipAliases: c.network.ip_aliases,
     };
-    const text = Object.entries(json).map(([k, v]) => `${k.padEnd(11)} ${Array.isArray(v) ? v.join(', ') || '-' : v}`).join('\n');
+    const text = Object.entries(json)
+      .map(([k, v]) => `${k.padEnd(11)} ${Array.isArray(v) ? v.join(', ') || '-' : v}`)
+      .join('\n');
     return { text, json };
   },
 };
@@ -188,7 +222,8 @@ const status: AdminTool = {
 const policyShow: AdminTool = {
   name: 'dcm-admin policy show',
   summary: 'Print the effective policy of a user, with the layer each value came from.',
-  details: 'Layers: built-in, defaults, groups.<g> (in name order), users.<u>. Scalars: the most specific wins;\nallow lists accumulate; deny lists accumulate and always win.',
+  details:
+    'Layers: built-in, defaults, groups.<g> (in name order), users.<u>. Scalars: the most specific wins;\nallow lists accumulate; deny lists accumulate and always win.',
   args: { positional: ['USER'], flags: {} },
   async run(app, a) {
     const name = checkUserName(a.positional[0]!);
@@ -197,14 +232,24 @@ const policyShow: AdminTool = {
     const pol = effectivePolicy(app.config, name, groups);
     const rows = policyRows(pol);
     const head = `policy for ${name}${known ? '' : ' (not a dcm user yet)'}, groups: ${groups.join(', ') || '-'}, from ${app.config.configFile ?? '(built-in defaults)'}`;
-    return { text: [head, table(['FIELD', 'VALUE', 'FROM'], rows.map((r) => [r.field, r.value, r.from]))].join('\n'), json: { user: name, groups, rows, policy: pol } };
+    return {
+      text: [
+        head,
+        table(
+          ['FIELD', 'VALUE', 'FROM'],
+          rows.map((r) => [r.field, r.value, r.from]),
+        ),
+      ].join('\n'),
+      json: { user: name, groups, rows, policy: pol },
+    };
   },
 };
 
 const policyCheck: AdminTool = {
   name: 'dcm-admin policy check',
   summary: 'Validate a configuration file (default: the one in use) without changing anything.',
-  details: 'Lists every problem, one line each (exit 7 if any is an error); warnings do not fail the check.\nA rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
+  details:
+    'Lists every problem, one line each (exit 7 if any is an error); warnings do not fail the check.\nA rw mount on a filesystem without nosuid is an error unless the engine remaps users (userns-remap);\na rw mount offered to a layer whose users log in as root is a warning.',
   args: { positional: ['FILE?'], flags: {} },
   async runAlone(src, a) {
     const { findingLine, POLICY_CHECKERS } = await import('../../src/policy/policy-check.js');
@@ -212,17 +257,42 @@ const policyCheck: AdminTool = {
     const { engineRemapOrNone, rwMountProblems } = await import('../../src/manager/engine-userns.js');
     const { DockerEngine } = await import('../../src/engine/docker-engine.js');
     // rw mounts on filesystems that honour setuid: refused unless the file's engine remaps users (an engine that is down counts as not).
-    const rwMounts = async (c: Config) => rwMountProblems(c, await engineRemapOrNone(new DockerEngine(c.engine.socket)), c.mount_probe_timeout * 1000);
+    const rwMounts = async (c: Config) =>
+      rwMountProblems(c, await engineRemapOrNone(new DockerEngine(c.engine.socket)), c.mount_probe_timeout * 1000);
     const r = await checkPolicyFile(a.positional[0] ?? configFileOf(src), stateDirOf(src), [rwMounts, ...POLICY_CHECKERS]);
     const errors = r.findings.filter((f) => f.level === 'error');
     const warnings = r.findings.filter((f) => f.level === 'warning');
     const stderr = r.findings.map((f) => `dcm-admin policy check: ${findingLine(r.file, f)}\n`).join('');
     const c = r.config;
-    const counts = c ? { groups: Object.keys(c.groups).length, users: Object.keys(c.users).length, presets: Object.keys(c.presets).length, mounts: Object.keys(c.mounts).length, gpus: c.gpus.inventory.length } : {};
+    const counts = c
+      ? {
+          groups: Object.keys(c.groups).length,
+          users: Object.keys(c.users).length,
+          presets: Object.keys(c.presets).length,
+          mounts: Object.keys(c.mounts).length,
+          gpus: c.gpus.inventory.length,
+        }
+      : {};
     const ok = errors.length === 0;
-    const text = ok ? `${r.file}: ok (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')})${warnings.length ? `, ${warnings.length} warning(s)` : ''}` : '';
+    const text = ok
+      ? `${r.file}: ok (${Object.entries(counts)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')})${warnings.length ? `, ${warnings.length} warning(s)` : ''}`
+      : '';
     return { text, stderr, code: ok ? 0 : EXIT.config, json: { ok, file: r.file, errors, warnings, ...counts } };
   },
 };
 
-export const ADMIN_COMMANDS: AdminTool[] = [imagesAdd, imagesRm, imagesLs, usersLs, usersKey, usersGroup, reconcileCmd, status, policyShow, policyCheck, openssh];
+export const ADMIN_COMMANDS: AdminTool[] = [
+  imagesAdd,
+  imagesRm,
+  imagesLs,
+  usersLs,
+  usersKey,
+  usersGroup,
+  reconcileCmd,
+  status,
+  policyShow,
+  policyCheck,
+  openssh,
+];

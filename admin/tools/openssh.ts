@@ -68,9 +68,11 @@ function opensshFiles(config: Config): OpensshFiles {
 
 /** One authorized_keys line per registered key, for the service account. */
 function serviceAccountLines(store: Store): string[] {
-  return store.users.list().flatMap((u) =>
-    store.users.keys(u.name).map((k) => `restrict,pty,command="${SHELL_WRAPPER} --user ${u.name}" ${k.algo} ${k.key_b64} ${u.name}`),
-  );
+  return store.users
+    .list()
+    .flatMap((u) =>
+      store.users.keys(u.name).map((k) => `restrict,pty,command="${SHELL_WRAPPER} --user ${u.name}" ${k.algo} ${k.key_b64} ${u.name}`),
+    );
 }
 
 export const openssh: AdminTool = {
@@ -116,8 +118,12 @@ export const openssh: AdminTool = {
       execFileSync('visudo', ['-cf', join(root, '/etc/sudoers.d/dcm')], { stdio: 'pipe' });
       visudo = 'sudoers rule checked with visudo';
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') visudo = `visudo rejected the sudoers rule: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        visudo = `visudo rejected the sudoers rule: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`;
     }
-    return { text: [...written.map((w) => `wrote ${w}`), visudo, 'reload sshd to apply (e.g. systemctl reload ssh)'].join('\n'), json: { written, visudo } };
+    return {
+      text: [...written.map((w) => `wrote ${w}`), visudo, 'reload sshd to apply (e.g. systemctl reload ssh)'].join('\n'),
+      json: { written, visudo },
+    };
   },
 };

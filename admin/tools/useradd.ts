@@ -13,7 +13,10 @@ import { ensureSystemAccount, undoSystemAccount, type SystemAccountReport } from
 export function readKeyArg(v: string): string[] {
   if (/^(ssh-|ecdsa-|sk-)/.test(v.trim())) return [v.trim()];
   if (!existsSync(v)) throw new DcmError('invalid', `--key ${v}: no such file, and not a public key line`);
-  const lines = readFileSync(v, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = readFileSync(v, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (lines.length === 0) throw new DcmError('invalid', `--key ${v}: the file holds no key`);
   return lines;
 }
@@ -34,7 +37,12 @@ export const useradd: AdminTool = {
     const keys = list(a.flags.key).flatMap(readKeyArg);
     // The host account comes first so that it lends its uid/gid to the dcm user.
     let sys: SystemAccountReport | null = null;
-    if (a.flags.system) sys = ensureSystemAccount(checkUserName(a.positional[0]!), app.config.openssh.group, keys.map((k) => keyLine(parsePublicKey(k))));
+    if (a.flags.system)
+      sys = ensureSystemAccount(
+        checkUserName(a.positional[0]!),
+        app.config.openssh.group,
+        keys.map((k) => keyLine(parsePublicKey(k))),
+      );
     let r: ReturnType<UserManager['add']>;
     try {
       r = app.users.add({ name: a.positional[0]!, keys, groups: list(a.flags.group) }, await engineRemapOrNone(app.engine));
@@ -46,9 +54,23 @@ export const useradd: AdminTool = {
       `added ${r.user.name} (uid ${r.user.uid}, gid ${r.user.gid})${r.groups.length ? ` in ${r.groups.join(', ')}` : ''}`,
       ...r.keys.map((k) => `  key ${k.algo} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''}`),
       `  storage ${r.storage.root} -> /root, ${r.storage.home} -> /home/${r.user.name}`,
-      ...(sys ? [`  host account ${sys.name} (${sys.created ? 'created' : 'existing'}) in group ${sys.group}, keys in ${sys.home}/.ssh/authorized_keys`] : []),
+      ...(sys
+        ? [
+            `  host account ${sys.name} (${sys.created ? 'created' : 'existing'}) in group ${sys.group}, keys in ${sys.home}/.ssh/authorized_keys`,
+          ]
+        : []),
     ].join('\n');
-    return { text, json: { user: r.user.name, uid: r.user.uid, gid: r.user.gid, groups: r.groups, keys: r.keys.map((k) => ({ algo: k.algo, fingerprint: k.fingerprint })), storage: r.storage, system: sys } };
+    return {
+      text,
+      json: {
+        user: r.user.name,
+        uid: r.user.uid,
+        gid: r.user.gid,
+        groups: r.groups,
+        keys: r.keys.map((k) => ({ algo: k.algo, fingerprint: k.fingerprint })),
+        storage: r.storage,
+        system: sys,
+      },
+    };
   },
 };
-

@@ -10,7 +10,7 @@ function networkLine(n: NetworkRemoval | null): string {
 
 export const userdel: AdminTool = {
   name: 'dcm-userdel',
-  summary: "Delete a dcm user with their containers, port allocations, network, images and storage.",
+  summary: 'Delete a dcm user with their containers, port allocations, network, images and storage.',
   details: [
     'The user is blocked first (no commands, no dcm-server logins); creates in flight are waited for;',
     'storage is removed without following links or entering other filesystems. If anything stops it,',
@@ -19,12 +19,18 @@ export const userdel: AdminTool = {
   args: {
     positional: ['NAME'],
     flags: {
-      'keep-images': { type: 'bool', help: "leave the user's images in the engine: no user can use them any more, reconcile (and every dcm-server start) leaves them; remove them with docker rmi" },
+      'keep-images': {
+        type: 'bool',
+        help: "leave the user's images in the engine: no user can use them any more, reconcile (and every dcm-server start) leaves them; remove them with docker rmi",
+      },
       'keep-storage': { type: 'bool', help: 'leave the storage directories on disk' },
     },
   },
   async run(app, a) {
-    const r = await app.users.del(a.positional[0]!, { keepImages: a.flags['keep-images'] === true, keepStorage: a.flags['keep-storage'] === true });
+    const r = await app.users.del(a.positional[0]!, {
+      keepImages: a.flags['keep-images'] === true,
+      keepStorage: a.flags['keep-storage'] === true,
+    });
     const text = [
       `deleted ${r.user}`,
       `  containers removed: ${r.containers.join(', ') || 'none'}`,
@@ -36,4 +42,3 @@ export const userdel: AdminTool = {
     return { text, json: r };
   },
 };
-

@@ -17,7 +17,14 @@ export interface HelpPage {
 
 export function helpText(h: HelpPage): string {
   const usage = h.usage.map((l, i) => `${i === 0 ? 'usage: ' : '       '}${l}`);
-  return [...usage, ...(h.summary ? ['', h.summary] : []), ...(h.details ? ['', h.details] : []), '', 'options:', ...optionLines(h.options, h.width)].join('\n');
+  return [
+    ...usage,
+    ...(h.summary ? ['', h.summary] : []),
+    ...(h.details ? ['', h.details] : []),
+    '',
+    'options:',
+    ...optionLines(h.options, h.width),
+  ].join('\n');
 }
 
 export function optionLines(flags: Record<string, FlagSpec>, width: number): string[] {

@@ -79,15 +79,30 @@ export function parseArgs(cmd: string, words: string[], spec: ArgSpec, opts: Par
  * order: unknown options and arguments are left for the command's own parser,
  * and a "--" stays in `rest` with everything after it.
  */
-export function takeOptions(cmd: string, words: string[], flags: Record<string, FlagSpec>, opts: ParseOptions = {}): { flags: ParsedArgs['flags']; rest: string[] } {
+export function takeOptions(
+  cmd: string,
+  words: string[],
+  flags: Record<string, FlagSpec>,
+  opts: ParseOptions = {},
+): { flags: ParsedArgs['flags']; rest: string[] } {
   return scan(cmd, words, flags, { ...opts, extra: opts.extra ?? {} }, true);
 }
 
-function scan(cmd: string, words: string[], specFlags: Record<string, FlagSpec>, opts: ParseOptions, passThrough: boolean): { flags: ParsedArgs['flags']; rest: string[] } {
+function scan(
+  cmd: string,
+  words: string[],
+  specFlags: Record<string, FlagSpec>,
+  opts: ParseOptions,
+  passThrough: boolean,
+): { flags: ParsedArgs['flags']; rest: string[] } {
   const flags: ParsedArgs['flags'] = {};
   const rest: string[] = [];
   const all = { ...(opts.extra ?? COMMON_FLAGS), ...specFlags };
-  const byShort = new Map(Object.entries(all).filter(([, f]) => f.short).map(([n, f]) => [f.short!, n]));
+  const byShort = new Map(
+    Object.entries(all)
+      .filter(([, f]) => f.short)
+      .map(([n, f]) => [f.short!, n]),
+  );
   const at = opts.program ? '' : `${cmd}: `;
   const hint = opts.program ? `try "${cmd} --help"` : `try "help ${cmd}"`;
   for (let i = 0; i < words.length; i++) {
@@ -98,7 +113,7 @@ function scan(cmd: string, words: string[], specFlags: Record<string, FlagSpec>,
     }
     if (w.startsWith('-') && w.length > 1 && !/^-\d/.test(w)) {
       const eq = w.indexOf('=');
-      const name = w.startsWith('--') ? w.slice(2, eq > 0 ? eq : undefined) : byShort.get(w.slice(1)) ?? w.slice(1);
+      const name = w.startsWith('--') ? w.slice(2, eq > 0 ? eq : undefined) : (byShort.get(w.slice(1)) ?? w.slice(1));
       const f = Object.hasOwn(all, name) ? all[name] : undefined;
       if (!f || (!w.startsWith('--') && !byShort.has(w.slice(1)))) {
         if (passThrough) {
@@ -113,7 +128,8 @@ function scan(cmd: string, words: string[], specFlags: Record<string, FlagSpec>,
         continue;
       }
       const val = eq > 0 ? w.slice(eq + 1) : words[++i];
-      if (val === undefined || (f.notEmpty && val === '')) throw new DcmError('usage', `${at}--${name} needs a value (${f.value ?? 'VALUE'})`);
+      if (val === undefined || (f.notEmpty && val === ''))
+        throw new DcmError('usage', `${at}--${name} needs a value (${f.value ?? 'VALUE'})`);
       if (f.type === 'string') {
         if (flags[name] !== undefined) throw new DcmError('usage', `${at}--${name} given twice`);
         flags[name] = val;

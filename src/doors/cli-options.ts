@@ -8,8 +8,18 @@
  */
 import { takeOptions, type ArgSpec, type FlagSpec, type ParsedArgs } from '../args/parse.js';
 
-export const STATE_DIR_FLAG: FlagSpec = { type: 'string', value: 'DIR', notEmpty: true, help: 'dcm state directory (default /var/lib/dcm, or $DCM_STATE_DIR)' };
-export const CONFIG_FLAG: FlagSpec = { type: 'string', value: 'FILE', notEmpty: true, help: 'configuration file (default /etc/dcm/config.yaml, or $DCM_CONFIG)' };
+export const STATE_DIR_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'DIR',
+  notEmpty: true,
+  help: 'dcm state directory (default /var/lib/dcm, or $DCM_STATE_DIR)',
+};
+export const CONFIG_FLAG: FlagSpec = {
+  type: 'string',
+  value: 'FILE',
+  notEmpty: true,
+  help: 'configuration file (default /etc/dcm/config.yaml, or $DCM_CONFIG)',
+};
 /** --state-dir and --config: every program takes them. */
 export const PATH_FLAGS: Record<string, FlagSpec> = { 'state-dir': STATE_DIR_FLAG, config: CONFIG_FLAG };
 

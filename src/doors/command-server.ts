@@ -21,7 +21,15 @@ import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import type { CommandCore } from '../shell/core.js';
 import { splitWords } from '../shell/words.js';
 import type { SessionSlots } from '../ssh/session-slots.js';
-import { ALIVE_MS, MAX_REQUEST_BYTES, PROTOCOL_VERSION, versionMismatch, type CommandRequest, type DoorFacts, type ReplyV1 } from '../local/command-protocol.js';
+import {
+  ALIVE_MS,
+  MAX_REQUEST_BYTES,
+  PROTOCOL_VERSION,
+  versionMismatch,
+  type CommandRequest,
+  type DoorFacts,
+  type ReplyV1,
+} from '../local/command-protocol.js';
 import { SocketOutput } from './socket-output.js';
 import { localIdentity } from './identity.js';
 import { shellIdentity } from './shell-identity.js';
@@ -30,9 +38,7 @@ import { shellIdentity } from './shell-identity.js';
 const REQUEST_TIMEOUT_MS = 5000;
 
 /** What connecting to a socket proves about the caller. */
-export type SocketTrust =
-  | { kind: 'root' }
-  | { kind: 'service'; account: string; uid: number; gid: number };
+export type SocketTrust = { kind: 'root' } | { kind: 'service'; account: string; uid: number; gid: number };
 
 export interface CommandServerOptions {
   core: CommandCore;
@@ -140,16 +146,25 @@ export class CommandServer {
     try {
       req = JSON.parse(text) as CommandRequest;
     } catch {
-      return refuse(sock, 'dcm', new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'));
+      return refuse(
+        sock,
+        'dcm',
+        new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'),
+      );
     }
     if (req?.v !== PROTOCOL_VERSION) {
       const e = new DcmError('usage', versionMismatch(req?.v));
       // A door of version 1 reads one JSON answer, not frames: tell it in its own words.
-      if (req?.v === 1) return void sock.end(JSON.stringify({ code: exitCodeFor(e), stdout: '', stderr: `dcm: ${userLine(e)}\n` } satisfies ReplyV1));
+      if (req?.v === 1)
+        return void sock.end(JSON.stringify({ code: exitCodeFor(e), stdout: '', stderr: `dcm: ${userLine(e)}\n` } satisfies ReplyV1));
       return refuse(sock, 'dcm', e);
     }
     if ((req.door !== 'local' && req.door !== 'shell') || typeof req.facts !== 'object' || req.facts === null) {
-      return refuse(sock, 'dcm', new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'));
+      return refuse(
+        sock,
+        'dcm',
+        new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'),
+      );
     }
     let caller: Caller;
     let words: string[];
@@ -182,14 +197,22 @@ export class CommandServer {
     const f = req.facts;
     const serviceAccount = () => this.o.core.deps.config.openssh.service_account;
     if (this.o.trust.kind === 'service') {
-      if (req.door !== 'shell') throw new DcmError('denied', `this socket serves only the forced-command dcm-shell of the service account "${this.o.trust.account}"`);
+      if (req.door !== 'shell')
+        throw new DcmError(
+          'denied',
+          `this socket serves only the forced-command dcm-shell of the service account "${this.o.trust.account}"`,
+        );
       // The account and its ids are the socket owner's, whatever the request says.
       const t = this.o.trust;
       const facts: DoorFacts = { ...f, euid: t.uid, ruid: t.uid, account: t.account };
       return { user: shellIdentity({ ...facts, serviceAccount }), prog: 'dcm-shell', admin: false };
     }
     if (req.door === 'local') {
-      const user = localIdentity({ euid: f.euid, ...(f.sudoUser ? { sudoUser: f.sudoUser } : {}), ...(f.userFlag !== undefined ? { userFlag: f.userFlag } : {}) });
+      const user = localIdentity({
+        euid: f.euid,
+        ...(f.sudoUser ? { sudoUser: f.sudoUser } : {}),
+        ...(f.userFlag !== undefined ? { userFlag: f.userFlag } : {}),
+      });
       return { user, prog: 'dcm', admin: !f.sudoUser || f.sudoUser === 'root' };
     }
     return { user: shellIdentity({ ...f, serviceAccount }), prog: 'dcm-shell', admin: false };

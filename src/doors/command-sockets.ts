@@ -17,7 +17,12 @@ export interface CommandSockets {
   stop(): Promise<void>;
 }
 
-export async function startCommandSockets(o: { core: CommandCore; slots: SessionSlots; stateDir: string; log(line: string): void }): Promise<CommandSockets> {
+export async function startCommandSockets(o: {
+  core: CommandCore;
+  slots: SessionSlots;
+  stateDir: string;
+  log(line: string): void;
+}): Promise<CommandSockets> {
   const up: CommandServer[] = [];
   const stop = async () => void (await Promise.all(up.map((s) => s.stop())));
   try {
@@ -44,8 +49,14 @@ export async function startCommandSockets(o: { core: CommandCore; slots: Session
   } else {
     try {
       unlinkSync(servicePath); // one made for an account configured before
-    } catch { /* none */ }
-    o.log(ids ? `no service socket: the service account ${account} is root, which uses the root socket` : `no service socket: the service account ${account} does not exist on this host`);
+    } catch {
+      /* none */
+    }
+    o.log(
+      ids
+        ? `no service socket: the service account ${account} is root, which uses the root socket`
+        : `no service socket: the service account ${account} does not exist on this host`,
+    );
   }
   return { stop };
 }

@@ -28,7 +28,12 @@ export async function runDcmHere(opts: GlobalOptions): Promise<void> {
       const { runRepl } = await import('../shell/repl.js');
       const { colourLevel } = await import('../shell/colour.js');
       const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
-      const code = await runRepl({ core, user, io: { input: process.stdin, output: process.stdout, terminal: true }, colour: colourLevel(process.env.TERM, noColor, true) });
+      const code = await runRepl({
+        core,
+        user,
+        io: { input: process.stdin, output: process.stdout, terminal: true },
+        colour: colourLevel(process.env.TERM, noColor, true),
+      });
       app.close();
       return finish(code);
     }
@@ -39,4 +44,3 @@ export async function runDcmHere(opts: GlobalOptions): Promise<void> {
     finish(exitCodeFor(e), '', `dcm: ${lineFor(e, admin)}\n`);
   }
 }
-

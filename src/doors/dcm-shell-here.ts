@@ -33,10 +33,13 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
   const source = { stateDir: opts.stateDir, configFile: opts.configFile, ignoreEnv: true };
   let config: Config | undefined; // read once, whether or not the identity rules needed it
   const facts = gatherDoorFacts(opts.user);
-  const user = shellIdentity({ ...facts, serviceAccount: () => {
-    config ??= loadConfig(source);
-    return config.openssh.service_account;
-  } });
+  const user = shellIdentity({
+    ...facts,
+    serviceAccount: () => {
+      config ??= loadConfig(source);
+      return config.openssh.service_account;
+    },
+  });
   if (why) noteServerAbsence(why);
   const app = await openApp({ ...source, config, log: (l) => process.env.DCM_DEBUG && process.stderr.write(`debug: ${l}\n`) });
   const { core } = app;
@@ -77,4 +80,3 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
   app.close();
   finish(code);
 }
-

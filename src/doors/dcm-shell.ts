@@ -38,7 +38,12 @@ async function main(): Promise<void> {
   let why: NoServer | undefined;
   if (command !== undefined && command.trim() !== '') {
     // Through sudo: the root socket; as the service account: its own socket.
-    const r = await viaServer(stateDirOf({ ...opts, ignoreEnv: true }), gatherDoorFacts(opts.user), { door: 'shell', command }, processOutput());
+    const r = await viaServer(
+      stateDirOf({ ...opts, ignoreEnv: true }),
+      gatherDoorFacts(opts.user),
+      { door: 'shell', command },
+      processOutput(),
+    );
     if ('code' in r) return finish(r.code);
     why = r.why;
   }

@@ -34,9 +34,12 @@ export function shellIdentity(i: ShellIdentityInput): string {
     if (i.account !== service || i.ruid !== i.euid) {
       throw new DcmError('denied', `--user is accepted only on the forced-command line of the service account "${service}"`);
     }
-    if (!i.sshConnection) throw new DcmError('denied', '--user is accepted only when sshd runs dcm-shell as a forced command (no SSH_CONNECTION)');
+    if (!i.sshConnection)
+      throw new DcmError('denied', '--user is accepted only when sshd runs dcm-shell as a forced command (no SSH_CONNECTION)');
     return checkUserName(i.userFlag);
   }
-  throw new DcmError('denied', 'dcm-shell does not know who you are: it runs through sudo (ForceCommand) or as the service account\'s forced command with --user');
+  throw new DcmError(
+    'denied',
+    "dcm-shell does not know who you are: it runs through sudo (ForceCommand) or as the service account's forced command with --user",
+  );
 }
-

@@ -32,11 +32,18 @@ function rootOnlyDir(path: string, mode: number): void {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (e) {
-    throw new DcmError('config', `${path} is not a directory (${(e as NodeJS.ErrnoException).code}): remove it so dcm-server can make its command sockets there`);
+    throw new DcmError(
+      'config',
+      `${path} is not a directory (${(e as NodeJS.ErrnoException).code}): remove it so dcm-server can make its command sockets there`,
+    );
   }
   try {
     const st = fstatSync(fd);
-    if (st.uid !== 0) throw new DcmError('config', `${path} belongs to uid ${st.uid}, not root: remove it so dcm-server can make its command sockets there`);
+    if (st.uid !== 0)
+      throw new DcmError(
+        'config',
+        `${path} belongs to uid ${st.uid}, not root: remove it so dcm-server can make its command sockets there`,
+      );
     fchmodSync(fd, mode);
   } finally {
     closeSync(fd);

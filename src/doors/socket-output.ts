@@ -9,7 +9,10 @@ import { writeDrained } from '../shell/writable-output.js';
 import { MAX_OUT_FRAME_CHARS, type ReplyFrame } from '../local/command-protocol.js';
 
 export class SocketOutput implements CommandOutput {
-  constructor(private readonly sock: Socket, readonly admin: boolean) {}
+  constructor(
+    private readonly sock: Socket,
+    readonly admin: boolean,
+  ) {}
 
   async write(text: string): Promise<void> {
     // Long text goes in several frames, never cutting a character in two (a surrogate pair).

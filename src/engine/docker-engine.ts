@@ -61,7 +61,12 @@ export class DockerEngine implements Engine {
       bindings[key] = [...(bindings[key] ?? []), { HostIp: p.hostIp, HostPort: String(p.hostPort) }];
     }
     // Users' containers never join Docker's default bridge, where every container reaches every other.
-    if (!s.network) throw new DcmError('internal', 'the container has no network of its own', 'ContainerSpec.network missing: refusing the default bridge');
+    if (!s.network)
+      throw new DcmError(
+        'internal',
+        'the container has no network of its own',
+        'ContainerSpec.network missing: refusing the default bridge',
+      );
     const devices = s.devices ?? [];
     const gpuIds = [...new Set(devices.filter((d) => d.gpuId !== undefined).map((d) => d.gpuId!))];
     const asRequest = gpuIds.length > 0 && (await this.hasNvidiaRuntime());
@@ -184,7 +189,9 @@ export class DockerEngine implements Engine {
 
   async commit(id: string, labels: Record<string, string>): Promise<string> {
     try {
-      const r = (await this.docker.getContainer(id).commit({ pause: true, changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${v}`) })) as { Id: string };
+      const r = (await this.docker
+        .getContainer(id)
+        .commit({ pause: true, changes: Object.entries(labels).map(([k, v]) => `LABEL ${k}=${v}`) })) as { Id: string };
       return r.Id;
     } catch (e) {
       throw wrap('commit', e);
@@ -212,7 +219,13 @@ export class DockerEngine implements Engine {
   async listImages(labels: string[]): Promise<ImageStatus[]> {
     try {
       const rows = await this.docker.listImages({ filters: JSON.stringify({ label: labels }) });
-      return rows.map((r) => ({ id: r.Id, tags: r.RepoTags ?? [], sizeBytes: r.Size, created: new Date(r.Created * 1000).toISOString(), labels: r.Labels ?? {} }));
+      return rows.map((r) => ({
+        id: r.Id,
+        tags: r.RepoTags ?? [],
+        sizeBytes: r.Size,
+        created: new Date(r.Created * 1000).toISOString(),
+        labels: r.Labels ?? {},
+      }));
     } catch (e) {
       throw wrap('list images', e);
     }
@@ -298,7 +311,12 @@ export class DockerEngine implements Engine {
 }
 
 /** The fields dcm reads from a network, as list and inspect both return them. */
-function networkStatus(n: { Id: string; Name: string; Labels?: Record<string, string>; IPAM?: { Config?: { Subnet?: string }[] } }): NetworkStatus {
+function networkStatus(n: {
+  Id: string;
+  Name: string;
+  Labels?: Record<string, string>;
+  IPAM?: { Config?: { Subnet?: string }[] };
+}): NetworkStatus {
   const subnets = (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s.includes('.'));
   return { id: n.Id, name: n.Name, subnets, labels: n.Labels ?? {} };
 }

@@ -13,7 +13,13 @@ import { Frames } from './log-frames.js';
 
 type LogStream = NodeJS.ReadableStream & { destroy(): void };
 
-export function followLogs(docker: Docker, id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
+export function followLogs(
+  docker: Docker,
+  id: string,
+  tail: number,
+  signal: AbortSignal,
+  onText: (text: string) => Promise<void>,
+): Promise<void> {
   const modem = docker.modem as Dialer;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return resolve();

@@ -36,7 +36,6 @@ export function imageLabels(owner: string, instanceLabel: string, installationId
   return common(owner, instanceLabel, installationId);
 }
 
-
 /**
  * Prefix of every Docker name this installation gives: `<instance>-<first 8 of
  * the installation id>`. Two installations with the same instance name (and

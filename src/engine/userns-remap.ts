@@ -50,7 +50,10 @@ function rangesFrom(lines: SubIdLine[], base: number): { user: string | null; ra
   if (first > 0) {
     const reordered = [ranges[first]!, ...ranges.filter((_, i) => i !== first)];
     let c = 0;
-    for (const r of reordered) { r.containerId = c; c += r.size; }
+    for (const r of reordered) {
+      r.containerId = c;
+      c += r.size;
+    }
     return { user: owner.name, ranges: reordered };
   }
   return { user: owner.name, ranges };
@@ -61,8 +64,11 @@ export function remapFromFacts(facts: InfoFacts, subuid: string, subgid: string)
   if (!facts.securityOptions.some((o) => o.split(',').includes('name=userns'))) return null;
   const m = /\/(\d+)\.(\d+)\/?$/.exec(facts.dockerRootDir);
   if (!m) {
-    throw new DcmError('unavailable', 'the container engine uses user namespaces, but dcm cannot tell its id mapping',
-      `docker info: userns is on, but DockerRootDir ${facts.dockerRootDir} does not end in /<uid>.<gid>`);
+    throw new DcmError(
+      'unavailable',
+      'the container engine uses user namespaces, but dcm cannot tell its id mapping',
+      `docker info: userns is on, but DockerRootDir ${facts.dockerRootDir} does not end in /<uid>.<gid>`,
+    );
   }
   const uidBase = Number(m[1]);
   const gidBase = Number(m[2]);

@@ -28,7 +28,13 @@ const MAX_FRAME = MAX_OUT_FRAME_CHARS * 6 + 1024;
  * caller then runs the command itself. Once the request may have been read,
  * it never resolves null, so a command never runs twice.
  */
-export async function forwardCommand(socketPath: string, facts: DoorFacts, what: Forwardable, output: CommandOutput, o?: AskOptions): Promise<{ code: number } | null> {
+export async function forwardCommand(
+  socketPath: string,
+  facts: DoorFacts,
+  what: Forwardable,
+  output: CommandOutput,
+  o?: AskOptions,
+): Promise<{ code: number } | null> {
   const r = await askServer(socketPath, facts, what, output, o);
   return 'unsent' in r ? null : r;
 }
@@ -37,7 +43,13 @@ export async function forwardCommand(socketPath: string, facts: DoorFacts, what:
  * forwardCommand that also says why nothing was sent: nobody listens behind
  * the socket (refused, gone), or this process may not connect to it.
  */
-export function askServer(socketPath: string, facts: DoorFacts, what: Forwardable, output: CommandOutput, o: AskOptions = {}): Promise<{ code: number } | { unsent: NoServer }> {
+export function askServer(
+  socketPath: string,
+  facts: DoorFacts,
+  what: Forwardable,
+  output: CommandOutput,
+  o: AskOptions = {},
+): Promise<{ code: number } | { unsent: NoServer }> {
   const idleMs = o.idleMs ?? 15 * 60 * 1000;
   return new Promise((resolve) => {
     const sock = connect(socketPath);

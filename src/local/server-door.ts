@@ -9,7 +9,13 @@ import type { DoorFacts } from './command-protocol.js';
 import type { CommandOutput } from '../shell/command-output.js';
 import { socketChoice, type NoServer } from './socket-choice.js';
 
-export async function viaServer(stateDir: string, facts: DoorFacts, what: Forwardable, output: CommandOutput, o?: AskOptions): Promise<{ code: number } | { why: NoServer }> {
+export async function viaServer(
+  stateDir: string,
+  facts: DoorFacts,
+  what: Forwardable,
+  output: CommandOutput,
+  o?: AskOptions,
+): Promise<{ code: number } | { why: NoServer }> {
   const choice = socketChoice(stateDir, facts.euid);
   if ('why' in choice) return choice;
   const r = await askServer(choice.path, facts, what, output, o);

@@ -56,7 +56,9 @@ export function accountView(deps: Deps, user: UserRow, containers: ContainerView
   const limit = (k: keyof typeof pol.limits) => pol.limits[k].value;
   const denied = new Set(pol.mounts.deny.map((d) => d.value));
   const offer = (names: { value: string }[]): MountOffer[] =>
-    names.filter((m) => !denied.has(m.value)).map((m) => ({ name: m.value, target: config.mounts[m.value]!.target, mode: config.mounts[m.value]!.mode }));
+    names
+      .filter((m) => !denied.has(m.value))
+      .map((m) => ({ name: m.value, target: config.mounts[m.value]!.target, mode: config.mounts[m.value]!.mode }));
   const totals = store.policy.totals(user.name);
   const dirs = userDirs(config.storageDir, user.name);
   return {
@@ -66,9 +68,16 @@ export function accountView(deps: Deps, user: UserRow, containers: ContainerView
     groups,
     keys: store.users.keys(user.name).map((k) => ({ algo: k.algo, fingerprint: k.fingerprint, comment: k.comment })),
     limits: {
-      memoryBytes: limit('memory'), cpus: limit('cpus'), pids: limit('pids'), maxContainers: limit('max_containers'),
-      maxRunning: limit('max_running'), totalMemoryBytes: limit('total_memory'), totalCpus: limit('total_cpus'),
-      maxImages: pol.images.max_own.value, maxExtraPorts: pol.ports.maxExtra.value, maxGpus: pol.gpus.max.value,
+      memoryBytes: limit('memory'),
+      cpus: limit('cpus'),
+      pids: limit('pids'),
+      maxContainers: limit('max_containers'),
+      maxRunning: limit('max_running'),
+      totalMemoryBytes: limit('total_memory'),
+      totalCpus: limit('total_cpus'),
+      maxImages: pol.images.max_own.value,
+      maxExtraPorts: pol.ports.maxExtra.value,
+      maxGpus: pol.gpus.max.value,
     },
     usage: {
       containers: containers.length,
@@ -76,7 +85,10 @@ export function accountView(deps: Deps, user: UserRow, containers: ContainerView
       images: store.images.ownedBy(user.name).length,
       memoryBytes: totals.memoryBytes,
       cpus: totals.cpus,
-      gpus: store.policy.reservations().filter((r) => r.owner === user.name).map((r) => r.gpu_id),
+      gpus: store.policy
+        .reservations()
+        .filter((r) => r.owner === user.name)
+        .map((r) => r.gpu_id),
     },
     presets: pol.presets.map((p) => ({ name: p.value, ...config.presets[p.value] })) as PresetOffer[],
     mounts: offer(pol.mounts.allow),

@@ -44,7 +44,11 @@ export class ContainerManager {
       verifyStorageBinds(config.storageDir, user, bindOwners(owners));
     }
     const before = await this.status(row);
-    if (!before) throw new DcmError('conflict', `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`);
+    if (!before)
+      throw new DcmError(
+        'conflict',
+        `container ${row.id} is gone from the engine; remove it with rm (the administrator can run dcm-admin reconcile)`,
+      );
     const t = config.engine.stop_timeout;
     // A user's network pruned while all its containers were stopped is made again, and the container re-attached.
     const owner = store.users.get(user);
@@ -65,11 +69,22 @@ export class ContainerManager {
     if (comingBack) await beforeStart(this.deps, row);
     try {
       switch (action) {
-        case 'start': await engine.start(id); break;
-        case 'stop': await engine.stop(id, t); afterStop(this.deps, row); break;
-        case 'restart': await engine.restart(id, t); break;
-        case 'pause': await engine.pause(id); break;
-        case 'unpause': await engine.unpause(id); break;
+        case 'start':
+          await engine.start(id);
+          break;
+        case 'stop':
+          await engine.stop(id, t);
+          afterStop(this.deps, row);
+          break;
+        case 'restart':
+          await engine.restart(id, t);
+          break;
+        case 'pause':
+          await engine.pause(id);
+          break;
+        case 'unpause':
+          await engine.unpause(id);
+          break;
       }
     } catch (e) {
       if (comingBack) {
@@ -157,7 +172,8 @@ export class ContainerManager {
     // recorded, and a loser removes only its own image, by id.
     if (store.images.get(full)) throw taken();
     // Another installation on this engine may hold the same name: tagging would take it away.
-    if (await engine.inspectImage(full)) throw new DcmError('conflict', `the image name ${name}:${tag} is already used in the container engine; pick another name or tag`);
+    if (await engine.inspectImage(full))
+      throw new DcmError('conflict', `the image name ${name}:${tag} is already used in the container engine; pick another name or tag`);
     claimCommit(this.deps, user, full, taken);
     let imageId: string;
     try {
@@ -184,7 +200,15 @@ export class ContainerManager {
     }
     store.audit.record({ actor: user, action: 'commit', target: row.id, ok: true, detail: full });
     const info = await engine.inspectImage(imageId);
-    return { ref: full, name: `${name}:${tag}`, kind: 'own', id: imageId, sizeBytes: info?.sizeBytes ?? null, createdAt: new Date().toISOString(), inUseBy: [] };
+    return {
+      ref: full,
+      name: `${name}:${tag}`,
+      kind: 'own',
+      id: imageId,
+      sizeBytes: info?.sizeBytes ?? null,
+      createdAt: new Date().toISOString(),
+      inUseBy: [],
+    };
   }
 
   /** A resolved container that has finished creating and is not being removed. */
@@ -224,4 +248,3 @@ export class ContainerManager {
     };
   }
 }
-

@@ -46,7 +46,12 @@ export const INIT_PATH = '/usr/local/lib/dcm/init';
 const MAX_PROBE_ROUNDS = 20;
 
 /** `progress` is told each slow step once, as it begins (shown to the user on stderr). */
-export async function createContainer(deps: Deps, user: UserRow, req: CreateRequest, progress: (line: string) => void = () => {}): Promise<ContainerRow> {
+export async function createContainer(
+  deps: Deps,
+  user: UserRow,
+  req: CreateRequest,
+  progress: (line: string) => void = () => {},
+): Promise<ContainerRow> {
   const { store, engine, config } = deps;
   const name = req.name === undefined ? null : checkContainerName(req.name);
   const image = resolveImage(store, user.name, req.image ?? config.default_image);
@@ -64,10 +69,13 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
   const first = decideWithUsage(deps, user, groups, preq, runningNow);
   const hostChecks = async () => {
     await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
-    await probeDevices([
-      ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
-      ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
-    ], config.mount_probe_timeout * 1000);
+    await probeDevices(
+      [
+        ...first.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
+        ...first.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
+      ],
+      config.mount_probe_timeout * 1000,
+    );
     return prepareForCreate(deps, user, first.mounts); // engine user namespace: uid range, storage owners, nosuid rw mounts
   };
   // The user's own network (made at their first create; other users' containers cannot reach it)
@@ -99,7 +107,12 @@ export async function createContainer(deps: Deps, user: UserRow, req: CreateRequ
     store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: true, detail: image.ref });
     return { ...row, docker_id: dockerId, state: 'created' };
   } catch (e) {
-    const removed = dockerId ? await engine.remove(dockerId, true).then(() => true, () => false) : true;
+    const removed = dockerId
+      ? await engine.remove(dockerId, true).then(
+          () => true,
+          () => false,
+        )
+      : true;
     // Its ports, resources and GPU reservations go with the row. While the
     // engine may still hold the container, the row stays as 'removing' so that
     // nothing is handed out twice; reconcile finishes the removal.
@@ -168,7 +181,10 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
       });
       if ('reason' in choice) {
         if (choice.reason === 'ports-taken') {
-          throw new DcmError('conflict', `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} already in use on every address (${decision.ipAliases.join(', ')})`);
+          throw new DcmError(
+            'conflict',
+            `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} already in use on every address (${decision.ipAliases.join(', ')})`,
+          );
         }
         throw new DcmError('limit', 'no free SSH port left on this server; ask the administrator');
       }
@@ -189,7 +205,12 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
       store.containers.addPort({ ip: r.ip, port: r.id, container_id: r.id, container_port: 22, kind: 'ssh' });
       for (const p of ports) store.containers.addPort({ ip: r.ip, port: p, container_id: r.id, container_port: p, kind: 'extra' });
       store.policy.setResources(r.id, decision.memoryBytes, decision.cpus, decision.preset);
-      store.policy.reserveGpus(r.id, user.name, decision.gpus.map((g) => g.id), true);
+      store.policy.reserveGpus(
+        r.id,
+        user.name,
+        decision.gpus.map((g) => g.id),
+        true,
+      );
       return { row: r, decision };
     });
     const { row, decision } = res;
@@ -213,7 +234,10 @@ function buildSpec(deps: Deps, user: UserRow, row: ContainerRow, d: Decision): C
     name: containerName(config.instance, deps.store.installation.id, row.id),
     hostname: (row.name ?? `${user.name}-${row.id}`).replace(/_/g, '-').slice(0, 63),
     image: row.image_id,
-    labels: { ...containerLabels(user.name, row.id, config.instance, deps.store.installation.id), [LABEL_ROOT_LOGIN]: d.runAs ? 'no' : 'yes' },
+    labels: {
+      ...containerLabels(user.name, row.id, config.instance, deps.store.installation.id),
+      [LABEL_ROOT_LOGIN]: d.runAs ? 'no' : 'yes',
+    },
     entrypoint: ['/bin/sh', INIT_PATH],
     cmd: [],
     env: {

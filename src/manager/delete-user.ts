@@ -49,7 +49,10 @@ export async function deleteUser(deps: Deps, name: string, opts: { keepImages: b
     const base = userDirs(config.storageDir, name).base;
     const r = removeTree(base);
     if (r.mountPoints.length) {
-      throw new DcmError('conflict', `${name} is blocked but not deleted: ${base} holds mount points (${r.mountPoints.join(', ')}); unmount them and run dcm-userdel again`);
+      throw new DcmError(
+        'conflict',
+        `${name} is blocked but not deleted: ${base} holds mount points (${r.mountPoints.join(', ')}); unmount them and run dcm-userdel again`,
+      );
     }
     if (r.removed) report.storage = base;
   }
@@ -82,7 +85,10 @@ async function removeContainers(deps: Deps, name: string, report: DelUserReport)
   const labelled = await engine.list([...installationFilter(store.installation.id), `${LABEL_OWNER}=${name}`]);
   for (const c of store.containers.byOwner(name)) {
     store.containers.setState(c.id, 'removing');
-    const ids = new Set([...(c.docker_id ? [c.docker_id] : []), ...labelled.filter((l) => l.labels[LABEL_ID] === String(c.id)).map((l) => l.id)]);
+    const ids = new Set([
+      ...(c.docker_id ? [c.docker_id] : []),
+      ...labelled.filter((l) => l.labels[LABEL_ID] === String(c.id)).map((l) => l.id),
+    ]);
     for (const id of ids) await engine.remove(id, true).catch((e: unknown) => ignoreGone(e, engine, id));
     store.containers.delete(c.id);
     report.containers.push(c.id);
@@ -121,7 +127,11 @@ async function removeRowImage(deps: Deps, img: { ref: string; docker_id: string 
     return;
   }
   const byId = await engine.inspectImage(img.docker_id);
-  if (byId && provenance(byId.labels, config.instance, store.installation.id) === 'ours' && store.images.refsForDockerId(img.docker_id).length <= 1) {
+  if (
+    byId &&
+    provenance(byId.labels, config.instance, store.installation.id) === 'ours' &&
+    store.images.refsForDockerId(img.docker_id).length <= 1
+  ) {
     await engine.removeImage(img.docker_id).catch(() => undefined);
   }
 }

@@ -42,16 +42,22 @@ async function setuidHazard(source: string): Promise<string | null> {
  * Before a create: uid in range, rw mounts safe, storage owned right.
  * Returns the storage's expected owners (for checking the bind paths).
  */
-export async function prepareForCreate(deps: Deps, user: { name: string; uid: number; gid: number }, mounts: { name: string; source: string; readOnly: boolean }[]): Promise<StorageOwners> {
+export async function prepareForCreate(
+  deps: Deps,
+  user: { name: string; uid: number; gid: number },
+  mounts: { name: string; source: string; readOnly: boolean }[],
+): Promise<StorageOwners> {
   const remap = await engineRemap(deps.engine);
   const owners = storageOwners(remap, user.uid, user.gid);
   if (!remap) {
     for (const m of mounts.filter((x) => !x.readOnly)) {
       const hazard = await setuidHazard(m.source);
       if (hazard) {
-        throw new DcmError('denied',
+        throw new DcmError(
+          'denied',
           `mount ${m.name} is refused: its host filesystem allows setuid programs; nothing was created (tell the administrator)`,
-          `mount ${m.name}: ${hazard}; mount it nosuid, make it ro, or run the engine with userns-remap`);
+          `mount ${m.name}: ${hazard}; mount it nosuid, make it ro, or run the engine with userns-remap`,
+        );
       }
     }
   }
@@ -75,16 +81,22 @@ export async function prepareForStart(deps: Deps, user: { name: string; uid: num
  * unless the engine remaps users. One line each, naming the mount. A source
  * that is missing or does not answer is left to create's own probe.
  */
-export async function rwMountProblems(config: Pick<Config, 'mounts'>, remap: UsernsRemap | null, timeoutMs: number): Promise<PolicyFinding[]> {
+export async function rwMountProblems(
+  config: Pick<Config, 'mounts'>,
+  remap: UsernsRemap | null,
+  timeoutMs: number,
+): Promise<PolicyFinding[]> {
   if (remap) return [];
   const out: PolicyFinding[] = [];
   for (const [name, m] of Object.entries(config.mounts)) {
     if (m.mode !== 'rw') continue;
-    const hazard = await Promise.race([
-      setuidHazard(m.source).catch(() => null),
-      sleep(timeoutMs, null, { ref: false }),
-    ]);
-    if (hazard) out.push({ level: 'error', field: `mounts.${name}`, message: `rw, but ${hazard}: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap` });
+    const hazard = await Promise.race([setuidHazard(m.source).catch(() => null), sleep(timeoutMs, null, { ref: false })]);
+    if (hazard)
+      out.push({
+        level: 'error',
+        field: `mounts.${name}`,
+        message: `rw, but ${hazard}: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap`,
+      });
   }
   return out;
 }

@@ -34,7 +34,10 @@ export class ImageManager {
     if (!row || row.owner !== user) throw noSuchImage(text);
     const users = store.containers.usingImage(row.docker_id).filter((c) => c.owner === user);
     if (users.length) {
-      throw new DcmError('conflict', `image ${shortImageName(user, row.ref)} is used by container ${users.map((c) => c.id).join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`);
+      throw new DcmError(
+        'conflict',
+        `image ${shortImageName(user, row.ref)} is used by container ${users.map((c) => c.id).join(', ')}: remove ${users.length > 1 ? 'them' : 'it'} first`,
+      );
     }
     // Only the tag, and only while it still names this image: another
     // installation on the engine may have taken the name since. Any other tag
@@ -50,9 +53,10 @@ export class ImageManager {
   async addBase(refText: string): Promise<ImageView> {
     const { store, engine } = this.deps;
     const ref = normaliseImageRef(refText);
-    if (ref.startsWith('dcm/u/')) throw new DcmError('invalid', 'dcm/u/ is reserved for users\' own images');
+    if (ref.startsWith('dcm/u/')) throw new DcmError('invalid', "dcm/u/ is reserved for users' own images");
     const info = await engine.inspectImage(ref);
-    if (!info) throw new DcmError('not-found', `image ${ref} is not in the local engine: build or load it first (see images/build-base.sh)`);
+    if (!info)
+      throw new DcmError('not-found', `image ${ref} is not in the local engine: build or load it first (see images/build-base.sh)`);
     store.tx(() => {
       const old = store.images.get(ref);
       if (old && old.owner !== null) throw new DcmError('conflict', `${ref} is a user's image`);

@@ -14,9 +14,11 @@ import { afterStop } from './policy-hooks.js';
 /** Refuses create and start for a user whose key files may still hold a revoked key. */
 export function assertKeysInSync(store: Store, name: string): void {
   if (store.users.get(name)?.keys_unsynced) {
-    throw new DcmError('denied',
+    throw new DcmError(
+      'denied',
       `a key of ${name} was revoked but their authorized_keys files refused the change: no container can be created or started until the administrator repairs them`,
-      `remove what was planted under the user's storage .ssh, then dcm-admin users key ${name} --sync`);
+      `remove what was planted under the user's storage .ssh, then dcm-admin users key ${name} --sync`,
+    );
   }
 }
 

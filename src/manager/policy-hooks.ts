@@ -23,9 +23,17 @@ export async function beforeStart(deps: Deps, row: ContainerRow): Promise<void> 
     const held = new Map(store.policy.reservations().map((g) => [g.gpu_id, g.container_id]));
     const taken = gpus.filter((g) => held.has(g) && held.get(g) !== row.id);
     if (taken.length) {
-      throw new DcmError('limit', `GPU ${taken.join(', ')} of container ${row.id} is now used by another container; start it when the GPU is free (see "gpus")`);
+      throw new DcmError(
+        'limit',
+        `GPU ${taken.join(', ')} of container ${row.id} is now used by another container; start it when the GPU is free (see "gpus")`,
+      );
     }
-    store.policy.reserveGpus(row.id, row.owner, gpus.filter((g) => !held.has(g)), false);
+    store.policy.reserveGpus(
+      row.id,
+      row.owner,
+      gpus.filter((g) => !held.has(g)),
+      false,
+    );
   });
 }
 

@@ -10,7 +10,12 @@ import { LEGACY_NOTE, reconcile } from './reconcile.js';
 export async function reconcileAtStart(deps: Deps, log: (line: string) => void): Promise<void> {
   try {
     const r = await reconcile(deps);
-    const fixed = r.rowsWithoutContainer.length + r.containersWithoutRow.length + r.staleReservations.length + r.imagesWithoutEngineImage.length + r.imagesWithoutRow.length;
+    const fixed =
+      r.rowsWithoutContainer.length +
+      r.containersWithoutRow.length +
+      r.staleReservations.length +
+      r.imagesWithoutEngineImage.length +
+      r.imagesWithoutRow.length;
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
     for (const o of r.legacyLeftAlone) log(`reconcile: ${LEGACY_NOTE}: ${o}`);
   } catch (e) {

@@ -44,7 +44,15 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   const dry = opts.dryRun ?? false;
   const grace = opts.graceMs ?? 10 * 60 * 1000;
   const installation = store.installation.id;
-  const rep: ReconcileReport = { rowsWithoutContainer: [], containersWithoutRow: [], staleReservations: [], imagesWithoutEngineImage: [], imagesWithoutRow: [], legacyLeftAlone: [], dryRun: dry };
+  const rep: ReconcileReport = {
+    rowsWithoutContainer: [],
+    containersWithoutRow: [],
+    staleReservations: [],
+    imagesWithoutEngineImage: [],
+    imagesWithoutRow: [],
+    legacyLeftAlone: [],
+    dryRun: dry,
+  };
   const whose = (labels: Record<string, string>) => provenance(labels, config.instance, installation);
   // Every dcm object on the engine, of any installation: which ids exist. What
   // may be acted on is decided per object below.
@@ -64,7 +72,9 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
       if (!dry) {
         // The row's own container, found by its Docker id, or (when the crash
         // came before the id was recorded) by this installation's label and id.
-        const leftovers = live.filter((c) => c.id === row.docker_id || (whose(c.labels) === 'ours' && c.labels[LABEL_ID] === String(row.id)));
+        const leftovers = live.filter(
+          (c) => c.id === row.docker_id || (whose(c.labels) === 'ours' && c.labels[LABEL_ID] === String(row.id)),
+        );
         for (const c of leftovers) await engine.remove(c.id, true);
         store.containers.delete(row.id);
       }

@@ -71,16 +71,25 @@ export class UserManager {
     const user = store.tx(() => {
       if (store.users.get(name)) throw new DcmError('conflict', `user ${name} already exists`);
       const ids = host ?? this.nextId();
-      if (store.users.uidTaken(ids.uid)) throw new DcmError('conflict', `uid ${ids.uid} of host account ${name} is already used by another dcm user`);
+      if (store.users.uidTaken(ids.uid))
+        throw new DcmError('conflict', `uid ${ids.uid} of host account ${name} is already used by another dcm user`);
       storageOwners(remap, ids.uid, ids.gid); // refuses a uid the engine's user namespace cannot hold
       store.users.insert({ name, uid: ids.uid, gid: ids.gid });
-      for (const k of keys) store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint });
+      for (const k of keys)
+        store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint });
       for (const g of groups) store.users.addToGroup(name, g);
       return store.users.get(name)!;
     });
     try {
       // Storage kept from an earlier user of this name gets exactly the new keys.
-      const dirs = ensureUserDirs(config.storageDir, name, user.uid, user.gid, { add: keys.map(keyLine), replace: true }, storageOwners(remap, user.uid, user.gid));
+      const dirs = ensureUserDirs(
+        config.storageDir,
+        name,
+        user.uid,
+        user.gid,
+        { add: keys.map(keyLine), replace: true },
+        storageOwners(remap, user.uid, user.gid),
+      );
       store.audit.record({ actor: 'admin', action: 'useradd', target: name, ok: true });
       return { user, keys, groups, storage: { root: dirs.root, home: dirs.home } };
     } catch (e) {
@@ -97,9 +106,14 @@ export class UserManager {
   /** Adds keys: database first, then both authorized_keys files (all or nothing); undone when the files refuse. */
   addKeys(name: string, lines: string[], remap: UsernsRemap | null = null): PublicKey[] {
     const keys = lines.map(parsePublicKey);
-    this.changeKeys(name, () => {
-      for (const k of keys) this.insertKey(name, k);
-    }, { add: keys.map(keyLine) }, remap);
+    this.changeKeys(
+      name,
+      () => {
+        for (const k of keys) this.insertKey(name, k);
+      },
+      { add: keys.map(keyLine) },
+      remap,
+    );
     return keys;
   }
 
@@ -116,9 +130,15 @@ export class UserManager {
       return row;
     });
     const what = `${rows.length > 1 ? 'keys' : 'key'} ${rows.map((r) => r.fingerprint).join(', ')} revoked`;
-    await this.revoke(name, what, () => {
-      for (const r of rows) this.deps.store.users.removeKey(name, r.fingerprint);
-    }, { add: [], remove: rows.map((r) => r.key_b64) }, remap);
+    await this.revoke(
+      name,
+      what,
+      () => {
+        for (const r of rows) this.deps.store.users.removeKey(name, r.fingerprint);
+      },
+      { add: [], remove: rows.map((r) => r.key_b64) },
+      remap,
+    );
     return rows;
   }
 
@@ -126,10 +146,16 @@ export class UserManager {
   async setKeys(name: string, lines: string[], remap: UsernsRemap | null = null): Promise<PublicKey[]> {
     const keys = lines.map(parsePublicKey);
     if (keys.length === 0) throw new DcmError('usage', '--set needs at least one key (use --rm to take keys away)');
-    await this.revoke(name, 'keys replaced', () => {
-      this.deps.store.users.removeAllKeys(name);
-      for (const k of keys) this.insertKey(name, k);
-    }, { add: keys.map(keyLine), replace: true }, remap);
+    await this.revoke(
+      name,
+      'keys replaced',
+      () => {
+        this.deps.store.users.removeAllKeys(name);
+        for (const k of keys) this.insertKey(name, k);
+      },
+      { add: keys.map(keyLine), replace: true },
+      remap,
+    );
     return keys;
   }
 
@@ -156,11 +182,23 @@ export class UserManager {
     } catch (e) {
       if (!(e instanceof KeyFilesRefused)) throw e;
       const stopped = await stopUserContainers(this.deps, name).catch((err: unknown) => {
-        throw new DcmError('conflict', `${what} in dcm logins, but ${e.reason}; stopping ${name}'s containers FAILED (${(err as Error).message}): stop them (docker stop), remove it and run dcm-admin users key ${name} --sync`);
+        throw new DcmError(
+          'conflict',
+          `${what} in dcm logins, but ${e.reason}; stopping ${name}'s containers FAILED (${(err as Error).message}): stop them (docker stop), remove it and run dcm-admin users key ${name} --sync`,
+        );
       });
-      this.deps.store.audit.record({ actor: 'admin', action: 'keys-refused', target: name, ok: false, detail: JSON.stringify({ change, reason: e.reason, stopped }) });
+      this.deps.store.audit.record({
+        actor: 'admin',
+        action: 'keys-refused',
+        target: name,
+        ok: false,
+        detail: JSON.stringify({ change, reason: e.reason, stopped }),
+      });
       const held = stopped.length ? `containers stopped (${stopped.join(', ')}) and` : 'containers';
-      throw new DcmError('conflict', `${what} in dcm logins, but ${e.reason}; ${name}'s ${held} held until you remove it and run dcm-admin users key ${name} --sync`);
+      throw new DcmError(
+        'conflict',
+        `${what} in dcm logins, but ${e.reason}; ${name}'s ${held} held until you remove it and run dcm-admin users key ${name} --sync`,
+      );
     }
   }
 
@@ -194,7 +232,8 @@ export class UserManager {
       }
       store.tx(() => {
         store.users.removeAllKeys(user.name);
-        for (const k of before) store.users.addKey({ user: k.user, algo: k.algo, key_b64: k.key_b64, comment: k.comment, fingerprint: k.fingerprint });
+        for (const k of before)
+          store.users.addKey({ user: k.user, algo: k.algo, key_b64: k.key_b64, comment: k.comment, fingerprint: k.fingerprint });
       });
       throw e;
     }

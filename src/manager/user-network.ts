@@ -50,7 +50,16 @@ export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () =>
       const row = repo.active(user.name);
       if (row?.docker_id) return { kind: 'ready', row };
       if (row) return repo.claim(row.id, me, now + LEASE_MS, now) ? { kind: 'mine', row } : { kind: 'wait', row };
-      const fresh: NetworkRow = { ...newIdentity(deps, user.name, pickSubnet(deps, repo, busy)), id: repo.nextId(), owner: user.name, docker_id: null, state: 'active', claim: me, claim_until: now + LEASE_MS, created_at: '' };
+      const fresh: NetworkRow = {
+        ...newIdentity(deps, user.name, pickSubnet(deps, repo, busy)),
+        id: repo.nextId(),
+        owner: user.name,
+        docker_id: null,
+        state: 'active',
+        claim: me,
+        claim_until: now + LEASE_MS,
+        created_at: '',
+      };
       repo.insert(fresh);
       return { kind: 'mine', row: fresh };
     });
@@ -100,7 +109,11 @@ export async function attachUserNetwork(deps: Deps, user: UserRow, containerId: 
 
 /** Make the row's network, or adopt it when an earlier attempt (crashed, or raced) already did. */
 async function makeOrAdopt(deps: Deps, row: NetworkRow): Promise<string> {
-  const spec = { name: row.name, subnet: row.subnet, labels: networkLabels(row.owner, row.token, deps.config.instance, deps.store.installation.id) };
+  const spec = {
+    name: row.name,
+    subnet: row.subnet,
+    labels: networkLabels(row.owner, row.token, deps.config.instance, deps.store.installation.id),
+  };
   try {
     return await deps.engine.createNetwork(spec);
   } catch (e) {
@@ -120,11 +133,17 @@ function newIdentity(deps: Deps, owner: string, subnet: string): Pick<NetworkRow
 function pickSubnet(deps: Deps, repo: NetworksRepo, busy: Cidr[]): string {
   const { user_subnets, user_subnet_prefix } = deps.config.network;
   const pool = parseCidr(user_subnets)!; // validated with the config
-  const ours = repo.subnets().map((s) => parseCidr(s)).filter((c): c is Cidr => c !== null);
+  const ours = repo
+    .subnets()
+    .map((s) => parseCidr(s))
+    .filter((c): c is Cidr => c !== null);
   const got = chooseSubnet(pool, user_subnet_prefix, [...ours, ...busy]);
   if (!got) {
-    throw new DcmError('limit', 'no network address block left for your containers; ask the administrator',
-      `network.user_subnets ${user_subnets} has no free /${user_subnet_prefix} left (in use by dcm, other Docker networks or host routes)`);
+    throw new DcmError(
+      'limit',
+      'no network address block left for your containers; ask the administrator',
+      `network.user_subnets ${user_subnets} has no free /${user_subnet_prefix} left (in use by dcm, other Docker networks or host routes)`,
+    );
   }
   return formatCidr(got);
 }
@@ -132,7 +151,10 @@ function pickSubnet(deps: Deps, repo: NetworksRepo, busy: Cidr[]): string {
 /** Blocks in use outside dcm's table: every engine network's subnets and the host's routes. */
 async function takenElsewhere(deps: Deps, routes: () => Cidr[]): Promise<Cidr[]> {
   const nets = await deps.engine.listNetworks([]);
-  const fromEngine = nets.flatMap((n) => n.subnets).map((s) => parseCidr(s)).filter((c): c is Cidr => c !== null);
+  const fromEngine = nets
+    .flatMap((n) => n.subnets)
+    .map((s) => parseCidr(s))
+    .filter((c): c is Cidr => c !== null);
   return [...fromEngine, ...routes()];
 }
 

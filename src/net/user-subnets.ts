@@ -101,7 +101,12 @@ export function userSubnetProblems(range: string, prefix: number, maxContainers:
   if (!pool) return [['user_subnets', 'an IPv4 block such as "10.213.0.0/16" (host bits zero)']];
   if (prefix < pool.prefix) return [['user_subnet_prefix', `must be at least the range's own prefix length (/${pool.prefix})`]];
   if (containersPerBlock(prefix) < maxContainers) {
-    return [['user_subnet_prefix', `a /${prefix} holds ${containersPerBlock(prefix)} containers, but the policy allows a user ${maxContainers} (limits.max_containers): use a shorter prefix`]];
+    return [
+      [
+        'user_subnet_prefix',
+        `a /${prefix} holds ${containersPerBlock(prefix)} containers, but the policy allows a user ${maxContainers} (limits.max_containers): use a shorter prefix`,
+      ],
+    ];
   }
   return [];
 }

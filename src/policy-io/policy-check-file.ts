@@ -4,7 +4,11 @@ import { readConfigText } from '../config-file.js';
 import { DcmError } from '../errors.js';
 import { checkPolicyText, policyError, POLICY_CHECKERS, type PolicyCheckResult, type PolicyChecker } from '../policy/policy-check.js';
 
-export async function checkPolicyFile(file: string, stateDir: string, checkers: PolicyChecker[] = POLICY_CHECKERS): Promise<PolicyCheckResult> {
+export async function checkPolicyFile(
+  file: string,
+  stateDir: string,
+  checkers: PolicyChecker[] = POLICY_CHECKERS,
+): Promise<PolicyCheckResult> {
   let text: string;
   try {
     text = readConfigText(file);

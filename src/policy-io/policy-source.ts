@@ -95,6 +95,9 @@ export class PolicySource {
   }
 
   private src(): ConfigSource {
-    return { ...(this.opts.stateDir ? { stateDir: this.opts.stateDir } : {}), ...(this.opts.configFile ? { configFile: this.opts.configFile } : {}) };
+    return {
+      ...(this.opts.stateDir ? { stateDir: this.opts.stateDir } : {}),
+      ...(this.opts.configFile ? { configFile: this.opts.configFile } : {}),
+    };
   }
 }

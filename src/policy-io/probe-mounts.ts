@@ -37,11 +37,19 @@ export const statProber: PathProber = (path, timeoutMs) =>
 
 /** Probes every mount source in parallel; throws one line naming the first bad mount. */
 export function probeMounts(mounts: { name: string; source: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
-  return probePaths(mounts.map((m) => ({ label: `mount ${m.name}`, path: m.source })), timeoutMs, prober);
+  return probePaths(
+    mounts.map((m) => ({ label: `mount ${m.name}`, path: m.source })),
+    timeoutMs,
+    prober,
+  );
 }
 
 /** Same for device nodes (GPUs): a missing node is a clear error, not Docker's. */
-export function probeDevices(devices: { label: string; path: string }[], timeoutMs: number, prober: PathProber = statProber): Promise<void> {
+export function probeDevices(
+  devices: { label: string; path: string }[],
+  timeoutMs: number,
+  prober: PathProber = statProber,
+): Promise<void> {
   return probePaths(devices, timeoutMs, prober);
 }
 
@@ -50,21 +58,32 @@ async function probePaths(entries: { label: string; path: string }[], timeoutMs:
   const bounded = (path: string) =>
     new Promise<ProbeResult>((resolve) => {
       const t = setTimeout(() => resolve('timeout'), timeoutMs + 50);
-      prober(path, timeoutMs).then((r) => {
-        clearTimeout(t);
-        resolve(r);
-      }, () => {
-        clearTimeout(t);
-        resolve('missing');
-      });
+      prober(path, timeoutMs).then(
+        (r) => {
+          clearTimeout(t);
+          resolve(r);
+        },
+        () => {
+          clearTimeout(t);
+          resolve('missing');
+        },
+      );
     });
   const results = await Promise.all(entries.map((m) => bounded(m.path)));
   entries.forEach((m, i) => {
     if (results[i] === 'missing') {
-      throw new DcmError('unavailable', `${m.label} is unavailable: its host path does not exist; nothing was created (tell the administrator)`, `${m.label}: ${m.path} is missing`);
+      throw new DcmError(
+        'unavailable',
+        `${m.label} is unavailable: its host path does not exist; nothing was created (tell the administrator)`,
+        `${m.label}: ${m.path} is missing`,
+      );
     }
     if (results[i] === 'timeout') {
-      throw new DcmError('unavailable', `${m.label} is unavailable: its host path did not answer within ${timeoutMs / 1000}s; nothing was created (tell the administrator)`, `${m.label}: ${m.path} hung`);
+      throw new DcmError(
+        'unavailable',
+        `${m.label} is unavailable: its host path did not answer within ${timeoutMs / 1000}s; nothing was created (tell the administrator)`,
+        `${m.label}: ${m.path} hung`,
+      );
     }
   });
 }

@@ -152,7 +152,8 @@ function checkImage(image: PolicyRequest['image'], pol: EffectivePolicy): Refusa
   const deny = pol.images.deny.find((d) => matchesRef(d.value, image.ref));
   if (deny) return refuse('denied', `image ${full} is not allowed`, `images.deny ${q(deny.value)} ${at(deny)}`);
   if (image.own) {
-    if (!pol.images.own.value) return refuse('denied', `creating from your own images is not allowed`, `images.own false ${at(pol.images.own)}`);
+    if (!pol.images.own.value)
+      return refuse('denied', `creating from your own images is not allowed`, `images.own false ${at(pol.images.own)}`);
     return null;
   }
   // No allow rule anywhere: every registered base image is allowed.
@@ -172,7 +173,11 @@ function chooseMounts(asked: string[], fromPreset: string[], pol: EffectivePolic
     const d = denied(n);
     if (d) return refuse('denied', `mount ${q(n)} is not allowed`, `mounts.deny ${q(n)} ${at(d)}`);
     if (!cfg.mounts[n] || !pol.mounts.allow.some((a) => a.value === n)) {
-      const offered = pol.mounts.allow.filter((a) => !denied(a.value)).map((a) => a.value).join(', ') || 'none';
+      const offered =
+        pol.mounts.allow
+          .filter((a) => !denied(a.value))
+          .map((a) => a.value)
+          .join(', ') || 'none';
       return refuse('denied', `mount ${q(n)} is not offered to you (yours: ${offered})`, 'mounts.allow');
     }
     if (!names.includes(n)) names.push(n);
@@ -194,34 +199,64 @@ function checkQuotas(pol: EffectivePolicy, u: Usage, memoryBytes: number, cpus: 
   const cap = (k: keyof typeof L) => L[k].value;
   const maxC = cap('max_containers');
   if (maxC !== null && u.containers + 1 > maxC) {
-    return refuse('limit', `limit reached: you have ${u.containers} of ${maxC} containers allowed; remove one first`, `limits.max_containers ${maxC} ${at(L.max_containers)}`);
+    return refuse(
+      'limit',
+      `limit reached: you have ${u.containers} of ${maxC} containers allowed; remove one first`,
+      `limits.max_containers ${maxC} ${at(L.max_containers)}`,
+    );
   }
   const maxR = cap('max_running');
   if (maxR !== null && u.running + 1 > maxR) {
-    return refuse('limit', `limit reached: ${u.running} of ${maxR} running containers allowed; stop one first`, `limits.max_running ${maxR} ${at(L.max_running)}`);
+    return refuse(
+      'limit',
+      `limit reached: ${u.running} of ${maxR} running containers allowed; stop one first`,
+      `limits.max_running ${maxR} ${at(L.max_running)}`,
+    );
   }
   const maxM = cap('total_memory');
   if (maxM !== null && u.memoryBytes + memoryBytes > maxM) {
-    return refuse('limit', `limit reached: your containers have ${formatSize(u.memoryBytes)} of ${formatSize(maxM)} memory allowed; this one needs ${formatSize(memoryBytes)}`, `limits.total_memory ${formatSize(maxM)} ${at(L.total_memory)}`);
+    return refuse(
+      'limit',
+      `limit reached: your containers have ${formatSize(u.memoryBytes)} of ${formatSize(maxM)} memory allowed; this one needs ${formatSize(memoryBytes)}`,
+      `limits.total_memory ${formatSize(maxM)} ${at(L.total_memory)}`,
+    );
   }
   const maxCpu = cap('total_cpus');
   if (maxCpu !== null && u.cpus + cpus > maxCpu + 1e-9) {
-    return refuse('limit', `limit reached: your containers have ${u.cpus} of ${maxCpu} CPUs allowed; this one needs ${cpus}`, `limits.total_cpus ${maxCpu} ${at(L.total_cpus)}`);
+    return refuse(
+      'limit',
+      `limit reached: your containers have ${u.cpus} of ${maxCpu} CPUs allowed; this one needs ${cpus}`,
+      `limits.total_cpus ${maxCpu} ${at(L.total_cpus)}`,
+    );
   }
   return null;
 }
 
-function checkPorts(ports: number[], pol: EffectivePolicy, preset: Config['presets'][string] | undefined, presetName: string | undefined, cfg: PolicyConfig): number[] | Refusal {
+function checkPorts(
+  ports: number[],
+  pol: EffectivePolicy,
+  preset: Config['presets'][string] | undefined,
+  presetName: string | undefined,
+  cfg: PolicyConfig,
+): number[] | Refusal {
   const unique = [...new Set(ports)];
   const max = pol.ports.maxExtra;
   if (unique.length > max.value) {
-    return refuse('limit', `${unique.length} extra ports asked for, at most ${max.value} allowed`, `ports.max_extra ${max.value} ${at(max)}`);
+    return refuse(
+      'limit',
+      `${unique.length} extra ports asked for, at most ${max.value} allowed`,
+      `ports.max_extra ${max.value} ${at(max)}`,
+    );
   }
   const range = preset?.ports ? { value: preset.ports, from: `preset ${presetName}` } : pol.ports.extra;
   const ssh = [cfg.network.ssh_ports, pol.ports.ssh.value];
   for (const p of unique) {
     if (p < range.value.lo || p > range.value.hi) {
-      return refuse('denied', `port ${p} is not allowed: extra ports must be in ${range.value.lo}-${range.value.hi}`, `ports.extra ${range.value.lo}-${range.value.hi} (${range.from})`);
+      return refuse(
+        'denied',
+        `port ${p} is not allowed: extra ports must be in ${range.value.lo}-${range.value.hi}`,
+        `ports.extra ${range.value.lo}-${range.value.hi} (${range.from})`,
+      );
     }
     const r = ssh.find((s) => p >= s.lo && p <= s.hi);
     if (r) return refuse('denied', `port ${p} is not allowed: ${r.lo}-${r.hi} is reserved for SSH ports`, `ports.ssh ${r.lo}-${r.hi}`);
@@ -229,38 +264,65 @@ function checkPorts(ports: number[], pol: EffectivePolicy, preset: Config['prese
   return unique;
 }
 
-function chooseGpus(req: PolicyRequest, preset: Config['presets'][string] | undefined, pol: EffectivePolicy, u: Usage, cfg: PolicyConfig): { id: string; devices: string[] }[] | Refusal {
+function chooseGpus(
+  req: PolicyRequest,
+  preset: Config['presets'][string] | undefined,
+  pol: EffectivePolicy,
+  u: Usage,
+  cfg: PolicyConfig,
+): { id: string; devices: string[] }[] | Refusal {
   // With a preset, its GPU count (none if it names none) is the only one possible.
-  const fixed = preset ? preset.gpus ?? 0 : undefined;
+  const fixed = preset ? (preset.gpus ?? 0) : undefined;
   const asked = req.gpus ?? (fixed ? { count: fixed } : undefined);
   if (!asked) return [];
   const want = 'count' in asked ? asked.count : asked.ids.length;
   const max = fixed !== undefined ? { value: fixed, from: `preset ${req.preset}` } : pol.gpus.max;
   if (fixed !== undefined && want !== fixed) {
-    return refuse('denied', `preset ${req.preset} gives exactly ${fixed} GPU${fixed === 1 ? '' : 's'}; presets cannot be altered`, `presets.${req.preset}.gpus ${fixed}`);
+    return refuse(
+      'denied',
+      `preset ${req.preset} gives exactly ${fixed} GPU${fixed === 1 ? '' : 's'}; presets cannot be altered`,
+      `presets.${req.preset}.gpus ${fixed}`,
+    );
   }
   if (want === 0) return [];
   if (want > max.value) {
-    return refuse('limit', `${want} GPU${want === 1 ? '' : 's'} asked for, at most ${max.value} allowed`, `gpus.max ${max.value} ${at(max)}`);
+    return refuse(
+      'limit',
+      `${want} GPU${want === 1 ? '' : 's'} asked for, at most ${max.value} allowed`,
+      `gpus.max ${max.value} ${at(max)}`,
+    );
   }
   const inventory = new Map(cfg.gpus.inventory.map((g) => [g.id, g.devices]));
   const allow = pol.gpus.allow.value;
-  const eligible = cfg.gpus.inventory.map((g) => g.id).filter((id) => (allow === null || allow.includes(id)) && !pol.gpus.deny.some((d) => d.value === id));
+  const eligible = cfg.gpus.inventory
+    .map((g) => g.id)
+    .filter((id) => (allow === null || allow.includes(id)) && !pol.gpus.deny.some((d) => d.value === id));
   const inUse = new Set(u.gpusInUse);
   let ids: string[];
   if ('ids' in asked) {
     for (const id of asked.ids) {
-      if (!inventory.has(id)) return refuse('invalid', `no GPU ${q(id)} on this server (GPUs: ${[...inventory.keys()].join(', ') || 'none'})`, 'gpus.inventory');
+      if (!inventory.has(id))
+        return refuse('invalid', `no GPU ${q(id)} on this server (GPUs: ${[...inventory.keys()].join(', ') || 'none'})`, 'gpus.inventory');
       const d = pol.gpus.deny.find((x) => x.value === id);
       if (d) return refuse('denied', `GPU ${id} is not allowed`, `gpus.deny ${q(id)} ${at(d)}`);
-      if (!eligible.includes(id)) return refuse('denied', `GPU ${id} is not allowed (yours: ${eligible.join(', ') || 'none'})`, `gpus.allow ${at(pol.gpus.allow)}`);
-      if (inUse.has(id)) return refuse('limit', `GPU ${id} is in use (free: ${eligible.filter((e) => !inUse.has(e)).join(', ') || 'none'})`, 'gpus (exclusive reservation)');
+      if (!eligible.includes(id))
+        return refuse('denied', `GPU ${id} is not allowed (yours: ${eligible.join(', ') || 'none'})`, `gpus.allow ${at(pol.gpus.allow)}`);
+      if (inUse.has(id))
+        return refuse(
+          'limit',
+          `GPU ${id} is in use (free: ${eligible.filter((e) => !inUse.has(e)).join(', ') || 'none'})`,
+          'gpus (exclusive reservation)',
+        );
     }
     ids = [...new Set(asked.ids)];
   } else {
     const free = eligible.filter((id) => !inUse.has(id));
     if (free.length < want) {
-      return refuse('limit', `${want} GPU${want === 1 ? '' : 's'} asked for, ${free.length} of the ${eligible.length} you may use ${free.length === 1 ? 'is' : 'are'} free`, 'gpus (exclusive reservation)');
+      return refuse(
+        'limit',
+        `${want} GPU${want === 1 ? '' : 's'} asked for, ${free.length} of the ${eligible.length} you may use ${free.length === 1 ? 'is' : 'are'} free`,
+        'gpus (exclusive reservation)',
+      );
     }
     ids = free.slice(0, want);
   }
@@ -271,7 +333,12 @@ function chooseGpus(req: PolicyRequest, preset: Config['presets'][string] | unde
 export function decideCommit(user: string, groups: string[], ownImages: number, cfg: PolicyConfig): Refusal | null {
   const pol = effectivePolicy(cfg, user, groups);
   const m = pol.images.max_own;
-  if (ownImages + 1 > m.value) return refuse('limit', `limit reached: you have ${ownImages} of ${m.value} images allowed; remove one with rmi first`, `images.max_own ${m.value} ${at(m)}`);
+  if (ownImages + 1 > m.value)
+    return refuse(
+      'limit',
+      `limit reached: you have ${ownImages} of ${m.value} images allowed; remove one with rmi first`,
+      `images.max_own ${m.value} ${at(m)}`,
+    );
   return null;
 }
 
@@ -280,7 +347,11 @@ export function decideStart(user: string, groups: string[], running: number, cfg
   const pol = effectivePolicy(cfg, user, groups);
   const m = pol.limits.max_running;
   if (m.value !== null && running + 1 > m.value) {
-    return refuse('limit', `limit reached: ${running} of ${m.value} running containers allowed; stop one first`, `limits.max_running ${m.value} ${at(m)}`);
+    return refuse(
+      'limit',
+      `limit reached: ${running} of ${m.value} running containers allowed; stop one first`,
+      `limits.max_running ${m.value} ${at(m)}`,
+    );
   }
   return null;
 }

@@ -14,7 +14,11 @@ export interface Limits {
 
 export type LimitSources = Record<keyof Limits, string>;
 
-export function effectiveLimits(cfg: Pick<Config, 'defaults' | 'groups' | 'users'>, user: string, groups: string[]): { limits: Limits; from: LimitSources } {
+export function effectiveLimits(
+  cfg: Pick<Config, 'defaults' | 'groups' | 'users'>,
+  user: string,
+  groups: string[],
+): { limits: Limits; from: LimitSources } {
   const limits: Limits = { ...BUILTIN_LIMITS };
   const from: LimitSources = { memory: 'built-in', cpus: 'built-in', pids: 'built-in', max_containers: 'built-in' };
   const layers: [string, Partial<Limits> | undefined][] = [

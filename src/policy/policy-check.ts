@@ -33,7 +33,12 @@ export interface PolicyCheckResult {
 export const policyError = (field: string | null, message: string): PolicyFinding => ({ level: 'error', field, message });
 
 /** Checks configuration text already read from `file` (named in findings and in the resolved config). */
-export async function checkPolicyText(text: string, file: string, stateDir: string, checkers: PolicyChecker[] = POLICY_CHECKERS): Promise<PolicyCheckResult> {
+export async function checkPolicyText(
+  text: string,
+  file: string,
+  stateDir: string,
+  checkers: PolicyChecker[] = POLICY_CHECKERS,
+): Promise<PolicyCheckResult> {
   const doc = parseConfigText(text);
   if (doc.errors.length) return { file, findings: doc.errors.map((m) => policyError(null, m)), config: null };
   const issues = configIssues(doc.raw);

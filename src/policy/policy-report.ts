@@ -16,7 +16,8 @@ const range = (r: { lo: number; hi: number }) => `${r.lo}-${r.hi}`;
 
 export function policyRows(p: EffectivePolicy): PolicyRow[] {
   const rows: PolicyRow[] = [];
-  const one = <T>(field: string, s: Sourced<T>, fmt: (v: T) => string = String) => rows.push({ field, value: s.value === null ? 'no limit' : fmt(s.value), from: s.from });
+  const one = <T>(field: string, s: Sourced<T>, fmt: (v: T) => string = String) =>
+    rows.push({ field, value: s.value === null ? 'no limit' : fmt(s.value), from: s.from });
   const many = (field: string, list: Sourced<string>[], fmt: (v: string) => string = (v) => v) => {
     if (!list.length) rows.push({ field, value: '(none)', from: '-' });
     for (const s of list) rows.push({ field, value: fmt(s.value), from: s.from });

@@ -21,19 +21,35 @@ function offered(cfg: Cfg, l: PolicyLayer): string[] {
 
 /** One warning per (rw mount, layer that offers it to root logins). */
 export function rwMountWarnings(cfg: Cfg): PolicyFinding[] {
-  const rw = new Set(Object.entries(cfg.mounts).filter(([, m]) => m.mode === 'rw').map(([n]) => n));
+  const rw = new Set(
+    Object.entries(cfg.mounts)
+      .filter(([, m]) => m.mode === 'rw')
+      .map(([n]) => n),
+  );
   if (!rw.size) return [];
   // A member of only this layer: does their effective policy let them log in as root?
   const layers: [string, PolicyLayer, boolean][] = [
     ['defaults', cfg.defaults, effectivePolicy(cfg, '', []).runAs.value === 'root'],
-    ...Object.entries(cfg.groups).map(([g, l]): [string, PolicyLayer, boolean] => [`groups.${g}`, l, effectivePolicy(cfg, '', [g]).runAs.value === 'root']),
-    ...Object.entries(cfg.users).map(([u, l]): [string, PolicyLayer, boolean] => [`users.${u}`, l, effectivePolicy(cfg, u, []).runAs.value === 'root']),
+    ...Object.entries(cfg.groups).map(([g, l]): [string, PolicyLayer, boolean] => [
+      `groups.${g}`,
+      l,
+      effectivePolicy(cfg, '', [g]).runAs.value === 'root',
+    ]),
+    ...Object.entries(cfg.users).map(([u, l]): [string, PolicyLayer, boolean] => [
+      `users.${u}`,
+      l,
+      effectivePolicy(cfg, u, []).runAs.value === 'root',
+    ]),
   ];
   const out: PolicyFinding[] = [];
   for (const [at, l, root] of layers) {
     if (!root) continue;
     for (const n of offered(cfg, l).filter((x) => rw.has(x))) {
-      out.push({ level: 'warning', field: `mounts.${n}`, message: `read-write and offered by ${at}, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)` });
+      out.push({
+        level: 'warning',
+        field: `mounts.${n}`,
+        message: `read-write and offered by ${at}, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)`,
+      });
     }
   }
   return out;

@@ -29,7 +29,11 @@ export class CommandCore {
   readonly users: UserManager;
 
   /** Built in src/main.ts, with the managers it made over the same deps. */
-  constructor(readonly deps: Deps, managers: Managers, private readonly log: (line: string) => void = () => {}) {
+  constructor(
+    readonly deps: Deps,
+    managers: Managers,
+    private readonly log: (line: string) => void = () => {},
+  ) {
     this.containers = managers.containers;
     this.images = managers.images;
     this.users = managers.users;
@@ -42,7 +46,12 @@ export class CommandCore {
    * away (or presses Ctrl-C): a command that runs until stopped (`logs -f`)
    * ends there; others run to their end, as before.
    */
-  async stream(userName: string, words: string[], output: CommandOutput, signal: AbortSignal = new AbortController().signal): Promise<number> {
+  async stream(
+    userName: string,
+    words: string[],
+    output: CommandOutput,
+    signal: AbortSignal = new AbortController().signal,
+  ): Promise<number> {
     const [name, ...rest] = words;
     // Decided before parsing so that even a usage error answers in JSON; after
     // "--" every word is an argument, never an option.
@@ -69,14 +78,25 @@ export class CommandCore {
           if (!json) output.line(printable(line), 'progress');
         },
       };
-      const ctx: CommandContext = { user, deps: this.deps, containers: this.containers, images: this.images, users: this.users, out, signal };
+      const ctx: CommandContext = {
+        user,
+        deps: this.deps,
+        containers: this.containers,
+        images: this.images,
+        users: this.users,
+        out,
+        signal,
+      };
       const result = await cmd.run(ctx, args);
       const body = json ? JSON.stringify(result.json, null, 2) : result.text;
       if (body) await output.write(body + '\n');
       return 0;
     } catch (caught) {
       const e = explainStorageFailure(caught, this.deps.store.path) ?? caught;
-      if (!(e instanceof DcmError) || e.adminDetail) this.log(printable(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`));
+      if (!(e instanceof DcmError) || e.adminDetail)
+        this.log(
+          printable(`${userName}: ${words.join(' ')}: ${e instanceof DcmError ? `${e.message} [${e.adminDetail}]` : (e as Error).stack}`),
+        );
       const line = userLine(e);
       if (wantJson) await output.write(JSON.stringify({ error: line }) + '\n');
       // An administrator is told where a storage failure is; a user only what it means.

@@ -109,7 +109,10 @@ export class InputGuard {
     this.schedule();
   };
 
-  constructor(private readonly source: TtyLike, private readonly o: GuardOptions) {
+  constructor(
+    private readonly source: TtyLike,
+    private readonly o: GuardOptions,
+  ) {
     this.lineMax = o.lineMax ?? LINE_MAX_BYTES;
     this.answerMax = o.answerMax ?? ANSWER_MAX_BYTES;
     const face = new PassThrough() as InputGuard['input'];

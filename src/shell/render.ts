@@ -45,5 +45,16 @@ export function reachText(c: ContainerView, user: string): string {
 }
 
 export function containerJson(c: ContainerView) {
-  return { id: c.id, name: c.name, image: c.image, state: c.state, status: c.status, host: c.host, ip: c.ip, sshPort: c.sshPort, ports: c.ports, createdAt: c.createdAt };
+  return {
+    id: c.id,
+    name: c.name,
+    image: c.image,
+    state: c.state,
+    status: c.status,
+    host: c.host,
+    ip: c.ip,
+    sshPort: c.sshPort,
+    ports: c.ports,
+    createdAt: c.createdAt,
+  };
 }

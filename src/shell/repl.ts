@@ -201,7 +201,8 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     }
   };
 
-  if (io.terminal) out(`${c.bold('dcm')} — your containers. Type ${c.bold('help')} for commands, Tab to complete, ${c.bold('exit')} to leave.\n`);
+  if (io.terminal)
+    out(`${c.bold('dcm')} — your containers. Type ${c.bold('help')} for commands, Tab to complete, ${c.bold('exit')} to leave.\n`);
   askNext();
   for (;;) {
     const line = await nextLine();
@@ -246,7 +247,9 @@ export async function runRepl(o: ReplOptions): Promise<number> {
         return runWords(words); // let the core word the usage error
       }
       if (a.positional.length > 0) return runWords(words);
-      const built = await withPrompt((promptIo) => createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }));
+      const built = await withPrompt((promptIo) =>
+        createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }),
+      );
       // Flags the wizard does not ask about are kept as typed.
       built.push(...list(a.flags.mount).flatMap((m) => ['--mount', m]), ...(str(a.flags.gpus) ? ['--gpus', str(a.flags.gpus)!] : []));
       out(c.dim(`running: ${printable(built.join(' '))}\n`));

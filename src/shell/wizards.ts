@@ -66,7 +66,12 @@ const splitPorts = (s: string) => s.split(/[\s,]+/).filter(Boolean);
  * Asks for image, a preset (when any are granted), extra ports and name; returns the `create` words to run.
  * Values already given on the command line are used as defaults.
  */
-export async function createWizard(core: CommandCore, user: string, io: PromptIo, given: { name?: string; ports: string[]; preset?: string }): Promise<string[]> {
+export async function createWizard(
+  core: CommandCore,
+  user: string,
+  io: PromptIo,
+  given: { name?: string; ports: string[]; preset?: string },
+): Promise<string[]> {
   const images = await core.images.list(user);
   if (images.length === 0) throw new DcmError('not-found', 'no images to create from: ask the administrator to register a base image');
   const image = await select(
@@ -82,7 +87,11 @@ export async function createWizard(core: CommandCore, user: string, io: PromptIo
   const granted = effectivePolicy(config, user, store.users.groups(user)).presets.map((p) => p.value);
   const preset = granted.length
     ? await select(
-        { message: 'Preset', choices: [{ name: 'none', value: '' }, ...granted.map((p) => ({ name: p, value: p }))], default: given.preset ?? '' },
+        {
+          message: 'Preset',
+          choices: [{ name: 'none', value: '' }, ...granted.map((p) => ({ name: p, value: p }))],
+          default: given.preset ?? '',
+        },
         promptContext(io),
       )
     : '';
@@ -95,10 +104,20 @@ export async function createWizard(core: CommandCore, user: string, io: PromptIo
     promptContext(io),
   );
   const name = await input(
-    { message: 'Name (empty: use the id)', default: given.name ?? '', validate: validWith((s) => s.trim() && checkContainerName(s.trim())) },
+    {
+      message: 'Name (empty: use the id)',
+      default: given.name ?? '',
+      validate: validWith((s) => s.trim() && checkContainerName(s.trim())),
+    },
     promptContext(io),
   );
-  return ['create', image, ...(name.trim() ? ['--name', name.trim()] : []), ...(preset ? ['--preset', preset] : []), ...splitPorts(ports).flatMap((p) => ['--port', p])];
+  return [
+    'create',
+    image,
+    ...(name.trim() ? ['--name', name.trim()] : []),
+    ...(preset ? ['--preset', preset] : []),
+    ...splitPorts(ports).flatMap((p) => ['--port', p]),
+  ];
 }
 
 /** Yes/no before something is removed; "no" is the default. */

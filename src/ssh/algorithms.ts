@@ -33,21 +33,46 @@ export const MODERN_ALGORITHMS: Readonly<AlgorithmLists> = Object.freeze({
 /** What ssh2 1.17 documents as supported; used only if its own lists cannot be read. */
 const DOCUMENTED: AlgorithmLists = {
   kex: [
-    'curve25519-sha256', 'curve25519-sha256@libssh.org',
-    'ecdh-sha2-nistp256', 'ecdh-sha2-nistp384', 'ecdh-sha2-nistp521',
+    'curve25519-sha256',
+    'curve25519-sha256@libssh.org',
+    'ecdh-sha2-nistp256',
+    'ecdh-sha2-nistp384',
+    'ecdh-sha2-nistp521',
     'diffie-hellman-group-exchange-sha256',
-    'diffie-hellman-group14-sha256', 'diffie-hellman-group15-sha512', 'diffie-hellman-group16-sha512',
-    'diffie-hellman-group17-sha512', 'diffie-hellman-group18-sha512',
-    'diffie-hellman-group-exchange-sha1', 'diffie-hellman-group14-sha1', 'diffie-hellman-group1-sha1',
+    'diffie-hellman-group14-sha256',
+    'diffie-hellman-group15-sha512',
+    'diffie-hellman-group16-sha512',
+    'diffie-hellman-group17-sha512',
+    'diffie-hellman-group18-sha512',
+    'diffie-hellman-group-exchange-sha1',
+    'diffie-hellman-group14-sha1',
+    'diffie-hellman-group1-sha1',
   ],
   cipher: [
-    'chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com', 'aes256-gcm@openssh.com',
-    'aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes256-cbc', 'aes192-cbc', 'aes128-cbc', '3des-cbc',
+    'chacha20-poly1305@openssh.com',
+    'aes128-gcm@openssh.com',
+    'aes256-gcm@openssh.com',
+    'aes128-ctr',
+    'aes192-ctr',
+    'aes256-ctr',
+    'aes256-cbc',
+    'aes192-cbc',
+    'aes128-cbc',
+    '3des-cbc',
   ],
   mac: [
-    'hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha1-etm@openssh.com',
-    'hmac-sha2-256', 'hmac-sha2-512', 'hmac-sha1',
-    'hmac-md5', 'hmac-sha2-256-96', 'hmac-sha2-512-96', 'hmac-ripemd160', 'hmac-sha1-96', 'hmac-md5-96',
+    'hmac-sha2-256-etm@openssh.com',
+    'hmac-sha2-512-etm@openssh.com',
+    'hmac-sha1-etm@openssh.com',
+    'hmac-sha2-256',
+    'hmac-sha2-512',
+    'hmac-sha1',
+    'hmac-md5',
+    'hmac-sha2-256-96',
+    'hmac-sha2-512-96',
+    'hmac-ripemd160',
+    'hmac-sha1-96',
+    'hmac-md5-96',
   ],
   compress: ['none', 'zlib@openssh.com', 'zlib'],
 };
@@ -63,7 +88,8 @@ export const SUPPORTED_ALGORITHMS: Readonly<AlgorithmLists> = Object.freeze(libr
 function librarySupported(): AlgorithmLists {
   try {
     const c = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as Record<string, unknown>;
-    const list = (v: unknown, fallback: string[]) => (Array.isArray(v) && v.every((n) => typeof n === 'string') ? (v as string[]) : fallback);
+    const list = (v: unknown, fallback: string[]) =>
+      Array.isArray(v) && v.every((n) => typeof n === 'string') ? (v as string[]) : fallback;
     return {
       kex: list(c.SUPPORTED_KEX, DOCUMENTED.kex),
       cipher: list(c.SUPPORTED_CIPHER, DOCUMENTED.cipher),
@@ -91,7 +117,11 @@ function listSchema(kind: keyof AlgorithmLists) {
     .superRefine((names, ctx) => {
       names.forEach((n, i) => {
         if (!known.includes(n)) {
-          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `unknown ${WHAT[kind]} algorithm "${n.replace(/[^\x20-\x7e]/g, '?').slice(0, 60)}"; known: ${known.join(', ')}` });
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [i],
+            message: `unknown ${WHAT[kind]} algorithm "${n.replace(/[^\x20-\x7e]/g, '?').slice(0, 60)}"; known: ${known.join(', ')}`,
+          });
         } else if (names.indexOf(n) !== i) {
           ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `${WHAT[kind]} algorithm "${n}" is listed twice` });
         }

@@ -115,19 +115,23 @@ export function handleConnection(client: Connection, info: ClientInfo, d: Connec
     client.on('session', (accept) => {
       touch();
       const session = accept();
-      const handle = handleSession(session, {
-        core: d.core,
-        user: u,
-        slots: d.slots,
-        signal: conn.signal,
-        touch,
-        busy: (delta) => {
-          busy += delta;
-          touch();
+      const handle = handleSession(
+        session,
+        {
+          core: d.core,
+          user: u,
+          slots: d.slots,
+          signal: conn.signal,
+          touch,
+          busy: (delta) => {
+            busy += delta;
+            touch();
+          },
+          log,
+          serverNoColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
         },
-        log,
-        serverNoColor: process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '',
-      }, client);
+        client,
+      );
       sessions.add(handle);
       session.once('close', () => sessions.delete(handle));
     });

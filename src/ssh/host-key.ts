@@ -55,7 +55,8 @@ export function loadOrCreateHostKey(stateDir: string): HostKey {
   chmodSync(path, 0o600);
   const pem = readFileSync(path, 'utf8');
   const key = ssh2.utils.parseKey(pem);
-  if (key instanceof Error || Array.isArray(key)) throw new DcmError('config', `${path}: not a usable host key (${key instanceof Error ? key.message : 'several keys'})`);
+  if (key instanceof Error || Array.isArray(key))
+    throw new DcmError('config', `${path}: not a usable host key (${key instanceof Error ? key.message : 'several keys'})`);
   const blob = key.getPublicSSH();
   return { pem, path, fingerprint: fingerprintOf(blob), publicLine: `${key.type} ${blob.toString('base64')}`, created };
 }

@@ -44,13 +44,23 @@ export class DcmSshServer {
     this.throttle = new AddressThrottle({ maxFailures: cfg.max_auth_failures, windowMs: cfg.ban_time * 1000, banMs: cfg.ban_time * 1000 });
     this.slots = new SessionSlots(cfg.max_sessions_per_user);
     this.unauthenticated = new PendingLogins({ total: cfg.max_startups, perAddress: cfg.max_startups_per_address });
-    this.server = new ssh2.Server({ hostKeys: [o.hostKeyPem], ident: 'dcm', algorithms: ssh2Algorithms(cfg.algorithms) }, (client, info) => {
-      this.clients.add(client);
-      client.on('close', () => this.clients.delete(client));
-      const key = `${clientAddress(info.ip)}:${info.port}`;
-      client.once('ready', () => this.loggedIn(key));
-      handleConnection(client, info, { core: o.core, throttle: this.throttle, slots: this.slots, log: o.log, shutdown: this.shutdown.signal, socket: this.sockets.get(key) });
-    });
+    this.server = new ssh2.Server(
+      { hostKeys: [o.hostKeyPem], ident: 'dcm', algorithms: ssh2Algorithms(cfg.algorithms) },
+      (client, info) => {
+        this.clients.add(client);
+        client.on('close', () => this.clients.delete(client));
+        const key = `${clientAddress(info.ip)}:${info.port}`;
+        client.once('ready', () => this.loggedIn(key));
+        handleConnection(client, info, {
+          core: o.core,
+          throttle: this.throttle,
+          slots: this.slots,
+          log: o.log,
+          shutdown: this.shutdown.signal,
+          socket: this.sockets.get(key),
+        });
+      },
+    );
     this.server.on('error', (e: Error) => o.log(`server error: ${e.message}`));
     this.tcp = createServer((socket) => this.accept(socket));
     this.tcp.on('error', (e: Error) => o.log(`listener error: ${e.message}`));

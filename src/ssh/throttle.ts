@@ -21,7 +21,10 @@ interface Entry {
 export class AddressThrottle {
   private readonly seen = new Map<string, Entry>();
 
-  constructor(private readonly limits: ThrottleLimits, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly limits: ThrottleLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** True while the address is refused. */
   banned(ip: string): boolean {

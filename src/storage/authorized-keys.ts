@@ -27,8 +27,18 @@ export interface KeyChange {
 /** The new content of one file, given its old content (null when absent). */
 export function applyKeyChange(before: string | null, change: KeyChange): string {
   const gone = new Set(change.remove ?? []);
-  const kept = change.replace ? [] : (before ?? '').split('\n').filter((l) => l.trim())
-    .filter((l) => !l.trim().split(/\s+/).some((word) => gone.has(word)));
+  const kept = change.replace
+    ? []
+    : (before ?? '')
+        .split('\n')
+        .filter((l) => l.trim())
+        .filter(
+          (l) =>
+            !l
+              .trim()
+              .split(/\s+/)
+              .some((word) => gone.has(word)),
+        );
   for (const k of change.add) if (!kept.includes(k)) kept.push(k);
   return kept.length ? kept.join('\n') + '\n' : '';
 }

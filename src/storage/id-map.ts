@@ -44,7 +44,8 @@ export function storageOwners(remap: UsernsRemap | null, uid: number, gid: numbe
   const rootGid = hostId(remap.gids, 0);
   const homeUid = hostId(remap.uids, uid);
   const homeGid = hostId(remap.gids, gid);
-  const fix = "the administrator must give that account a larger range in /etc/subuid and /etc/subgid (covering storage.uid_range) and restart dockerd";
+  const fix =
+    'the administrator must give that account a larger range in /etc/subuid and /etc/subgid (covering storage.uid_range) and restart dockerd';
   if (homeUid === null || rootUid === null) {
     throw new DcmError('denied', `uid ${uid} is outside the engine's user namespace (${describe(remap, remap.uids)}): ${fix}`);
   }

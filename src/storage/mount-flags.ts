@@ -30,8 +30,7 @@ export function parseMountInfo(text: string): MountEntry[] {
   return out;
 }
 
-const within = (path: string, mountPoint: string) =>
-  mountPoint === '/' || path === mountPoint || path.startsWith(mountPoint + '/');
+const within = (path: string, mountPoint: string) => mountPoint === '/' || path === mountPoint || path.startsWith(mountPoint + '/');
 
 /** The mount that holds `realPath` (already resolved); null when none matches. */
 export function mountOf(entries: MountEntry[], realPath: string): MountEntry | null {
@@ -67,5 +66,10 @@ export async function setuidFacts(path: string): Promise<SetuidFacts> {
   const entries = parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
   const m = mountOf(entries, real);
   // No matching mount cannot happen on Linux ("/" always matches); treat it as unsafe.
-  return { realPath: real, mountPoint: m?.mountPoint ?? '/', setuidAllowed: !m?.options.includes('nosuid'), setuidBelow: setuidSubmounts(entries, real) };
+  return {
+    realPath: real,
+    mountPoint: m?.mountPoint ?? '/',
+    setuidAllowed: !m?.options.includes('nosuid'),
+    setuidBelow: setuidSubmounts(entries, real),
+  };
 }

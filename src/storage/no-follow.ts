@@ -11,7 +11,17 @@
  * entry is never written through.
  */
 import {
-  closeSync, constants, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';

@@ -141,7 +141,8 @@ export function removeTree(path: string): RemoveReport {
     } catch (e) {
       const c = errno(e);
       if (c === 'ENOENT') return { removed: false, mountPoints: [] };
-      if (c === 'ELOOP' || c === 'ENOTDIR') throw new DcmError('conflict', `${path} is a symbolic link or not a directory; refusing to remove through it`);
+      if (c === 'ELOOP' || c === 'ENOTDIR')
+        throw new DcmError('conflict', `${path} is a symbolic link or not a directory; refusing to remove through it`);
       throw e;
     }
     const w: Walk = { dev: fstatSync(topFd).dev, topFd, mountPoints: [] };

@@ -21,7 +21,10 @@ import { userDirs } from './user-dirs.js';
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = constants;
 
 const missing = (shown: string) =>
-  new DcmError('conflict', `${shown} is missing; storage is made only by dcm-useradd (the user may be being deleted; the administrator can check with dcm-admin users)`);
+  new DcmError(
+    'conflict',
+    `${shown} is missing; storage is made only by dcm-useradd (the user may be being deleted; the administrator can check with dcm-admin users)`,
+  );
 
 /** Opens an existing entry without following a link; null when it is absent. */
 function openEntry(dirFd: number, name: string, shown: string, directory: boolean): number | null {
@@ -72,7 +75,10 @@ export function reownUserDirs(storageDir: string, user: string, owners: StorageO
     const fd = openEntry(storageFd, user, d.base, true);
     if (fd === null) throw missing(d.base);
     withFd(fd, () => {
-      for (const [name, shown, to] of [['root', d.root, owners.root], ['home', d.home, owners.home]] as const) {
+      for (const [name, shown, to] of [
+        ['root', d.root, owners.root],
+        ['home', d.home, owners.home],
+      ] as const) {
         const sub = openEntry(fd, name, shown, true);
         if (sub === null) throw missing(shown);
         withFd(sub, () => {

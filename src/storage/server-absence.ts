@@ -22,8 +22,14 @@ export function noteServerAbsence(why: ServerAbsence): void {
 export function needsServerError(path: string): DcmError {
   const uid = process.geteuid?.();
   return absence === 'not-running'
-    ? new DcmError('unavailable', 'this command needs dcm-server, which is not running: ask the administrator to start it',
-      `${path}: permission denied to uid ${uid}: storage binds are checked as root (run dcm-server, which serves this door)`)
-    : new DcmError('unavailable', 'this command needs dcm-server, and this account could not use its command socket: ask the administrator',
-      `${path}: permission denied to uid ${uid}: storage binds are checked as root, and this door could not use dcm-server's service socket (is openssh.service_account this account, and was dcm-server restarted after it changed?)`);
+    ? new DcmError(
+        'unavailable',
+        'this command needs dcm-server, which is not running: ask the administrator to start it',
+        `${path}: permission denied to uid ${uid}: storage binds are checked as root (run dcm-server, which serves this door)`,
+      )
+    : new DcmError(
+        'unavailable',
+        'this command needs dcm-server, and this account could not use its command socket: ask the administrator',
+        `${path}: permission denied to uid ${uid}: storage binds are checked as root, and this door could not use dcm-server's service socket (is openssh.service_account this account, and was dcm-server restarted after it changed?)`,
+      );
 }

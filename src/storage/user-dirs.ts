@@ -45,7 +45,14 @@ export function installKeys(dirFd: number, shownDir: string, uid: number, gid: n
  * root and of the user as the engine maps them (see id-map.ts); by default the
  * ids themselves (no user namespace).
  */
-export function ensureUserDirs(storageDir: string, user: string, uid: number, gid: number, keys: string[] | KeyChange, owners: StorageOwners = storageOwners(null, uid, gid)): UserDirs {
+export function ensureUserDirs(
+  storageDir: string,
+  user: string,
+  uid: number,
+  gid: number,
+  keys: string[] | KeyChange,
+  owners: StorageOwners = storageOwners(null, uid, gid),
+): UserDirs {
   const d = userDirs(storageDir, user);
   const { root: r, home: h } = owners;
   const change: KeyChange = Array.isArray(keys) ? { add: keys } : keys;
@@ -65,6 +72,9 @@ export function ensureUserDirs(storageDir: string, user: string, uid: number, gi
           } finally {
             closeKeyTarget(rootKeys);
           }
-        }))));
+        }),
+      ),
+    ),
+  );
   return d;
 }

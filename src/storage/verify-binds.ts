@@ -66,7 +66,13 @@ function openChecked(user: string, dirFd: number | null, path: string, want: Exp
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'ENOTDIR') {
       // Linux answers either for a link under O_NOFOLLOW|O_DIRECTORY; lstat tells them apart.
-      const link = (() => { try { return lstatSync(at).isSymbolicLink(); } catch { return false; } })();
+      const link = (() => {
+        try {
+          return lstatSync(at).isSymbolicLink();
+        } catch {
+          return false;
+        }
+      })();
       throw refuse(user, want.inside, path, link ? 'is a symbolic link' : 'is not a directory');
     }
     if (code === 'ENOENT') throw refuse(user, want.inside, path, 'is missing');
@@ -78,9 +84,12 @@ function openChecked(user: string, dirFd: number | null, path: string, want: Exp
   }
   const st = fstatSync(fd);
   const problem =
-    want.uid !== undefined && st.uid !== want.uid ? `is owned by uid ${st.uid}, not ${want.uid}`
-      : want.gid !== undefined && st.gid !== want.gid ? `has group ${st.gid}, not ${want.gid}`
-        : (st.mode & 0o022) !== 0 ? `is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`
+    want.uid !== undefined && st.uid !== want.uid
+      ? `is owned by uid ${st.uid}, not ${want.uid}`
+      : want.gid !== undefined && st.gid !== want.gid
+        ? `has group ${st.gid}, not ${want.gid}`
+        : (st.mode & 0o022) !== 0
+          ? `is writable by group or others (mode ${(st.mode & 0o7777).toString(8)})`
           : null;
   if (problem) {
     closeSync(fd);

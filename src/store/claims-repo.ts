@@ -43,7 +43,9 @@ export class ClaimsRepo {
 
   /** false when another commit already claimed this reference. */
   claimCommit(ref: string, owner: string, now: number): boolean {
-    return this.db.prepare('INSERT OR IGNORE INTO commit_claims (ref, owner, started_at) VALUES (?, ?, ?)').run(ref, owner, now).changes === 1;
+    return (
+      this.db.prepare('INSERT OR IGNORE INTO commit_claims (ref, owner, started_at) VALUES (?, ?, ?)').run(ref, owner, now).changes === 1
+    );
   }
 
   dropCommit(ref: string): void {

@@ -106,7 +106,9 @@ export class ContainersRepo {
 
   addPort(p: PortRow): void {
     this.db
-      .prepare('INSERT INTO port_allocations (ip, port, container_id, container_port, kind) VALUES (@ip, @port, @container_id, @container_port, @kind)')
+      .prepare(
+        'INSERT INTO port_allocations (ip, port, container_id, container_port, kind) VALUES (@ip, @port, @container_id, @container_port, @kind)',
+      )
       .run(p);
   }
 }

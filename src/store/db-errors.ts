@@ -76,7 +76,9 @@ export function explainStorageFailure(e: unknown, dbFile: string): StorageFailur
   }
   const path = typeof fsPath === 'string' ? fsPath : dbFile;
   const onDb = path === dbFile || path.startsWith(`${dbFile}-`) || path === dirname(dbFile);
-  const why = FULL.has(code) ? { problem: 'full' as const, detail: `disk full: ${path}` } : probe(path, code, (e as Error).message, onDb ? 'database' : 'storage');
+  const why = FULL.has(code)
+    ? { problem: 'full' as const, detail: `disk full: ${path}` }
+    : probe(path, code, (e as Error).message, onDb ? 'database' : 'storage');
   const line = why.problem === 'read-only' && !onDb ? USER_LINE_STORAGE_READONLY : USER_LINE[why.problem];
   return new StorageFailure(why.problem, path, line, why.detail);
 }
@@ -95,11 +97,14 @@ function probe(path: string, code: string, message: string, what: 'database' | '
   };
   const dirW = errno(dir, constants.W_OK);
   const fileW = errno(path, constants.W_OK);
-  if (dirW === 'EROFS' || fileW === 'EROFS' || code === 'EROFS') return { problem: 'read-only', detail: `${what} is read-only: ${path} (read-only file system)` };
+  if (dirW === 'EROFS' || fileW === 'EROFS' || code === 'EROFS')
+    return { problem: 'read-only', detail: `${what} is read-only: ${path} (read-only file system)` };
   try {
     const fs = statfsSync(dir);
     if (fs.bavail === 0 || fs.ffree === 0) return { problem: 'full', detail: `disk full: ${path}` };
-  } catch { /* no such directory: said below */ }
+  } catch {
+    /* no such directory: said below */
+  }
   if (fileW === 'EACCES' || fileW === 'EPERM' || (fileW === 'ENOENT' && dirW === 'EACCES')) {
     return { problem: 'read-only', detail: `${what} is read-only: ${path} (no write permission for uid ${uid})` };
   }

@@ -27,7 +27,11 @@ export class ImagesRepo {
 
   /** Docker ids of every image the database refers to: base and user images, containers' images, kept images. */
   referencedDockerIds(): Set<string> {
-    const rows = this.db.prepare('SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers UNION SELECT docker_id AS id FROM kept_images').all() as { id: string }[];
+    const rows = this.db
+      .prepare(
+        'SELECT docker_id AS id FROM images UNION SELECT image_id AS id FROM containers UNION SELECT docker_id AS id FROM kept_images',
+      )
+      .all() as { id: string }[];
     return new Set(rows.map((r) => r.id));
   }
 
@@ -61,7 +65,11 @@ export class ImagesRepo {
 
   /** Images kept at a user's deletion (migration 0007). */
   kept(): { docker_id: string; ref: string; former_owner: string }[] {
-    return this.db.prepare('SELECT docker_id, ref, former_owner FROM kept_images ORDER BY ref').all() as { docker_id: string; ref: string; former_owner: string }[];
+    return this.db.prepare('SELECT docker_id, ref, former_owner FROM kept_images ORDER BY ref').all() as {
+      docker_id: string;
+      ref: string;
+      former_owner: string;
+    }[];
   }
 
   forgetKept(dockerId: string): void {

@@ -17,7 +17,8 @@ export class InstallationRepo {
     const row = this.db.prepare('SELECT id FROM installation WHERE one = 1').get() as { id: string } | undefined;
     // Without its id this installation could not tell its objects from
     // another's: stop rather than guess (a new id would orphan every object).
-    if (!row) throw new DcmError('config', 'the dcm database has no installation id (table "installation" is empty): restore it from a backup');
+    if (!row)
+      throw new DcmError('config', 'the dcm database has no installation id (table "installation" is empty): restore it from a backup');
     this.cached = row.id;
     return row.id;
   }

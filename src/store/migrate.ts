@@ -18,7 +18,9 @@ export interface Migration {
 const FILE_RE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
 export function readMigrations(dir: string): Migration[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const list: Migration[] = [];
   for (const f of files) {
     const m = FILE_RE.exec(f);
@@ -27,7 +29,10 @@ export function readMigrations(dir: string): Migration[] {
   }
   list.forEach((mig, i) => {
     if (mig.version !== i + 1) {
-      throw new DcmError('config', `migrations out of order or missing: expected ${String(i + 1).padStart(4, '0')}, found ${f4(mig.version)}_${mig.name}.sql`);
+      throw new DcmError(
+        'config',
+        `migrations out of order or missing: expected ${String(i + 1).padStart(4, '0')}, found ${f4(mig.version)}_${mig.name}.sql`,
+      );
     }
   });
   return list;
@@ -45,8 +50,13 @@ export function migrate(db: Database.Database, dir = join(PACKAGE_ROOT, 'migrati
     applied.forEach((a, i) => {
       const w = wanted[i];
       if (a.version !== i + 1) throw new DcmError('config', `database migration history has a gap before ${f4(a.version)}_${a.name}`);
-      if (!w) throw new DcmError('config', `database is newer than this dcm: it has migration ${f4(a.version)}_${a.name}, which this version does not know`);
-      if (w.name !== a.name) throw new DcmError('config', `migration ${f4(a.version)} was applied as "${a.name}" but the file is now "${w.name}"`);
+      if (!w)
+        throw new DcmError(
+          'config',
+          `database is newer than this dcm: it has migration ${f4(a.version)}_${a.name}, which this version does not know`,
+        );
+      if (w.name !== a.name)
+        throw new DcmError('config', `migration ${f4(a.version)} was applied as "${a.name}" but the file is now "${w.name}"`);
     });
     for (const m of wanted.slice(applied.length)) {
       db.exec(m.sql);

@@ -47,23 +47,33 @@ export class NetworksRepo {
 
   /** Take (or keep) a row nobody else is making now: no docker id, and their lease expired. */
   claim(id: number, claim: string, until: number, now: number): boolean {
-    return this.db
-      .prepare('UPDATE user_networks SET claim = ?, claim_until = ? WHERE id = ? AND docker_id IS NULL AND (claim_until <= ? OR claim = ?)')
-      .run(claim, until, id, now, claim).changes === 1;
+    return (
+      this.db
+        .prepare(
+          'UPDATE user_networks SET claim = ?, claim_until = ? WHERE id = ? AND docker_id IS NULL AND (claim_until <= ? OR claim = ?)',
+        )
+        .run(claim, until, id, now, claim).changes === 1
+    );
   }
 
   /** A new subnet (and name, token) for a row whose block the engine refused. */
   renew(id: number, claim: string, r: Pick<NetworkRow, 'name' | 'token' | 'subnet'>): boolean {
-    return this.db
-      .prepare('UPDATE user_networks SET name = @name, token = @token, subnet = @subnet WHERE id = @id AND claim = @claim AND docker_id IS NULL')
-      .run({ ...r, id, claim }).changes === 1;
+    return (
+      this.db
+        .prepare(
+          'UPDATE user_networks SET name = @name, token = @token, subnet = @subnet WHERE id = @id AND claim = @claim AND docker_id IS NULL',
+        )
+        .run({ ...r, id, claim }).changes === 1
+    );
   }
 
   /** Record the engine's id; only the holder of the claim may. */
   setDockerId(id: number, claim: string, dockerId: string): boolean {
-    return this.db
-      .prepare('UPDATE user_networks SET docker_id = ?, claim = NULL, claim_until = 0 WHERE id = ? AND claim = ? AND docker_id IS NULL')
-      .run(dockerId, id, claim).changes === 1;
+    return (
+      this.db
+        .prepare('UPDATE user_networks SET docker_id = ?, claim = NULL, claim_until = 0 WHERE id = ? AND claim = ? AND docker_id IS NULL')
+        .run(dockerId, id, claim).changes === 1
+    );
   }
 
   /** Give up a claim after a failure, so the next create may try at once. */

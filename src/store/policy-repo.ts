@@ -27,7 +27,9 @@ export class PolicyRepo {
   }
 
   preset(containerId: number): string | null {
-    const r = this.db.prepare('SELECT preset FROM container_resources WHERE container_id = ?').get(containerId) as { preset: string | null } | undefined;
+    const r = this.db.prepare('SELECT preset FROM container_resources WHERE container_id = ?').get(containerId) as
+      | { preset: string | null }
+      | undefined;
     return r?.preset ?? null;
   }
 
@@ -47,7 +49,9 @@ export class PolicyRepo {
 
   /** GPU ids a container was created with. */
   containerGpus(containerId: number): string[] {
-    return (this.db.prepare('SELECT gpu_id FROM container_gpus WHERE container_id = ? ORDER BY gpu_id').all(containerId) as { gpu_id: string }[]).map((r) => r.gpu_id);
+    return (
+      this.db.prepare('SELECT gpu_id FROM container_gpus WHERE container_id = ? ORDER BY gpu_id').all(containerId) as { gpu_id: string }[]
+    ).map((r) => r.gpu_id);
   }
 
   reservations(): GpuReservation[] {

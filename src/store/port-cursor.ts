@@ -15,6 +15,8 @@ export class SshPortCursor {
   }
 
   move(port: number): void {
-    this.db.prepare('INSERT INTO ssh_port_cursor (id, last_port) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last_port = excluded.last_port').run(port);
+    this.db
+      .prepare('INSERT INTO ssh_port_cursor (id, last_port) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET last_port = excluded.last_port')
+      .run(port);
   }
 }

@@ -57,7 +57,9 @@ export class UsersRepo {
    */
   keyFor(user: string, blob: Buffer): Pick<KeyRow, 'algo' | 'key_b64'> | undefined {
     return this.db
-      .prepare('SELECT k.algo, k.key_b64 FROM user_keys k JOIN users u ON u.name = k.user WHERE k.user = ? AND k.key_b64 = ? AND u.blocked = 0')
+      .prepare(
+        'SELECT k.algo, k.key_b64 FROM user_keys k JOIN users u ON u.name = k.user WHERE k.user = ? AND k.key_b64 = ? AND u.blocked = 0',
+      )
       .get(user, blob.toString('base64')) as Pick<KeyRow, 'algo' | 'key_b64'> | undefined;
   }
 
@@ -67,9 +69,11 @@ export class UsersRepo {
 
   /** True when the key was new for this user. */
   addKey(k: Omit<KeyRow, 'id'>): boolean {
-    return this.db
-      .prepare('INSERT OR IGNORE INTO user_keys (user, algo, key_b64, comment, fingerprint) VALUES (?, ?, ?, ?, ?)')
-      .run(k.user, k.algo, k.key_b64, k.comment, k.fingerprint).changes > 0;
+    return (
+      this.db
+        .prepare('INSERT OR IGNORE INTO user_keys (user, algo, key_b64, comment, fingerprint) VALUES (?, ?, ?, ?, ?)')
+        .run(k.user, k.algo, k.key_b64, k.comment, k.fingerprint).changes > 0
+    );
   }
 
   removeKey(user: string, fingerprint: string): void {

@@ -44,7 +44,17 @@ describe('arguments after "--" and exit codes', () => {
   });
 
   test('every error class has the exit code the README lists', () => {
-    const want: Record<ErrorCode, number> = { usage: 2, invalid: 2, 'not-found': 3, denied: 4, limit: 5, unavailable: 6, config: 7, conflict: 1, internal: 1 };
+    const want: Record<ErrorCode, number> = {
+      usage: 2,
+      invalid: 2,
+      'not-found': 3,
+      denied: 4,
+      limit: 5,
+      unavailable: 6,
+      config: 7,
+      conflict: 1,
+      internal: 1,
+    };
     for (const [code, exit] of Object.entries(want)) assert.equal(exitCodeFor(new DcmError(code as ErrorCode, 'x')), exit, code);
     assert.equal(exitCodeFor(new Error('unexpected')), 1);
   });

@@ -7,7 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestEnv } from '../helpers/env.js';
 
-const env = new TestEnv({ tag: 'conc', sshPorts: '30300-30349', ipAliases: ['127.0.0.21', '127.0.0.22'], extraYaml: 'defaults:\n  limits: { max_containers: 20 }' });
+const env = new TestEnv({
+  tag: 'conc',
+  sshPorts: '30300-30349',
+  ipAliases: ['127.0.0.21', '127.0.0.22'],
+  extraYaml: 'defaults:\n  limits: { max_containers: 20 }',
+});
 
 before(async () => {
   await env.registerBase();

@@ -73,7 +73,17 @@ test('the container is hardened exactly as designed', async () => {
   assert.ok(i, 'container exists under its dcm name');
   const h = i.HostConfig;
   assert.deepEqual(h.CapDrop, ['ALL']);
-  assert.deepEqual([...h.CapAdd].sort(), ['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'NET_BIND_SERVICE', 'SETGID', 'SETUID', 'SYS_CHROOT']);
+  assert.deepEqual([...h.CapAdd].sort(), [
+    'AUDIT_WRITE',
+    'CHOWN',
+    'DAC_OVERRIDE',
+    'FOWNER',
+    'KILL',
+    'NET_BIND_SERVICE',
+    'SETGID',
+    'SETUID',
+    'SYS_CHROOT',
+  ]);
   assert.ok(h.SecurityOpt.includes('no-new-privileges:true'));
   assert.equal(h.Privileged, false);
   assert.equal(h.PidsLimit, 1024);
@@ -100,7 +110,7 @@ test('lifecycle: stop, start, restart, pause, unpause, logs; host key kept acros
   assert.match(key1, /^ssh-ed25519 /);
   assert.equal((await env.dcmJson('alice', 'stop', 'life')).state, 'exited');
   const down = await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'true');
-  assert.equal(down.code, 255, 'nothing answers on a stopped container\'s port');
+  assert.equal(down.code, 255, "nothing answers on a stopped container's port");
   assert.match(down.stderr, new RegExp(`port ${c.id}: Connection refused`));
   assert.equal((await env.dcmJson('alice', 'start', String(c.id))).state, 'running');
   const key2 = (await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'cat /etc/ssh/ssh_host_ed25519_key.pub')).stdout;
@@ -116,7 +126,10 @@ test('lifecycle: stop, start, restart, pause, unpause, logs; host key kept acros
   assert.equal(logs.code, 0);
   assert.match(logs.stdout, /Server listening|sshd/);
   const list = await env.dcmJson('alice', 'show');
-  assert.deepEqual(list.map((x: { name: string }) => x.name), ['life']);
+  assert.deepEqual(
+    list.map((x: { name: string }) => x.name),
+    ['life'],
+  );
   const running = await env.dcm('alice', 'rm', 'life');
   assert.equal(running.code, 1);
   assert.equal(running.stderr, `dcm: container ${c.id} is running: stop it first, or use rm -f\n`);
@@ -126,12 +139,21 @@ test('lifecycle: stop, start, restart, pause, unpause, logs; host key kept acros
 
 test('commit → create from the new image → rmi refused while used, then removed', async () => {
   const c = await env.dcmJson('alice', 'create', '--name', 'src');
-  const mark = await sshInto(alice.keyFile, 'root', '127.0.0.1', c.id, 'echo baked > /etc/dcm-baked; cat /etc/ssh/ssh_host_ed25519_key.pub');
+  const mark = await sshInto(
+    alice.keyFile,
+    'root',
+    '127.0.0.1',
+    c.id,
+    'echo baked > /etc/dcm-baked; cat /etc/ssh/ssh_host_ed25519_key.pub',
+  );
   assert.equal(mark.code, 0, mark.stderr);
   const img = await env.dcmJson('alice', 'commit', 'src', 'baked:v1');
   assert.equal(img.ref, 'dcm/u/alice/baked:v1');
   const imgs = await env.dcmJson('alice', 'images');
-  assert.deepEqual(imgs.map((i: { name: string; kind: string }) => `${i.name}/${i.kind}`), ['dcm/debian-base:bookworm/base', 'baked:v1/own']);
+  assert.deepEqual(
+    imgs.map((i: { name: string; kind: string }) => `${i.name}/${i.kind}`),
+    ['dcm/debian-base:bookworm/base', 'baked:v1/own'],
+  );
   const d = await env.dcmJson('alice', 'create', 'baked:v1', '--name', 'fromcommit');
   const inside = await sshInto(alice.keyFile, 'root', '127.0.0.1', d.id, 'cat /etc/dcm-baked; cat /etc/ssh/ssh_host_ed25519_key.pub');
   assert.equal(inside.code, 0, inside.stderr);
@@ -151,9 +173,17 @@ test('bad input gets one line and leaves nothing behind', async () => {
   const ssh = `${tp(30100)}-${tp(30149)}`;
   const cases: [string[], number, string][] = [
     [['create', 'no-such-image'], 3, 'no such image: no-such-image (run "images" to list yours)'],
-    [['create', '--name', '12345'], 2, 'invalid container name "12345": use letters, digits and inner hyphens (at most 63), not only digits'],
+    [
+      ['create', '--name', '12345'],
+      2,
+      'invalid container name "12345": use letters, digits and inner hyphens (at most 63), not only digits',
+    ],
     [['create', '--port', '70000'], 2, 'invalid port "70000": a number from 1 to 65535'],
-    [['create', '--port', String(tp(30120))], 4, `port ${tp(30120)} is not allowed: ${ssh} is reserved for SSH ports — policy: ports.ssh ${ssh}`],
+    [
+      ['create', '--port', String(tp(30120))],
+      4,
+      `port ${tp(30120)} is not allowed: ${ssh} is reserved for SSH ports — policy: ports.ssh ${ssh}`,
+    ],
     [['create', '--cap-add', 'SYS_ADMIN'], 2, 'create: unknown option --cap-add (try "help create")'],
     [['stop'], 2, 'stop: missing CONTAINER (usage: stop CONTAINER)'],
     [['frobnicate'], 2, 'unknown command: frobnicate (type "help" for the list)'],

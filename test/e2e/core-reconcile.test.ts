@@ -43,7 +43,9 @@ test('reconcile repairs rows without containers, containers without rows and sta
   // 3. A create that died half-way, long ago.
   sql(`INSERT INTO containers (id, owner, name, image_ref, image_id, ip, instance, state, created_at)
        VALUES (${tp(30249)}, 'alice', NULL, 'x', 'sha256:x', '127.0.0.1', 'i', 'creating', '2000-01-01T00:00:00Z')`);
-  sql(`INSERT INTO port_allocations (ip, port, container_id, container_port, kind) VALUES ('127.0.0.1', ${tp(30249)}, ${tp(30249)}, 22, 'ssh')`);
+  sql(
+    `INSERT INTO port_allocations (ip, port, container_id, container_port, kind) VALUES ('127.0.0.1', ${tp(30249)}, ${tp(30249)}, 22, 'ssh')`,
+  );
 
   const dry = JSON.parse((await env.tool('admin', 'reconcile', '--dry-run', '--json')).stdout);
   assert.deepEqual(dry.rowsWithoutContainer, [gone.id]);

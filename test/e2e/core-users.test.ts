@@ -58,7 +58,11 @@ test('the same extra port on two containers lands on two IP aliases', async () =
   assert.equal(third.code, 1);
   assert.match(third.stderr, /^dcm: port 18080 already in use on every address/);
   assert.equal(third.stderr.split('\n').length, 2, 'one line');
-  for (const [u, c] of [['alice', a], ['bob', b]] as const) assert.equal((await env.dcm(u, 'rm', '-f', String(c.id))).code, 0);
+  for (const [u, c] of [
+    ['alice', a],
+    ['bob', b],
+  ] as const)
+    assert.equal((await env.dcm(u, 'rm', '-f', String(c.id))).code, 0);
 });
 
 test('a port held by another process on the host is skipped', async () => {
@@ -84,7 +88,10 @@ test('state survives: a new tool process sees what the last one made', async () 
   const who = await env.dcmJson('bob', 'whoami');
   assert.deepEqual(who.groups, ['students']);
   const users = JSON.parse((await env.tool('admin', 'users', 'ls', '--json')).stdout);
-  assert.deepEqual(users.map((u: { user: string; containers: number }) => `${u.user}:${u.containers}`), ['alice:1', 'bob:0']);
+  assert.deepEqual(
+    users.map((u: { user: string; containers: number }) => `${u.user}:${u.containers}`),
+    ['alice:1', 'bob:0'],
+  );
   assert.equal((await env.dcm('alice', 'rm', '-f', 'persist')).code, 0);
 });
 
@@ -119,7 +126,11 @@ test('userdel removes containers, images, allocations and storage, and says so',
 
 test('admin tools refuse bad names and keys with one clear line', async () => {
   const cases: [string[], number, string][] = [
-    [['useradd', 'Bad Name', '--key', alice.pubKey], 2, 'dcm-useradd: invalid user name "Bad Name": use lower-case letters and digits, optionally joined by single - or _, starting with a letter, at most 32 characters'],
+    [
+      ['useradd', 'Bad Name', '--key', alice.pubKey],
+      2,
+      'dcm-useradd: invalid user name "Bad Name": use lower-case letters and digits, optionally joined by single - or _, starting with a letter, at most 32 characters',
+    ],
     [['useradd', 'carol', '--key', 'ssh-ed25519 AAAAnotakey'], 2, 'dcm-useradd: invalid ssh-ed25519 public key "AAAAnotakey"'],
     [['useradd', 'carol', '--key', '/nonexistent.pub'], 2, 'dcm-useradd: --key /nonexistent.pub: no such file, and not a public key line'],
     [['useradd', 'carol'], 2, 'dcm-useradd: at least one --key is needed: the user logs in with it'],
@@ -132,12 +143,19 @@ test('admin tools refuse bad names and keys with one clear line', async () => {
     assert.equal(r.stderr, `${line}\n`);
   }
   const users = JSON.parse((await env.tool('admin', 'users', 'ls', '--json')).stdout);
-  assert.deepEqual(users.map((u: { user: string }) => u.user), ['alice', 'bob'], 'no user added or removed');
+  assert.deepEqual(
+    users.map((u: { user: string }) => u.user),
+    ['alice', 'bob'],
+    'no user added or removed',
+  );
 });
 
 test('under sudo the door refuses --state-dir/--config and creates nothing where the user pointed', async () => {
   const mine = join(env.stateDir, 'chosen-by-user');
-  for (const flag of [['--state-dir', mine], ['--config', join(mine, 'lax.yaml')]]) {
+  for (const flag of [
+    ['--state-dir', mine],
+    ['--config', join(mine, 'lax.yaml')],
+  ]) {
     // As sudo runs it: root, with SUDO_USER naming the caller.
     const r = await run(process.execPath, [BIN.dcm, ...flag, 'show'], { SUDO_USER: 'alice' });
     assert.equal(r.code, 4, r.stderr);

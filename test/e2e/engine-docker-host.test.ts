@@ -35,12 +35,18 @@ after(async () => {
 
 const hostile: Record<string, NodeJS.ProcessEnv> = {
   'tcp:// to a fake engine': { DOCKER_HOST: `tcp://127.0.0.1:${FAKE_PORT}` },
-  'tcp:// with TLS and a certificate path': { DOCKER_HOST: `tcp://127.0.0.1:${FAKE_PORT}`, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent/certs' },
+  'tcp:// with TLS and a certificate path': {
+    DOCKER_HOST: `tcp://127.0.0.1:${FAKE_PORT}`,
+    DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: '/nonexistent/certs',
+  },
   'a unix socket that does not exist': { DOCKER_HOST: 'unix:///nonexistent/docker.sock', DOCKER_PATH_PREFIX: '/elsewhere' },
 };
 
 for (const [name, vars] of Object.entries(hostile)) {
-  test(`DOCKER_HOST as ${name}: dcm and dcm-admin still use engine.socket, the other engine is never contacted`, { timeout: 120_000 }, async () => {
+  test(`DOCKER_HOST as ${name}: dcm and dcm-admin still use engine.socket, the other engine is never contacted`, {
+    timeout: 120_000,
+  }, async () => {
     contacts = 0;
     const e = { ...env.env, ...vars };
     const ls = await run(process.execPath, [BIN.admin, 'images', 'ls', '--json'], e);

@@ -65,7 +65,7 @@ test('two installations with the same instance name both create a container with
   assert.equal(ib.State.Status, 'running');
 });
 
-test('reconcile and server start of one installation leave another\'s containers and images (same instance name) intact', async () => {
+test("reconcile and server start of one installation leave another's containers and images (same instance name) intact", async () => {
   for (const e of [c, d]) {
     await e.registerBase();
     await e.addUser('alice');
@@ -84,10 +84,10 @@ test('reconcile and server start of one installation leave another\'s containers
   assert.equal((await dockerInspect('dcm/u/alice/work-c:latest')).Id, imgC.Id);
 
   const survives = async () => {
-    assert.equal((await dockerInspect(c.dockerName(cc.id)))?.State?.Status, 'running', 'c\'s container survives');
-    assert.equal((await dockerInspect(d.dockerName(cd.id)))?.State?.Status, 'running', 'd\'s container survives');
-    assert.ok(await imageExists('dcm/u/alice/work-c:latest'), 'c\'s image survives');
-    assert.ok(await imageExists('dcm/u/alice/work-d:latest'), 'd\'s image survives');
+    assert.equal((await dockerInspect(c.dockerName(cc.id)))?.State?.Status, 'running', "c's container survives");
+    assert.equal((await dockerInspect(d.dockerName(cd.id)))?.State?.Status, 'running', "d's container survives");
+    assert.ok(await imageExists('dcm/u/alice/work-c:latest'), "c's image survives");
+    assert.ok(await imageExists('dcm/u/alice/work-d:latest'), "d's image survives");
     assert.equal((await c.dcmJson('alice', 'show', String(cc.id))).state, 'running');
     assert.equal((await d.dcmJson('alice', 'show', String(cd.id))).state, 'running');
   };
@@ -98,7 +98,10 @@ test('reconcile and server start of one installation leave another\'s containers
     assert.equal(r.stdout.trim(), 'nothing to repair');
     await survives();
   }
-  for (const [e, port] of [[d, tp(30890)], [c, tp(30891)]] as const) {
+  for (const [e, port] of [
+    [d, tp(30890)],
+    [c, tp(30891)],
+  ] as const) {
     assert.match(await serverStart(e, port), /reconcile: nothing to repair/);
     await survives();
   }
@@ -107,11 +110,20 @@ test('reconcile and server start of one installation leave another\'s containers
   assert.equal(again.state, 'running');
 });
 
-test('objects made before installations had ids: referenced ones are kept as this installation\'s, unreferenced ones reported and left alone', async () => {
+test("objects made before installations had ids: referenced ones are kept as this installation's, unreferenced ones reported and left alone", async () => {
   await legacy.registerBase();
   await legacy.addUser('alice');
   const id = (await dockerInspect(BASE_IMAGE)).Id as string;
-  const oldLabels = (port: number) => ['--label', 'dcm.managed=1', '--label', 'dcm.owner=alice', '--label', `dcm.id=${port}`, '--label', `dcm.instance=${legacy.instance}`];
+  const oldLabels = (port: number) => [
+    '--label',
+    'dcm.managed=1',
+    '--label',
+    'dcm.owner=alice',
+    '--label',
+    `dcm.id=${port}`,
+    '--label',
+    `dcm.instance=${legacy.instance}`,
+  ];
   // As an older dcm made them: labels without dcm.installation, names <instance>-<port>.
   const mk = async (port: number) => {
     const r = await run('docker', ['create', ...oldLabels(port), '--name', `${legacy.instance}-${port}`, BASE_IMAGE, 'sleep', 'infinity']);
@@ -124,7 +136,17 @@ test('objects made before installations had ids: referenced ones are kept as thi
   db.prepare(`INSERT INTO containers (id, owner, name, docker_id, image_ref, image_id, ip, instance, state)
               VALUES (?, 'alice', 'old', ?, ?, ?, '127.0.0.1', 'tok', 'created')`).run(tp(30820), kept, BASE_IMAGE, id);
   db.close();
-  const commit = await run('docker', ['commit', '--change', 'LABEL dcm.managed=1', '--change', 'LABEL dcm.owner=alice', '--change', `LABEL dcm.instance=${legacy.instance}`, orphan, `${legacy.instance}/old:1`]);
+  const commit = await run('docker', [
+    'commit',
+    '--change',
+    'LABEL dcm.managed=1',
+    '--change',
+    'LABEL dcm.owner=alice',
+    '--change',
+    `LABEL dcm.instance=${legacy.instance}`,
+    orphan,
+    `${legacy.instance}/old:1`,
+  ]);
   assert.equal(commit.code, 0, commit.stderr);
 
   const r = await legacy.tool('admin', 'reconcile');
@@ -142,7 +164,7 @@ test('objects made before installations had ids: referenced ones are kept as thi
   assert.equal((await legacy.dcmJson('alice', 'show', 'old')).id, tp(30820), 'its row is kept too');
 });
 
-test('a base image published from a user\'s commit survives the user\'s rmi and reconcile, and creates from it work', async () => {
+test("a base image published from a user's commit survives the user's rmi and reconcile, and creates from it work", async () => {
   await pub.registerBase();
   await pub.addUser('alice');
   await pub.addUser('bob');

@@ -40,9 +40,11 @@ async function newKey(name: string): Promise<{ file: string; pub: string; finger
 }
 
 /** What root does inside the container: .ssh becomes a link to a copy it controls (sshd still reads it). */
-const PLANT = (dir: string) => `mkdir -m 700 /planted && cp ${dir}/.ssh/authorized_keys /planted/ && rm -rf ${dir}/.ssh && ln -s /planted ${dir}/.ssh`;
+const PLANT = (dir: string) =>
+  `mkdir -m 700 /planted && cp ${dir}/.ssh/authorized_keys /planted/ && rm -rf ${dir}/.ssh && ln -s /planted ${dir}/.ssh`;
 
-const HELD = (user: string) => `dcm: a key of ${user} was revoked but their authorized_keys files refused the change: no container can be created or started until the administrator repairs them\n`;
+const HELD = (user: string) =>
+  `dcm: a key of ${user} was revoked but their authorized_keys files refused the change: no container can be created or started until the administrator repairs them\n`;
 
 test('a leaked key whose holder planted a link at /root/.ssh is still revoked: dcm-server refuses it, the container is stopped and held, and after the repair the key opens nothing', async () => {
   const alice = await env.addUser('alice');
@@ -54,7 +56,10 @@ test('a leaked key whose holder planted a link at /root/.ssh is still revoked: d
   assert.equal((await sshInto(leaked.file, 'root', '127.0.0.1', c.sshPort, 'true')).code, 0, 'the planted file still opens root');
 
   const r = await env.tool('admin', 'users', 'key', 'alice', '--rm', leaked.fingerprint);
-  assert.equal(r.stderr, `dcm-admin users key: key ${leaked.fingerprint} revoked in dcm logins, but ${storageOf('alice')}/root/.ssh is a symbolic link or not a directory; refusing to follow it; alice's containers stopped (${c.id}) and held until you remove it and run dcm-admin users key alice --sync\n`);
+  assert.equal(
+    r.stderr,
+    `dcm-admin users key: key ${leaked.fingerprint} revoked in dcm logins, but ${storageOf('alice')}/root/.ssh is a symbolic link or not a directory; refusing to follow it; alice's containers stopped (${c.id}) and held until you remove it and run dcm-admin users key alice --sync\n`,
+  );
   assert.equal(r.code, 1);
   // dcm-server: refused at once.
   const srv = await ssh(leaked.file, SERVER_PORT, 'alice', ['whoami']);
@@ -79,7 +84,8 @@ test('a leaked key whose holder planted a link at /root/.ssh is still revoked: d
   assert.equal(sync.stderr, '');
   assert.equal(sync.code, 0);
   assert.match(sync.stdout, /^alice's authorized_keys files now hold exactly these keys:\n {2}ssh-ed25519 SHA256:\S+ alice@test\n$/);
-  for (const dir of ['root', 'home']) assert.equal(readFileSync(join(storageOf('alice'), dir, '.ssh', 'authorized_keys'), 'utf8'), alice.pubKey + '\n', dir);
+  for (const dir of ['root', 'home'])
+    assert.equal(readFileSync(join(storageOf('alice'), dir, '.ssh', 'authorized_keys'), 'utf8'), alice.pubKey + '\n', dir);
   assert.equal((await env.dcm('alice', 'start', String(c.id))).code, 0);
   for (const login of ['root', 'alice']) {
     assert.equal((await sshInto(leaked.file, login, '127.0.0.1', c.sshPort, 'true')).code, 255, `leaked key as ${login}`);
@@ -96,7 +102,10 @@ test('--set refused by a link at home/.ssh still replaces the keys in dcm logins
   const plant = await sshInto(leaked.file, 'root', '127.0.0.1', c.sshPort, PLANT('/home/bea'));
   assert.equal(plant.code, 0, plant.stderr);
   const r = await env.tool('admin', 'users', 'key', 'bea', '--set', `${bea.keyFile}.pub`);
-  assert.equal(r.stderr, `dcm-admin users key: keys replaced in dcm logins, but ${storageOf('bea')}/home/.ssh is a symbolic link or not a directory; refusing to follow it; bea's containers stopped (${c.id}) and held until you remove it and run dcm-admin users key bea --sync\n`);
+  assert.equal(
+    r.stderr,
+    `dcm-admin users key: keys replaced in dcm logins, but ${storageOf('bea')}/home/.ssh is a symbolic link or not a directory; refusing to follow it; bea's containers stopped (${c.id}) and held until you remove it and run dcm-admin users key bea --sync\n`,
+  );
   assert.equal(r.code, 1);
   assert.equal((await ssh(leaked.file, SERVER_PORT, 'bea', ['whoami'])).code, 255);
   assert.equal((await ssh(bea.keyFile, SERVER_PORT, 'bea', ['whoami'])).code, 0);
@@ -112,7 +121,9 @@ test('images kept by dcm-userdel --keep-images stay in the engine through dcm-ad
   const c = await env.dcmJson('cora', 'create');
   assert.equal((await env.dcm('cora', 'commit', String(c.id), 'snap')).code, 0);
   const db = new Database(join(env.stateDir, 'dcm.db'), { readonly: true });
-  const { docker_id: imageId } = db.prepare("SELECT docker_id FROM images WHERE ref = 'dcm/u/cora/snap:latest'").get() as { docker_id: string };
+  const { docker_id: imageId } = db.prepare("SELECT docker_id FROM images WHERE ref = 'dcm/u/cora/snap:latest'").get() as {
+    docker_id: string;
+  };
   db.close();
   const del = await env.tool('userdel', 'cora', '--keep-images');
   assert.equal(del.code, 0, del.stderr);

@@ -28,7 +28,9 @@ const dockerName = (c: Created) => env.dockerName(c.id);
 /** The container's networks as Docker sees them: name → address. */
 async function networksOf(c: Created): Promise<Record<string, string>> {
   const i = await dockerInspect(dockerName(c));
-  return Object.fromEntries(Object.entries(i.NetworkSettings.Networks as Record<string, { IPAddress: string }>).map(([n, v]) => [n, v.IPAddress]));
+  return Object.fromEntries(
+    Object.entries(i.NetworkSettings.Networks as Record<string, { IPAddress: string }>).map(([n, v]) => [n, v.IPAddress]),
+  );
 }
 
 async function addressOf(c: Created): Promise<string> {
@@ -45,7 +47,16 @@ async function connect(from: Created, ip: string): Promise<number> {
 
 /** Networks this file's installation made for one user. */
 async function userNetworks(user: string): Promise<string[]> {
-  const r = await run('docker', ['network', 'ls', '--format', '{{.Name}}', '--filter', `label=dcm.instance=${env.instance}`, '--filter', `label=dcm.owner=${user}`]);
+  const r = await run('docker', [
+    'network',
+    'ls',
+    '--format',
+    '{{.Name}}',
+    '--filter',
+    `label=dcm.instance=${env.instance}`,
+    '--filter',
+    `label=dcm.owner=${user}`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.split('\n').filter(Boolean);
 }
@@ -102,17 +113,35 @@ test("dcm-userdel removes the user's network", { timeout: 180_000 }, async () =>
   assert.deepEqual(await userNetworks('dave'), []);
 });
 
-test('dcm-userdel says clearly when the network cannot be removed (a container dcm does not know is attached)', { timeout: 180_000 }, async () => {
+test('dcm-userdel says clearly when the network cannot be removed (a container dcm does not know is attached)', {
+  timeout: 180_000,
+}, async () => {
   await env.dcmJson<Created>('erin', 'create');
   const [net] = await userNetworks('erin');
   assert.ok(net);
   // An admin's own container on erin's network: dcm must not remove it, so the engine keeps the network.
-  const stray = await run('docker', ['run', '-d', '--label', `dcm.instance=${env.instance}`, '--network', net, '--entrypoint', 'sleep', 'dcm/debian-base:bookworm', '300']);
+  const stray = await run('docker', [
+    'run',
+    '-d',
+    '--label',
+    `dcm.instance=${env.instance}`,
+    '--network',
+    net,
+    '--entrypoint',
+    'sleep',
+    'dcm/debian-base:bookworm',
+    '300',
+  ]);
   assert.equal(stray.code, 0, stray.stderr);
   const r = await env.tool('userdel', 'erin');
   assert.equal(r.code, 0, r.stderr);
   const line = r.stdout.split('\n').find((l) => l.startsWith('  network: '));
-  assert.match(line ?? '', new RegExp(`^  network: NOT removed: ${net}: .*has active endpoints.* \\(detach what is still attached, then docker network rm ${net}\\)$`));
+  assert.match(
+    line ?? '',
+    new RegExp(
+      `^  network: NOT removed: ${net}: .*has active endpoints.* \\(detach what is still attached, then docker network rm ${net}\\)$`,
+    ),
+  );
   assert.deepEqual(await userNetworks('erin'), [net]);
 });
 

@@ -49,7 +49,11 @@ test('default config missing: the sudo door and dcm-shell stop with one line (ex
   assert.equal(shell.code, 7, shell.stderr);
   assert.equal(shell.stderr, `dcm-shell: ${MISSING}\n`);
   // Nothing was made where the default installation would live.
-  const made = await inPrivateEtc('', ['sh', '-c', `${process.execPath} ${BIN.dcm} whoami 2>/dev/null; ls -A /var/lib/dcm 2>/dev/null | wc -l`], sudoEnv('alice'));
+  const made = await inPrivateEtc(
+    '',
+    ['sh', '-c', `${process.execPath} ${BIN.dcm} whoami 2>/dev/null; ls -A /var/lib/dcm 2>/dev/null | wc -l`],
+    sudoEnv('alice'),
+  );
   assert.equal(made.stdout.trim(), '0');
 });
 
@@ -57,30 +61,51 @@ test('default config in a directory the service account cannot read: dcm-shell s
   // The service account's forced command, run as an unprivileged account: /etc/dcm is root's, mode 700.
   const setup = `mkdir -m 700 /etc/dcm; cp ${env.configFile} ${DEFAULT}`;
   const argv = ['runuser', '-u', 'nobody', '--', process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir];
-  const r = await inPrivateEtc(setup, argv, { SUDO_USER: '', DCM_CONFIG: '', SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22', SSH_ORIGINAL_COMMAND: 'whoami' });
+  const r = await inPrivateEtc(setup, argv, {
+    SUDO_USER: '',
+    DCM_CONFIG: '',
+    SSH_CONNECTION: '127.0.0.1 1 127.0.0.1 22',
+    SSH_ORIGINAL_COMMAND: 'whoami',
+  });
   assert.equal(r.code, 7, r.stderr);
   assert.equal(r.stderr, `dcm-shell: ${DEFAULT}: cannot read the configuration: permission denied\n`);
 });
 
-test('an existing file that cannot be read or parsed stops every door and dcm-server at start (exit 7, one line)', { timeout: 240_000 }, async () => {
+test('an existing file that cannot be read or parsed stops every door and dcm-server at start (exit 7, one line)', {
+  timeout: 240_000,
+}, async () => {
   const broken = join(env.stateDir, 'broken');
   mkdirSync(broken, { recursive: true });
   const cases: [string, string, () => void][] = [
     ['invalid YAML', 'not valid YAML: ', () => writeFileSync(join(broken, 'config.yaml'), 'defaults: [unclosed\n')],
     ['a directory', 'cannot read the configuration: it is a directory', () => mkdirSync(join(broken, 'dir.yaml'), { recursive: true })],
     ['a FIFO', 'cannot read the configuration: not a regular file', () => undefined],
-    ['three schema errors', 'defaults.limits.memory: ', () => writeFileSync(join(broken, 'schema.yaml'), 'defaults:\n  limits: { memory: lots }\n  user: admin\nnot_a_key: 1\n')],
+    [
+      'three schema errors',
+      'defaults.limits.memory: ',
+      () => writeFileSync(join(broken, 'schema.yaml'), 'defaults:\n  limits: { memory: lots }\n  user: admin\nnot_a_key: 1\n'),
+    ],
   ];
   const fifo = join(broken, 'fifo.yaml');
   assert.equal((await run('mkfifo', [fifo])).code, 0);
-  const files = { 'invalid YAML': join(broken, 'config.yaml'), 'a directory': join(broken, 'dir.yaml'), 'a FIFO': fifo, 'three schema errors': join(broken, 'schema.yaml') } as Record<string, string>;
+  const files = {
+    'invalid YAML': join(broken, 'config.yaml'),
+    'a directory': join(broken, 'dir.yaml'),
+    'a FIFO': fifo,
+    'three schema errors': join(broken, 'schema.yaml'),
+  } as Record<string, string>;
   for (const [name, expect, make] of cases) {
     make();
     const file = files[name]!;
     const e = { ...env.env, DCM_CONFIG: file };
     const doors: [string, string, string[], NodeJS.ProcessEnv][] = [
       ['dcm', process.execPath, [BIN.dcm, '--user', 'alice', 'show'], e],
-      ['dcm-shell', process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir, '--config', file], { ...e, SUDO_USER: 'alice', SSH_ORIGINAL_COMMAND: 'show' }],
+      [
+        'dcm-shell',
+        process.execPath,
+        [doorBin('dcm-shell'), '--state-dir', env.stateDir, '--config', file],
+        { ...e, SUDO_USER: 'alice', SSH_ORIGINAL_COMMAND: 'show' },
+      ],
       ['dcm-admin status', process.execPath, [BIN.admin, 'status'], e],
       ['dcm-useradd', process.execPath, [BIN.useradd, 'bob', '--key', alice.pubKey], e],
       ['dcm-userdel', process.execPath, [BIN.userdel, 'alice'], e],
@@ -97,7 +122,10 @@ test('an existing file that cannot be read or parsed stops every door and dcm-se
   }
   // Nothing was half-done: alice is still there, bob was never made.
   const users = await env.tool('admin', 'users', 'ls', '--json');
-  assert.deepEqual(JSON.parse(users.stdout).map((u: { user: string }) => u.user), ['alice']);
+  assert.deepEqual(
+    JSON.parse(users.stdout).map((u: { user: string }) => u.user),
+    ['alice'],
+  );
 });
 
 test('dcm-admin policy check lists every problem in a file, one line each, exit 7', async () => {
@@ -114,24 +142,42 @@ test('dcm-admin policy check lists every problem in a file, one line each, exit 
   writeFileSync(file, 'groups:\n  g:\n    mounts: { allow: [nope] }\n    presets: [big]\n  h:\n    gpus: { deny: ["7"] }\n');
   const refs = await env.tool('admin', 'policy', 'check', file, '--json');
   assert.equal(refs.code, 7);
-  assert.deepEqual(JSON.parse(refs.stdout).errors.map((f: { field: string }) => f.field), ['groups.g.presets.0', 'groups.g.mounts.allow.0', 'groups.h.gpus.deny.0']);
+  assert.deepEqual(
+    JSON.parse(refs.stdout).errors.map((f: { field: string }) => f.field),
+    ['groups.g.presets.0', 'groups.g.mounts.allow.0', 'groups.h.gpus.deny.0'],
+  );
   // A missing file is a problem to report, not a pass.
   const gone = await env.tool('admin', 'policy', 'check', join(env.stateDir, 'gone.yaml'));
   assert.equal(gone.code, 7);
-  assert.equal(gone.stderr, `dcm-admin policy check: ${join(env.stateDir, 'gone.yaml')}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)\n`);
+  assert.equal(
+    gone.stderr,
+    `dcm-admin policy check: ${join(env.stateDir, 'gone.yaml')}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)\n`,
+  );
   // The file in use may itself be broken: check still reads it, without needing it to load.
   const inUse = await run(process.execPath, [BIN.admin, 'policy', 'check'], { ...env.env, DCM_CONFIG: file });
   assert.equal(inUse.code, 7);
   assert.equal(inUse.stderr.trim().split('\n').length, 3);
 });
 
-test('dcm-server on the default path keeps its last good policy when the file disappears or turns invalid, and logs it', { timeout: 120_000 }, async () => {
+test('dcm-server on the default path keeps its last good policy when the file disappears or turns invalid, and logs it', {
+  timeout: 120_000,
+}, async () => {
   // The server's policy (at /etc/dcm/config.yaml in its namespace) denies the base image;
   // the doors outside run with the test's own config, which does not: a refusal shows the server decided.
   const policy = join(env.stateDir, 'server-policy.yaml');
-  writeFileSync(policy, readFileSync(env.configFile, 'utf8').replace('defaults:\n', 'defaults:\n  images: { deny: ["^dcm/debian-base:.*$"] }\n'));
+  writeFileSync(
+    policy,
+    readFileSync(env.configFile, 'utf8').replace('defaults:\n', 'defaults:\n  images: { deny: ["^dcm/debian-base:.*$"] }\n'),
+  );
   const port = tp(32151);
-  const [cmd, args] = etc.wrap(`mkdir /etc/dcm; cp ${policy} ${DEFAULT}`, [process.execPath, doorBin('dcm-server'), '--listen', `127.0.0.1:${port}`, '--state-dir', env.stateDir]);
+  const [cmd, args] = etc.wrap(`mkdir /etc/dcm; cp ${policy} ${DEFAULT}`, [
+    process.execPath,
+    doorBin('dcm-server'),
+    '--listen',
+    `127.0.0.1:${port}`,
+    '--state-dir',
+    env.stateDir,
+  ]);
   const e: NodeJS.ProcessEnv = { ...process.env };
   delete e.DCM_CONFIG;
   delete e.DCM_STATE_DIR;
@@ -151,7 +197,10 @@ test('dcm-server on the default path keeps its last good policy when the file di
     const local = await env.dcm('alice', 'create', BASE_IMAGE);
     assert.equal(local.code, 4, `${when}, dcm: ${local.stderr}`);
     assert.equal(local.stderr, denied, when);
-    const shell = await run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir], { SUDO_USER: 'alice', SSH_ORIGINAL_COMMAND: `create ${BASE_IMAGE}` });
+    const shell = await run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir], {
+      SUDO_USER: 'alice',
+      SSH_ORIGINAL_COMMAND: `create ${BASE_IMAGE}`,
+    });
     assert.equal(shell.code, 4, `${when}, dcm-shell: ${shell.stderr}`);
     assert.equal(shell.stderr, denied, when);
     const viaSsh = await ssh(alice.keyFile, port, 'alice', ['create', BASE_IMAGE]);
@@ -165,7 +214,9 @@ test('dcm-server on the default path keeps its last good policy when the file di
     const [rmCmd, rmArgs] = inNamespaceOf(proc.pid!, ['rm', DEFAULT]);
     assert.equal((await run(rmCmd, rmArgs)).code, 0);
     proc.kill('SIGHUP');
-    await waitLog(/configuration not reloaded \((file|sighup)\): \/etc\/dcm\/config\.yaml: no configuration file .*\(keeping the previous configuration\)/);
+    await waitLog(
+      /configuration not reloaded \((file|sighup)\): \/etc\/dcm\/config\.yaml: no configuration file .*\(keeping the previous configuration\)/,
+    );
     assert.doesNotMatch(log, /configuration reloaded/);
     await refusedEverywhere('file removed');
 

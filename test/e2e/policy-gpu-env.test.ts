@@ -40,7 +40,15 @@ before(async () => {
   const c = await run('docker', ['create', '--label', `dcmtest.gpu-env=${env.instance}`, BASE_IMAGE, 'true']);
   assert.equal(c.code, 0, c.stderr);
   const id = c.stdout.trim();
-  const m = await run('docker', ['commit', '--change', 'ENV NVIDIA_VISIBLE_DEVICES=all', '--change', `LABEL dcmtest.gpu-env=${env.instance}`, id, IMAGE]);
+  const m = await run('docker', [
+    'commit',
+    '--change',
+    'ENV NVIDIA_VISIBLE_DEVICES=all',
+    '--change',
+    `LABEL dcmtest.gpu-env=${env.instance}`,
+    id,
+    IMAGE,
+  ]);
   await run('docker', ['rm', id]);
   assert.equal(m.code, 0, m.stderr);
   await env.registerBase(IMAGE);
@@ -62,7 +70,7 @@ async function visibleDevices(containerId: number): Promise<{ inspect: string[];
   return { inspect, inside };
 }
 
-test('an image\'s NVIDIA_VISIBLE_DEVICES=all does not reach a container without GPUs: it gets void', { timeout: 120_000 }, async () => {
+test("an image's NVIDIA_VISIBLE_DEVICES=all does not reach a container without GPUs: it gets void", { timeout: 120_000 }, async () => {
   const c = await env.dcmJson('alice', 'create', IMAGE);
   const v = await visibleDevices(c.id);
   assert.deepEqual(v.inspect, ['NVIDIA_VISIBLE_DEVICES=void']);
@@ -76,15 +84,21 @@ test('a container with a reserved GPU sees exactly that id, whatever the image s
   assert.deepEqual(v.inspect, ['NVIDIA_VISIBLE_DEVICES=1']);
   assert.deepEqual(v.inside, ['NVIDIA_VISIBLE_DEVICES=1']);
   const i = await dockerInspect(env.dockerName(c.id));
-  assert.deepEqual(i.HostConfig.Devices.map((d: { PathOnHost: string }) => d.PathOnHost), [node('nvidia1')]);
+  assert.deepEqual(
+    i.HostConfig.Devices.map((d: { PathOnHost: string }) => d.PathOnHost),
+    [node('nvidia1')],
+  );
   await env.dcmJson('alice', 'rm', '-f', String(c.id));
 });
 
-test('the admin\'s env cannot set NVIDIA_VISIBLE_DEVICES either: the file is refused with one line', async () => {
+test("the admin's env cannot set NVIDIA_VISIBLE_DEVICES either: the file is refused with one line", async () => {
   const bad = join(env.stateDir, 'nvidia-env.yaml');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(bad, 'defaults:\n  env: { NVIDIA_VISIBLE_DEVICES: all }\n');
   const r = await env.tool('admin', 'policy', 'check', bad);
   assert.equal(r.code, 7);
-  assert.equal(r.stderr, `dcm-admin policy check: ${bad}: defaults.env.NVIDIA_VISIBLE_DEVICES: NVIDIA_VISIBLE_DEVICES is set by dcm to the GPUs a container reserved\n`);
+  assert.equal(
+    r.stderr,
+    `dcm-admin policy check: ${bad}: defaults.env.NVIDIA_VISIBLE_DEVICES: NVIDIA_VISIBLE_DEVICES is set by dcm to the GPUs a container reserved\n`,
+  );
 });

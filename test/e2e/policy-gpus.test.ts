@@ -94,7 +94,14 @@ test('20 parallel creates racing for 4 GPUs: exactly 4 succeed, each with its ow
   const results = await Promise.all(attempts.map((u) => env.dcm(u, 'create', '--gpus', '1', '--json').then((r) => ({ u, r }))));
   const wins = results.filter((x) => x.r.code === 0);
   const losses = results.filter((x) => x.r.code !== 0);
-  assert.equal(wins.length, 4, results.map((x) => x.r.stderr.trim()).filter(Boolean).join('\n'));
+  assert.equal(
+    wins.length,
+    4,
+    results
+      .map((x) => x.r.stderr.trim())
+      .filter(Boolean)
+      .join('\n'),
+  );
   for (const l of losses) {
     assert.equal(l.r.code, 5, l.r.stderr);
     assert.match(l.r.stderr, /free — policy: gpus \(exclusive reservation\)/);
@@ -105,7 +112,9 @@ test('20 parallel creates racing for 4 GPUs: exactly 4 succeed, each with its ow
   for (const w of wins) {
     const c = JSON.parse(w.r.stdout);
     const i = await dockerInspect(env.dockerName(c.id));
-    const devices = (i.HostConfig.Devices as { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]).map((d) => `${d.PathOnHost}>${d.PathInContainer}:${d.CgroupPermissions}`);
+    const devices = (i.HostConfig.Devices as { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[]).map(
+      (d) => `${d.PathOnHost}>${d.PathInContainer}:${d.CgroupPermissions}`,
+    );
     assert.equal(devices.length, 2, devices.join(', '));
     assert.equal(devices[1], `${node('nvidiactl')}>/dev/nvidiactl:rw`);
     const m = new RegExp(`^${dev}/nvidia(\\d)>/dev/nvidia\\1:rw$`).exec(devices[0]!);
@@ -130,7 +139,10 @@ test('rm releases a GPU; --gpus picks by id; a GPU in use is refused', { timeout
   const taken = '1';
   await env3.dcmJson('ua', 'rm', '-f', String(held[2].id));
   assert.equal((await env3.dcmJson('ua', 'gpus')).free, 1);
-  assert.deepEqual((await env3.dcmJson('ub', 'show', '--gpus')).gpus.filter((g: { state: string }) => g.state === 'free').map((g: { id: string }) => g.id), [freed]);
+  assert.deepEqual(
+    (await env3.dcmJson('ub', 'show', '--gpus')).gpus.filter((g: { state: string }) => g.state === 'free').map((g: { id: string }) => g.id),
+    [freed],
+  );
 
   const busy = await env3.dcm('ub', 'create', '--gpus', `device=${taken}`);
   assert.equal(busy.code, 5);
@@ -153,7 +165,10 @@ test('release_on_stop: a stopped container gives its GPU back and starts again o
   const b = await env2.dcmJson('ub', 'create', '--gpus', '1');
   const start = await env2.dcm('ua', 'start', String(a.id));
   assert.equal(start.code, 5, start.stderr);
-  assert.equal(start.stderr, `dcm: GPU g0 of container ${a.id} is now used by another container; start it when the GPU is free (see "gpus")\n`);
+  assert.equal(
+    start.stderr,
+    `dcm: GPU g0 of container ${a.id} is now used by another container; start it when the GPU is free (see "gpus")\n`,
+  );
   await env2.dcmJson('ub', 'rm', '-f', String(b.id));
   const again = await env2.dcm('ua', 'start', String(a.id));
   assert.equal(again.code, 0, again.stderr);

@@ -46,7 +46,11 @@ test('10 parallel creates against max_containers 3: exactly 3', { timeout: 120_0
 test('8 parallel creates against total_memory 300m at 128m each: exactly 2', { timeout: 120_000 }, async () => {
   const { ok, refused } = await race('qb', 8);
   assert.equal(ok.length, 2, refused.map((r) => r.stderr).join(''));
-  for (const r of refused) assert.match(r.stderr, /your containers have 256m of 300m memory allowed; this one needs 128m — policy: limits\.total_memory 300m \(user qb\)/);
+  for (const r of refused)
+    assert.match(
+      r.stderr,
+      /your containers have 256m of 300m memory allowed; this one needs 128m — policy: limits\.total_memory 300m \(user qb\)/,
+    );
   const who = await env.dcmJson('qb', 'whoami');
   assert.equal(who.usage.memoryBytes, 256 * 1024 ** 2);
 });

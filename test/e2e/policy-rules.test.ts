@@ -114,13 +114,21 @@ test('defaults and group layers: caps, env, limits, mounts and ports are exactly
   assert.equal(i.Config.User, '');
   const env_ = (i.Config.Env as string[]).filter((e) => !e.startsWith('PATH='));
   assert.deepEqual(sorted(env_.filter((e) => !e.startsWith('DCM_'))), ['NVIDIA_VISIBLE_DEVICES=void', 'SITE=staff', 'TZ=UTC']);
-  assert.deepEqual(sorted(env_.filter((e) => e.startsWith('DCM_')).map((e) => e.split('=')[0]!)), ['DCM_GID', 'DCM_INSTANCE', 'DCM_UID', 'DCM_USER']);
-  assert.deepEqual(sorted(hc.Binds), sorted([
-    `${env.stateDir}/storage/alice/root:/root:rw`,
-    `${env.stateDir}/storage/alice/home:/home/alice:rw`,
-    `${join(ROOT, 'images', 'dcm-init.sh')}:/usr/local/lib/dcm/init:ro`,
-    `${host}/tools:/opt/tools:ro`,
-  ]));
+  assert.deepEqual(sorted(env_.filter((e) => e.startsWith('DCM_')).map((e) => e.split('=')[0]!)), [
+    'DCM_GID',
+    'DCM_INSTANCE',
+    'DCM_UID',
+    'DCM_USER',
+  ]);
+  assert.deepEqual(
+    sorted(hc.Binds),
+    sorted([
+      `${env.stateDir}/storage/alice/root:/root:rw`,
+      `${env.stateDir}/storage/alice/home:/home/alice:rw`,
+      `${join(ROOT, 'images', 'dcm-init.sh')}:/usr/local/lib/dcm/init:ro`,
+      `${host}/tools:/opt/tools:ro`,
+    ]),
+  );
   assert.deepEqual(Object.keys(hc.PortBindings), ['22/tcp']);
   assert.deepEqual(hc.PortBindings['22/tcp'], [{ HostIp: '127.0.0.1', HostPort: String(c.sshPort) }]);
   assert.ok(c.sshPort < tp(33040), 'other groups keep the whole range');
@@ -138,11 +146,20 @@ test('a preset with a mount on request: limits, modes and ports as granted; ro r
   assert.deepEqual(policyBinds, [`${host}/data:/data:ro`, `${host}/scratch:/scratch:rw`, `${host}/tools:/opt/tools:ro`]);
   assert.deepEqual(Object.keys(hc.PortBindings).sort(), ['22/tcp', `${tp(33051)}/tcp`]);
   assert.deepEqual(hc.PortBindings[`${tp(33051)}/tcp`], [{ HostIp: '127.0.0.1', HostPort: String(tp(33051)) }]);
-  const r = await sshInto(dora.keyFile, 'root', '127.0.0.1', c.sshPort, 'touch /data/x 2>/dev/null && echo data-rw || echo data-ro; touch /scratch/y && echo scratch-rw');
+  const r = await sshInto(
+    dora.keyFile,
+    'root',
+    '127.0.0.1',
+    c.sshPort,
+    'touch /data/x 2>/dev/null && echo data-rw || echo data-ro; touch /scratch/y && echo scratch-rw',
+  );
   assert.deepEqual(r.stdout.trim().split('\n'), ['data-ro', 'scratch-rw'], r.stderr);
   const who = await env.dcmJson('dora', 'whoami');
-  assert.deepEqual(who.presets.map((p: { name: string }) => p.name), ['big']);
-  assert.equal(who.usage.memoryBytes, 512 * 1024 ** 2, 'the preset\'s memory is all this user uses');
+  assert.deepEqual(
+    who.presets.map((p: { name: string }) => p.name),
+    ['big'],
+  );
+  assert.equal(who.usage.memoryBytes, 512 * 1024 ** 2, "the preset's memory is all this user uses");
 });
 
 test('refusals name their rule: preset, mount, ports, missing host path', async () => {
@@ -209,9 +226,18 @@ test('dcm-admin policy show and check', async () => {
   const s = await env.tool('admin', 'policy', 'show', 'alice', '--json');
   assert.equal(s.code, 0, s.stderr);
   const rows = JSON.parse(s.stdout).rows as { field: string; value: string; from: string }[];
-  assert.deepEqual(rows.find((r) => r.field === 'limits.max_running'), { field: 'limits.max_running', value: '2', from: 'group staff' });
-  assert.deepEqual(rows.find((r) => r.field === 'limits.max_containers'), { field: 'limits.max_containers', value: '3', from: 'defaults' });
-  assert.deepEqual(rows.find((r) => r.field === 'env.SITE'), { field: 'env.SITE', value: '"staff"', from: 'group staff' });
+  assert.deepEqual(
+    rows.find((r) => r.field === 'limits.max_running'),
+    { field: 'limits.max_running', value: '2', from: 'group staff' },
+  );
+  assert.deepEqual(
+    rows.find((r) => r.field === 'limits.max_containers'),
+    { field: 'limits.max_containers', value: '3', from: 'defaults' },
+  );
+  assert.deepEqual(
+    rows.find((r) => r.field === 'env.SITE'),
+    { field: 'env.SITE', value: '"staff"', from: 'group staff' },
+  );
   const ok = await env.tool('admin', 'policy', 'check');
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /: ok \(3 groups, 0 users, 1 presets, 4 mounts, 0 gpus\)/);

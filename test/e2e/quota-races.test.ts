@@ -24,7 +24,21 @@ async function ownImages(env: TestEnv): Promise<string[]> {
 
 /** How many commits the engine made of a container between two moments (ms). */
 async function commitEvents(containerDockerId: string, since: number, until: number): Promise<number> {
-  const r = await run('docker', ['events', '--since', (since / 1000).toFixed(3), '--until', (until / 1000).toFixed(3), '--filter', 'type=container', '--filter', 'event=commit', '--filter', `container=${containerDockerId}`, '--format', '{{.Actor.ID}}']);
+  const r = await run('docker', [
+    'events',
+    '--since',
+    (since / 1000).toFixed(3),
+    '--until',
+    (until / 1000).toFixed(3),
+    '--filter',
+    'type=container',
+    '--filter',
+    'event=commit',
+    '--filter',
+    `container=${containerDockerId}`,
+    '--format',
+    '{{.Actor.ID}}',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.split('\n').filter(Boolean).length;
 }
@@ -42,7 +56,10 @@ test('max_running 1: of two parallel starts from separate processes exactly one 
   const refused = results.filter((r) => r.code !== 0);
   assert.equal(ok.length, 1, results.map((r) => r.stderr).join(''));
   assert.equal(refused[0]!.code, 5, refused[0]!.stderr);
-  assert.equal(refused[0]!.stderr.trim(), 'dcm: limit reached: 1 of 1 running containers allowed; stop one first — policy: limits.max_running 1 (defaults)');
+  assert.equal(
+    refused[0]!.stderr.trim(),
+    'dcm: limit reached: 1 of 1 running containers allowed; stop one first — policy: limits.max_running 1 (defaults)',
+  );
   const states = (await starts.dcmJson('alice', 'show')).map((c: { id: number; state: string }) => [c.id, c.state]);
   assert.equal(states.filter(([, s]: [number, string]) => s === 'running').length, 1, JSON.stringify(states));
   assert.deepEqual(states.map(([id]: [number, string]) => id).sort(), [one.id, two.id].sort());
@@ -64,7 +81,10 @@ test('images.max_own: at the quota a commit is refused before the engine writes 
   const refused = results.filter((r) => r.code !== 0);
   assert.equal(ok.length, 1, results.map((r) => r.stderr).join(''));
   assert.equal(refused[0]!.code, 5, refused[0]!.stderr);
-  assert.equal(refused[0]!.stderr.trim(), 'dcm: limit reached: you have 2 of 2 images allowed; remove one with rmi first — policy: images.max_own 2 (defaults)');
+  assert.equal(
+    refused[0]!.stderr.trim(),
+    'dcm: limit reached: you have 2 of 2 images allowed; remove one with rmi first — policy: images.max_own 2 (defaults)',
+  );
   assert.equal((await ownImages(commits)).length, before.length + 1);
   assert.equal(await commitEvents(dockerId, t0, t1), 1, 'the refused commit never reached the engine');
 
@@ -74,7 +94,10 @@ test('images.max_own: at the quota a commit is refused before the engine writes 
   const again = await commits.dcm('carol', 'commit', String(c.id), 'z');
   const t3 = Date.now() + 1000;
   assert.equal(again.code, 5, again.stderr);
-  assert.equal(again.stderr.trim(), 'dcm: limit reached: you have 2 of 2 images allowed; remove one with rmi first — policy: images.max_own 2 (defaults)');
+  assert.equal(
+    again.stderr.trim(),
+    'dcm: limit reached: you have 2 of 2 images allowed; remove one with rmi first — policy: images.max_own 2 (defaults)',
+  );
   assert.deepEqual(await ownImages(commits), full);
   assert.equal(await commitEvents(dockerId, t2, t3), 0);
   assert.equal((await commits.dcmJson('carol', 'images')).filter((i: { kind: string }) => i.kind === 'own').length, 2);

@@ -68,7 +68,10 @@ test('create refuses a rw mount whose host filesystem allows setuid (also throug
   for (const m of ['scratch', 'linked', 'nested']) {
     const r = await env.dcm('alice', 'create', '--mount', m);
     assert.equal(r.code, 4, r.stderr);
-    assert.equal(r.stderr, `dcm: mount ${m} is refused: its host filesystem allows setuid programs; nothing was created (tell the administrator)\n`);
+    assert.equal(
+      r.stderr,
+      `dcm: mount ${m} is refused: its host filesystem allows setuid programs; nothing was created (tell the administrator)\n`,
+    );
   }
   assert.deepEqual(await env.dcmJson('alice', 'show'), []);
   assert.equal(await engineCount(), 0);
@@ -87,16 +90,25 @@ test('policy check: exit 7 naming a rw mount without nosuid; warns when a rw mou
   writeFileSync(bad, `${mountsYaml(['scratch'])}defaults:\n  mounts: { allow: [scratch] }\n`);
   const r = await env.tool('admin', 'policy', 'check', bad);
   assert.equal(r.code, 7, r.stderr);
-  assert.equal(r.stderr, `dcm-admin policy check: ${bad}: mounts.scratch: rw, but ${suid} is on ${suid}, mounted without nosuid: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap
-dcm-admin policy check: ${bad}: warning: mounts.scratch: read-write and offered by defaults, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)\n`);
+  assert.equal(
+    r.stderr,
+    `dcm-admin policy check: ${bad}: mounts.scratch: rw, but ${suid} is on ${suid}, mounted without nosuid: users who are root in their containers could leave setuid-root programs there; mount it nosuid, make it ro, or run the engine with userns-remap
+dcm-admin policy check: ${bad}: warning: mounts.scratch: read-write and offered by defaults, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)\n`,
+  );
 
   const good = join(env.stateDir, 'good.yaml');
-  writeFileSync(good, `${mountsYaml(['safe', 'docs'])}groups:
+  writeFileSync(
+    good,
+    `${mountsYaml(['safe', 'docs'])}groups:
   staff: { mounts: { allow: [safe, docs] } }
   hosted: { user: host, mounts: { allow: [safe] } }
-`);
+`,
+  );
   const ok = await env.tool('admin', 'policy', 'check', good);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal(ok.stderr, `dcm-admin policy check: ${good}: warning: mounts.safe: read-write and offered by groups.staff, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)\n`);
+  assert.equal(
+    ok.stderr,
+    `dcm-admin policy check: ${good}: warning: mounts.safe: read-write and offered by groups.staff, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)\n`,
+  );
   assert.equal(ok.stdout, `${good}: ok (2 groups, 0 users, 0 presets, 2 mounts, 0 gpus), 1 warning(s)\n`);
 });

@@ -21,7 +21,7 @@ describe('SSH ports are reused as late as possible', () => {
     await env.cleanup();
   });
 
-  test("create, rm, create again (by another user) gets a different port; the freed one comes back only after the range wrapped", async () => {
+  test('create, rm, create again (by another user) gets a different port; the freed one comes back only after the range wrapped', async () => {
     const lo = tp(30700);
     const a = await env.dcmJson<{ id: number }>('alice', 'create');
     assert.equal(a.id, lo);

@@ -56,7 +56,10 @@ function fillDisk(dir: string): string {
 
 /** The user door as sudo leaves it: root, SUDO_USER set, paths fixed on the command line. */
 const asUser = (env: TestEnv, user: string, command: string) =>
-  run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir, '--config', env.configFile], { SUDO_USER: user, SSH_ORIGINAL_COMMAND: command });
+  run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir, '--config', env.configFile], {
+    SUDO_USER: user,
+    SSH_ORIGINAL_COMMAND: command,
+  });
 
 describe('a read-only database', () => {
   const env = new TestEnv({ tag: 'rodb', sshPorts: '32420-32439' });
@@ -99,7 +102,9 @@ describe('a full disk', () => {
     const d = new Database(db(), { readonly: true });
     try {
       return {
-        container: d.prepare('SELECT state, docker_id FROM containers WHERE id = ?').get(id) as { state: string; docker_id: string } | undefined,
+        container: d.prepare('SELECT state, docker_id FROM containers WHERE id = ?').get(id) as
+          | { state: string; docker_id: string }
+          | undefined,
         ports: (d.prepare('SELECT COUNT(*) AS n FROM port_allocations WHERE container_id = ?').get(id) as { n: number }).n,
       };
     } finally {
@@ -130,7 +135,10 @@ describe('a full disk', () => {
       const user = await ssh(alice.keyFile, SERVER_PORT, 'alice', ['create']);
       assert.equal(user.code, 6, user.stderr);
       assert.equal(user.stderr, `dcm: ${USER_FULL}\n`);
-      assert.match(server.log().slice(before), new RegExp(`alice: create: ${USER_FULL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[disk full: ${db()}\\]`));
+      assert.match(
+        server.log().slice(before),
+        new RegExp(`alice: create: ${USER_FULL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\[disk full: ${db()}\\]`),
+      );
       // Without a server (stopped while there was space), each door opens the database itself.
       rmSync(fill);
       await server.stop();
@@ -189,7 +197,10 @@ describe('a full disk', () => {
       assert.ok(fill, 'rm never marked the row');
       const r = await rm;
       assert.equal(r.code, 6, r.stderr);
-      assert.equal(r.stderr, `dcm: container ${c.id} was removed from the engine, but its row could not be deleted (disk full: ${db()}): it stays 'removing' until dcm-admin reconcile or another rm\n`);
+      assert.equal(
+        r.stderr,
+        `dcm: container ${c.id} was removed from the engine, but its row could not be deleted (disk full: ${db()}): it stays 'removing' until dcm-admin reconcile or another rm\n`,
+      );
       assert.equal(await dockerInspect(dockerId), null, 'the engine removed it');
       assert.equal(row(c.id).container?.state, 'removing');
       // The user sees the same, in their words.

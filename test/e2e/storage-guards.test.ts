@@ -79,7 +79,8 @@ function dbRows(e: TestEnv, sql: string, ...args: unknown[]): unknown[] {
   }
 }
 
-const BIND_REFUSAL = (user: string) => `dcm: your storage cannot be mounted safely: /home/${user} is a symbolic link on the host; ask the administrator\n`;
+const BIND_REFUSAL = (user: string) =>
+  `dcm: your storage cannot be mounted safely: /home/${user} is a symbolic link on the host; ask the administrator\n`;
 
 test('create refuses a storage home that is a link to a host directory: one line, no container, no row', async () => {
   await env.addUser('alice');
@@ -144,13 +145,22 @@ test('users key refused for home/.ssh (a link) keeps nothing: the key does not l
   assert.equal(plant.code, 0, plant.stderr);
   const k2 = await newKey('bob-second');
   const r = await env.tool('admin', 'users', 'key', 'bob', '--key', `${k2.file}.pub`);
-  assert.equal(r.stderr, `dcm-admin users key: ${storageOf('bob')}/home/.ssh is a symbolic link or not a directory; refusing to follow it (remove it, e.g. from inside a container, and retry)\n`);
+  assert.equal(
+    r.stderr,
+    `dcm-admin users key: ${storageOf('bob')}/home/.ssh is a symbolic link or not a directory; refusing to follow it (remove it, e.g. from inside a container, and retry)\n`,
+  );
   assert.equal(r.code, 1);
-  assert.doesNotMatch(readFileSync(join(storageOf('bob'), 'root', '.ssh', 'authorized_keys'), 'utf8'), new RegExp(k2.pub.split(' ')[1]!.slice(0, 40)));
+  assert.doesNotMatch(
+    readFileSync(join(storageOf('bob'), 'root', '.ssh', 'authorized_keys'), 'utf8'),
+    new RegExp(k2.pub.split(' ')[1]!.slice(0, 40)),
+  );
   const asRoot = await sshInto(k2.file, 'root', '127.0.0.1', c.sshPort, 'true');
   assert.equal(asRoot.code, 255, 'the refused key must not log in as root');
   const listed = JSON.parse((await env.tool('admin', 'users', 'key', 'bob', '--json')).stdout);
-  assert.deepEqual(listed.keys.map((k: { comment: string }) => k.comment), ['bob@test']);
+  assert.deepEqual(
+    listed.keys.map((k: { comment: string }) => k.comment),
+    ['bob@test'],
+  );
   assert.equal((await env.dcm('bob', 'rm', '-f', String(c.id))).code, 0);
 });
 
@@ -178,7 +188,18 @@ test('a revoked key opens neither the containers (root, user) nor dcm-server; --
   // A line added from inside (not a key dcm knows) survives --rm, but not --set.
   const k3 = await newKey('carol-planted');
   // (authorized_keys2, which sshd reads by default, is not read at all.)
-  assert.equal((await sshInto(carol.keyFile, 'root', '127.0.0.1', c.sshPort, `echo '${k3.pub}' | tee -a /root/.ssh/authorized_keys > /root/.ssh/authorized_keys2`)).code, 0);
+  assert.equal(
+    (
+      await sshInto(
+        carol.keyFile,
+        'root',
+        '127.0.0.1',
+        c.sshPort,
+        `echo '${k3.pub}' | tee -a /root/.ssh/authorized_keys > /root/.ssh/authorized_keys2`,
+      )
+    ).code,
+    0,
+  );
   assert.equal((await sshInto(k3.file, 'root', '127.0.0.1', c.sshPort, 'true')).code, 0);
   const set = await env.tool('admin', 'users', 'key', 'carol', '--set', `${carol.keyFile}.pub`);
   assert.equal(set.code, 0, set.stderr);
@@ -191,11 +212,22 @@ test('a revoked key opens neither the containers (root, user) nor dcm-server; --
   assert.equal((await env.dcm('carol', 'rm', '-f', String(c.id))).code, 0);
 });
 
-test('a user re-added over kept storage gets only the new keys: the previous owner\'s keys open nothing', async () => {
+test("a user re-added over kept storage gets only the new keys: the previous owner's keys open nothing", async () => {
   const old = await env.addUser('dora');
   const c = await env.dcmJson('dora', 'create');
   const planted = await newKey('dora-planted');
-  assert.equal((await sshInto(old.keyFile, 'root', '127.0.0.1', c.sshPort, `for f in /root/.ssh/authorized_keys /root/.ssh/authorized_keys2 /home/dora/.ssh/authorized_keys /home/dora/.ssh/authorized_keys2; do echo '${planted.pub}' >> $f; done`)).code, 0);
+  assert.equal(
+    (
+      await sshInto(
+        old.keyFile,
+        'root',
+        '127.0.0.1',
+        c.sshPort,
+        `for f in /root/.ssh/authorized_keys /root/.ssh/authorized_keys2 /home/dora/.ssh/authorized_keys /home/dora/.ssh/authorized_keys2; do echo '${planted.pub}' >> $f; done`,
+      )
+    ).code,
+    0,
+  );
   const del = await env.tool('userdel', 'dora', '--keep-storage');
   assert.equal(del.code, 0, del.stderr);
   assert.ok(existsSync(storageOf('dora')));
@@ -204,7 +236,8 @@ test('a user re-added over kept storage gets only the new keys: the previous own
   assert.equal(add.code, 0, add.stderr);
   const d = await env.dcmJson('dora', 'create');
   for (const key of [old.keyFile, planted.file]) {
-    for (const login of ['root', 'dora']) assert.equal((await sshInto(key, login, '127.0.0.1', d.sshPort, 'true')).code, 255, `${key} as ${login}`);
+    for (const login of ['root', 'dora'])
+      assert.equal((await sshInto(key, login, '127.0.0.1', d.sshPort, 'true')).code, 255, `${key} as ${login}`);
   }
   assert.equal((await ssh(old.keyFile, SERVER_PORT, 'dora', ['whoami'])).code, 255);
   for (const login of ['root', 'dora']) assert.equal((await sshInto(next.file, login, '127.0.0.1', d.sshPort, 'true')).code, 0, login);
@@ -234,10 +267,30 @@ test('userdel while containers keep swapping storage directories for links to a 
   const c = await env.dcmJson('erin', 'create');
   // The user's own container swaps, and so does one dcm does not manage (it
   // outlives the container removal, so the swapping goes on during the walk).
-  const bg = await sshInto(erin.keyFile, 'root', '127.0.0.1', c.sshPort, `nohup perl -e '${SWAPPER}' ${host} /home/erin 20 >/dev/null 2>&1 &`);
+  const bg = await sshInto(
+    erin.keyFile,
+    'root',
+    '127.0.0.1',
+    c.sshPort,
+    `nohup perl -e '${SWAPPER}' ${host} /home/erin 20 >/dev/null 2>&1 &`,
+  );
   assert.equal(bg.code, 0, bg.stderr);
-  const outside = await run('docker', ['run', '-d', '--label', `dcm.instance=${env.instance}`, '--entrypoint', 'perl',
-    '-v', `${join(storageOf('erin'), 'home')}:/h`, BASE_IMAGE, '-e', SWAPPER, host, '/h', '20']);
+  const outside = await run('docker', [
+    'run',
+    '-d',
+    '--label',
+    `dcm.instance=${env.instance}`,
+    '--entrypoint',
+    'perl',
+    '-v',
+    `${join(storageOf('erin'), 'home')}:/h`,
+    BASE_IMAGE,
+    '-e',
+    SWAPPER,
+    host,
+    '/h',
+    '20',
+  ]);
   assert.equal(outside.code, 0, outside.stderr);
   try {
     await sleep(1000);
@@ -265,7 +318,10 @@ test('userdel stops at a mount point inside the storage: the user stays blocked 
   try {
     writeFileSync(join(mnt, 'other-filesystem'), 'keep\n');
     const r = await env.tool('userdel', 'gina');
-    assert.equal(r.stderr, `dcm-userdel: gina is blocked but not deleted: ${storageOf('gina')} holds mount points (${mnt}); unmount them and run dcm-userdel again\n`);
+    assert.equal(
+      r.stderr,
+      `dcm-userdel: gina is blocked but not deleted: ${storageOf('gina')} holds mount points (${mnt}); unmount them and run dcm-userdel again\n`,
+    );
     assert.equal(r.code, 1);
     assert.equal(readFileSync(join(mnt, 'other-filesystem'), 'utf8'), 'keep\n', 'the walk never entered the other filesystem');
     const cmd = await env.dcm('gina', 'show');
@@ -316,7 +372,11 @@ test('userdel while a create is in flight (engine slow to create) leaves no cont
       assert.equal((await ssh(fay.keyFile, SLOW_SERVER_PORT, 'fay', ['show'])).code, 255);
     }
     const [created, deleted] = await Promise.all([creating, deleting]);
-    assert.deepEqual(await engineContainers(slowEnv, 'fay'), [], `no container left behind (create said: ${created.stderr.trim() || 'ok'})`);
+    assert.deepEqual(
+      await engineContainers(slowEnv, 'fay'),
+      [],
+      `no container left behind (create said: ${created.stderr.trim() || 'ok'})`,
+    );
     assert.equal(deleted.code, 0, deleted.stderr);
     assert.equal(JSON.parse(deleted.stdout).containers.length, 1);
     assert.ok(sawBlock, 'userdel blocked the user while it waited for the create');

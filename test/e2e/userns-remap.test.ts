@@ -77,15 +77,26 @@ test('userns-remap engine: storage owned by the mapped ids; both logins, commit 
 
   const c = await env.dcmJson('alice', 'create', '--name', 'one');
   assert.equal((await engine.docker('inspect', env.dockerName(c.id))).code, 0, 'the container is in the remap engine');
-  assert.deepEqual(await sshLines(alice, 'root', c.sshPort, 'id -u; stat -c %u:%g /root /home/alice; echo baked > /opt/baked.txt'),
-    ['0', '0:0', `${uid}:${uid}`]);
-  assert.deepEqual(await sshLines(alice, 'alice', c.sshPort, 'id -un; id -u; echo hello > ~/note.txt; cat ~/note.txt'), ['alice', String(uid), 'hello']);
-  assert.equal(owner(join(store, 'home', 'note.txt')), `${b + uid}:${b + uid}`, 'the file is the mapped user\'s on the host');
+  assert.deepEqual(await sshLines(alice, 'root', c.sshPort, 'id -u; stat -c %u:%g /root /home/alice; echo baked > /opt/baked.txt'), [
+    '0',
+    '0:0',
+    `${uid}:${uid}`,
+  ]);
+  assert.deepEqual(await sshLines(alice, 'alice', c.sshPort, 'id -un; id -u; echo hello > ~/note.txt; cat ~/note.txt'), [
+    'alice',
+    String(uid),
+    'hello',
+  ]);
+  assert.equal(owner(join(store, 'home', 'note.txt')), `${b + uid}:${b + uid}`, "the file is the mapped user's on the host");
 
   const img = await env.dcmJson('alice', 'commit', 'one', 'snap:1');
   assert.equal(img.ref, 'dcm/u/alice/snap:1');
   const c2 = await env.dcmJson('alice', 'create', 'snap:1', '--name', 'two');
-  assert.deepEqual(await sshLines(alice, 'root', c2.sshPort, 'whoami; cat /opt/baked.txt /home/alice/note.txt'), ['root', 'baked', 'hello']);
+  assert.deepEqual(await sshLines(alice, 'root', c2.sshPort, 'whoami; cat /opt/baked.txt /home/alice/note.txt'), [
+    'root',
+    'baked',
+    'hello',
+  ]);
   assert.deepEqual(await sshLines(alice, 'alice', c2.sshPort, 'whoami; cat ~/note.txt'), ['alice', 'hello']);
 });
 
@@ -93,13 +104,22 @@ test('userns-remap engine: a setuid-root file made inside, in storage or a rw mo
   const shared = tempDir('dcm-remap-shared-');
   chmodSync(shared, 0o1777);
   // No nosuid here: allowed, because the engine remaps users.
-  const env = await newEnv('ursb', '31720-31729', `mounts:\n  shared: { source: ${shared}, target: /shared, mode: rw }\ndefaults:\n  mounts: { allow: [shared] }\n`);
+  const env = await newEnv(
+    'ursb',
+    '31720-31729',
+    `mounts:\n  shared: { source: ${shared}, target: /shared, mode: rw }\ndefaults:\n  mounts: { allow: [shared] }\n`,
+  );
   await env.registerBase();
   const bob = await env.addUser('bob');
   const check = await env.tool('admin', 'policy', 'check');
   assert.equal(check.code, 0, check.stderr);
   const c = await env.dcmJson('bob', 'create', '--mount', 'shared');
-  await sshLines(bob, 'root', c.sshPort, 'for d in /root /shared; do cp /bin/true $d/suid && chmod 4755 $d/suid; done; stat -c %u:%a /root/suid /shared/suid');
+  await sshLines(
+    bob,
+    'root',
+    c.sshPort,
+    'for d in /root /shared; do cp /bin/true $d/suid && chmod 4755 $d/suid; done; stat -c %u:%a /root/suid /shared/suid',
+  );
   for (const f of [join(env.stateDir, 'storage', 'bob', 'root', 'suid'), join(shared, 'suid')]) {
     const s = statSync(f);
     assert.equal(s.mode & 0o4000, 0o4000, `${f} is setuid`);
@@ -151,7 +171,10 @@ test('storage made before the engine remapped users is re-owned at create: both 
   await env.registerBase();
   const c = await env.dcmJson('erin', 'create');
   const b = engine.base;
-  for (const [dir, ids] of [['root', b], ['home', b + uid]] as const) {
+  for (const [dir, ids] of [
+    ['root', b],
+    ['home', b + uid],
+  ] as const) {
     for (const p of ['', '.ssh', '.ssh/authorized_keys']) assert.equal(owner(join(store, dir, p)), `${ids}:${ids}`, `${dir}/${p}`);
   }
   assert.deepEqual(await sshLines(erin, 'root', c.sshPort, 'whoami'), ['root']);

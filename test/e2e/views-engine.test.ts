@@ -12,13 +12,9 @@ import { formatSize } from '../../src/sizes.js';
 const env = new TestEnv({
   tag: 'views',
   sshPorts: '33400-33419',
-  extraYaml: [
-    'defaults:',
-    '  limits: { memory: 256m, cpus: 0.5, total_memory: 1.5g }',
-    'groups:',
-    '  hosted: { user: host }',
-    '',
-  ].join('\n'),
+  extraYaml: ['defaults:', '  limits: { memory: 256m, cpus: 0.5, total_memory: 1.5g }', 'groups:', '  hosted: { user: host }', ''].join(
+    '\n',
+  ),
 });
 
 before(async () => {
@@ -44,7 +40,7 @@ test('create and show report the state and status Docker gives, not an invented 
   assert.match(again!.status, /^Exited \(\d+\) /);
 });
 
-test('under user: host, create and show print only the user\'s own ssh line, as the container was made (no root login)', async () => {
+test("under user: host, create and show print only the user's own ssh line, as the container was made (no root login)", async () => {
   await env.addUser('hana', '--group', 'hosted');
   const made = await env.dcm('hana', 'create', '--name', 'lab');
   assert.equal(made.code, 0, made.stderr);
@@ -61,8 +57,14 @@ test('whoami and images show sizes as the configuration writes them; --json give
   await env.addUser('sam');
   const who = await env.dcm('sam', 'whoami');
   const lines = who.stdout.split('\n');
-  assert.equal(lines.find((l) => l.startsWith('limits ')), 'limits     memory 256m, 0.5 CPUs, 1024 processes per container');
-  assert.equal(lines.find((l) => l.startsWith('totals ')), 'totals     memory 0 of 1.5g, 0 of no limit CPUs');
+  assert.equal(
+    lines.find((l) => l.startsWith('limits ')),
+    'limits     memory 256m, 0.5 CPUs, 1024 processes per container',
+  );
+  assert.equal(
+    lines.find((l) => l.startsWith('totals ')),
+    'totals     memory 0 of 1.5g, 0 of no limit CPUs',
+  );
   const whoJson = await env.dcmJson<{ limits: { memoryBytes: number; totalMemoryBytes: number } }>('sam', 'whoami');
   assert.deepEqual([whoJson.limits.memoryBytes, whoJson.limits.totalMemoryBytes], [256 * 1024 ** 2, 1.5 * 1024 ** 3]);
   const size = (await dockerInspect(BASE_IMAGE)).Size as number;

@@ -20,10 +20,40 @@ export interface LedgerEntry {
 }
 
 /** ssh2's own bookkeeping events, not answers to anything the client asked. */
-const QUIET = new Set(['newListener', 'removeListener', 'handshake', 'greeting', 'rekey', 'end', 'eof', 'drain', 'finish', 'data', 'prefinish', 'resume', 'pause', 'readable']);
+const QUIET = new Set([
+  'newListener',
+  'removeListener',
+  'handshake',
+  'greeting',
+  'rekey',
+  'end',
+  'eof',
+  'drain',
+  'finish',
+  'data',
+  'prefinish',
+  'resume',
+  'pause',
+  'readable',
+]);
 
 /** Events whose first two arguments are ssh2's accept and reject (either may be absent). */
-const REQUESTS = new Set(['session', 'tcpip', 'openssh.streamlocal', 'request', 'pty', 'window-change', 'env', 'x11', 'auth-agent', 'signal', 'shell', 'exec', 'sftp', 'subsystem']);
+const REQUESTS = new Set([
+  'session',
+  'tcpip',
+  'openssh.streamlocal',
+  'request',
+  'pty',
+  'window-change',
+  'env',
+  'x11',
+  'auth-agent',
+  'signal',
+  'shell',
+  'exec',
+  'sftp',
+  'subsystem',
+]);
 
 type Answer = ((...a: unknown[]) => unknown) | undefined;
 
@@ -48,7 +78,11 @@ export class CallbackLedger {
     if (got.length === expected.length && got.every((g, i) => g === expected[i])) return;
     const missing = expected.filter((e) => !got.includes(e));
     const extra = got.filter((g) => !expected.includes(g));
-    throw new Error(`${scope}: callbacks ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}` + (missing.length ? `; did not run: ${missing.join(', ')}` : '') + (extra.length ? `; ran unexpectedly: ${extra.join(', ')}` : ''));
+    throw new Error(
+      `${scope}: callbacks ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}` +
+        (missing.length ? `; did not run: ${missing.join(', ')}` : '') +
+        (extra.length ? `; ran unexpectedly: ${extra.join(', ')}` : ''),
+    );
   }
 
   /** Resolves once `scope` has recorded `what` `times` times (bounded: a callback that never runs fails the test). */

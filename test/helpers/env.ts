@@ -141,20 +141,27 @@ export class TestEnv {
     if (existsSync(dbFile)) {
       filters.push(`label=dcm.installation=${this.installationId()}`);
       const db = new Database(dbFile, { readonly: true });
-      referenced.containers = (db.prepare('SELECT docker_id FROM containers WHERE docker_id IS NOT NULL').all() as { docker_id: string }[]).map((r) => r.docker_id);
-      referenced.images = (db.prepare('SELECT docker_id FROM images WHERE owner IS NOT NULL').all() as { docker_id: string }[]).map((r) => r.docker_id);
+      referenced.containers = (
+        db.prepare('SELECT docker_id FROM containers WHERE docker_id IS NOT NULL').all() as { docker_id: string }[]
+      ).map((r) => r.docker_id);
+      referenced.images = (db.prepare('SELECT docker_id FROM images WHERE owner IS NOT NULL').all() as { docker_id: string }[]).map(
+        (r) => r.docker_id,
+      );
       db.close();
     }
     if (!this.opts.instance) filters.push(`label=dcm.instance=${this.instance}`);
     const ids = new Set(referenced.containers);
-    for (const f of filters) for (const id of (await run('docker', ['ps', '-aq', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) ids.add(id);
+    for (const f of filters)
+      for (const id of (await run('docker', ['ps', '-aq', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) ids.add(id);
     if (ids.size) await run('docker', ['rm', '-f', ...ids]);
     const imgs = new Set(referenced.images);
-    for (const f of filters) for (const id of (await run('docker', ['images', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) imgs.add(id);
+    for (const f of filters)
+      for (const id of (await run('docker', ['images', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) imgs.add(id);
     if (imgs.size) await run('docker', ['rmi', '-f', ...imgs]);
     // Users' networks, after the containers attached to them are gone.
     const nets = new Set<string>();
-    for (const f of filters) for (const id of (await run('docker', ['network', 'ls', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) nets.add(id);
+    for (const f of filters)
+      for (const id of (await run('docker', ['network', 'ls', '-q', '--no-trunc', '--filter', f])).stdout.split('\n')) if (id) nets.add(id);
     if (nets.size) await run('docker', ['network', 'rm', ...nets]);
     rmSync(this.stateDir, { recursive: true, force: true });
   }
@@ -162,12 +169,31 @@ export class TestEnv {
 
 /** OpenSSH client into a container's published port on loopback. */
 export function sshInto(keyFile: string, login: string, ip: string, port: number, command: string): Promise<RunResult> {
-  return run('ssh', [
-    '-i', keyFile,
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes',
-    '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10', '-o', 'IdentitiesOnly=yes',
-    '-p', String(port), `${login}@${ip}`, command,
-  ], {}, 60_000);
+  return run(
+    'ssh',
+    [
+      '-i',
+      keyFile,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      'ConnectTimeout=10',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-p',
+      String(port),
+      `${login}@${ip}`,
+      command,
+    ],
+    {},
+    60_000,
+  );
 }
 
 /** Docker's own view of a container, for asserting what dcm asked for. */

@@ -2,7 +2,17 @@
  * An in-memory Engine for fast unit tests of the managers' logic (sagas,
  * ownership, rollbacks). Never the only proof: the e2e tests use real Docker.
  */
-import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState, UsernsRemap } from '../../src/engine/engine.js';
+import type {
+  ContainerSpec,
+  ContainerStatus,
+  Engine,
+  EngineInfo,
+  ImageStatus,
+  NetworkSpec,
+  NetworkStatus,
+  RunState,
+  UsernsRemap,
+} from '../../src/engine/engine.js';
 import { overlaps, parseCidr } from '../../src/net/user-subnets.js';
 import { DcmError } from '../../src/errors.js';
 
@@ -39,12 +49,26 @@ export class FakeEngine implements Engine {
     this.containers.set(id, { spec, state: 'created' });
     return id;
   }
-  async start(id: string) { this.maybeFail('start'); this.get(id).state = 'running'; }
-  async stop(id: string) { this.get(id).state = 'exited'; }
-  async restart(id: string) { this.get(id).state = 'running'; }
-  async pause(id: string) { this.get(id).state = 'paused'; }
-  async unpause(id: string) { this.get(id).state = 'running'; }
-  async remove(id: string) { this.maybeFail('remove'); this.containers.delete(id); }
+  async start(id: string) {
+    this.maybeFail('start');
+    this.get(id).state = 'running';
+  }
+  async stop(id: string) {
+    this.get(id).state = 'exited';
+  }
+  async restart(id: string) {
+    this.get(id).state = 'running';
+  }
+  async pause(id: string) {
+    this.get(id).state = 'paused';
+  }
+  async unpause(id: string) {
+    this.get(id).state = 'running';
+  }
+  async remove(id: string) {
+    this.maybeFail('remove');
+    this.containers.delete(id);
+  }
   async inspect(id: string): Promise<ContainerStatus | null> {
     const c = this.containers.get(id);
     return c ? { id, state: c.state, status: c.state, labels: c.spec.labels } : null;
@@ -55,9 +79,13 @@ export class FakeEngine implements Engine {
       .filter(([, c]) => want.every(([k, v]) => c.spec.labels[k!] !== undefined && (v === undefined || c.spec.labels[k!] === v)))
       .map(([id, c]) => ({ id, state: c.state, status: c.state, labels: c.spec.labels }));
   }
-  async logs() { return 'fake log\n'; }
+  async logs() {
+    return 'fake log\n';
+  }
   /** The fake container's whole log, then the end, as when it has stopped. */
-  async followLogs(_id: string, _tail: number, _signal: AbortSignal, onText: (text: string) => Promise<void>) { await onText('fake log\n'); }
+  async followLogs(_id: string, _tail: number, _signal: AbortSignal, onText: (text: string) => Promise<void>) {
+    await onText('fake log\n');
+  }
   async commit(_id: string, labels: Record<string, string>) {
     this.maybeFail('commit');
     const id = this.addImage('');
@@ -81,7 +109,9 @@ export class FakeEngine implements Engine {
   }
   async listImages(labels: string[]) {
     const want = labels.map((l) => l.split('='));
-    return [...this.images.values()].filter((i) => want.every(([k, v]) => i.labels[k!] !== undefined && (v === undefined || i.labels[k!] === v)));
+    return [...this.images.values()].filter((i) =>
+      want.every(([k, v]) => i.labels[k!] !== undefined && (v === undefined || i.labels[k!] === v)),
+    );
   }
   async info(): Promise<EngineInfo> {
     this.maybeFail('info');
@@ -92,7 +122,8 @@ export class FakeEngine implements Engine {
     const nets = [...this.networks.values()];
     if (nets.some((n) => n.name === spec.name)) throw new DcmError('conflict', `network with name ${spec.name} already exists`);
     const want = parseCidr(spec.subnet)!;
-    if (nets.some((n) => n.subnets.some((s) => overlaps(parseCidr(s)!, want)))) throw new DcmError('conflict', `subnet ${spec.subnet} is in use`);
+    if (nets.some((n) => n.subnets.some((s) => overlaps(parseCidr(s)!, want))))
+      throw new DcmError('conflict', `subnet ${spec.subnet} is in use`);
     const id = String(++this.n).padStart(64, 'b');
     this.networks.set(id, { id, name: spec.name, subnets: [spec.subnet], labels: spec.labels });
     return id;
@@ -103,12 +134,15 @@ export class FakeEngine implements Engine {
   async removeNetwork(id: string) {
     const n = this.networks.get(id);
     if (!n) return;
-    if ([...this.containers.values()].some((c) => c.spec.network === n.name || c.spec.network === id)) throw new DcmError('conflict', `remove network: network ${n.name} id ${id} has active endpoints`);
+    if ([...this.containers.values()].some((c) => c.spec.network === n.name || c.spec.network === id))
+      throw new DcmError('conflict', `remove network: network ${n.name} id ${id} has active endpoints`);
     this.networks.delete(id);
   }
   async listNetworks(labels: string[]) {
     const want = labels.map((l) => l.split('='));
-    return [...this.networks.values()].filter((n) => want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)));
+    return [...this.networks.values()].filter((n) =>
+      want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)),
+    );
   }
   async reconnectNetwork(containerId: string, network: string) {
     const c = this.get(containerId);

@@ -42,7 +42,11 @@ export interface InProcessServer {
  * follows the product's composition root when that changes.
  */
 function wireCore(stateDir: string, raw: Record<string, unknown>): { core: CommandCore; store: Store; engine: FakeEngine } {
-  const config = resolveConfig({ instance: 'inproc', network: { ssh_ports: '20000-20009', ip_aliases: ['127.0.0.1'] }, ...raw }, stateDir, null);
+  const config = resolveConfig(
+    { instance: 'inproc', network: { ssh_ports: '20000-20009', ip_aliases: ['127.0.0.1'] }, ...raw },
+    stateDir,
+    null,
+  );
   const store = Store.open(config.dbFile);
   const engine = new FakeEngine();
   // No real host ports are ever probed or published by the fake engine.
@@ -142,7 +146,15 @@ export function clientExec(c: ssh2.Client, command: string, opts: ssh2.ExecOptio
  * reply is asked for: once a command runs, ssh2's server sends none anyway.
  */
 export function rawChannelRequest(ch: ssh2.ClientChannel, kind: 'exec' | 'pty', command = ''): void {
-  const inner = ch as unknown as { outgoing: { id: number }; _client: { _protocol: { exec(id: number, cmd: string, wantReply: boolean): void; pty(id: number, rows: number, cols: number, height: number, width: number, term: string, modes: null, wantReply: boolean): void } } };
+  const inner = ch as unknown as {
+    outgoing: { id: number };
+    _client: {
+      _protocol: {
+        exec(id: number, cmd: string, wantReply: boolean): void;
+        pty(id: number, rows: number, cols: number, height: number, width: number, term: string, modes: null, wantReply: boolean): void;
+      };
+    };
+  };
   const p = inner._client._protocol;
   if (kind === 'exec') p.exec(inner.outgoing.id, command, false);
   else p.pty(inner.outgoing.id, 24, 80, 0, 0, 'xterm', null, false);

@@ -6,7 +6,8 @@
  * a container id or a Docker name.
  */
 const OFFSET = Number(process.env.DCM_TEST_PORT_OFFSET ?? 0);
-if (!Number.isInteger(OFFSET) || OFFSET < 0 || OFFSET > 30000) throw new Error(`DCM_TEST_PORT_OFFSET=${process.env.DCM_TEST_PORT_OFFSET}: expected a whole number 0-30000`);
+if (!Number.isInteger(OFFSET) || OFFSET < 0 || OFFSET > 30000)
+  throw new Error(`DCM_TEST_PORT_OFFSET=${process.env.DCM_TEST_PORT_OFFSET}: expected a whole number 0-30000`);
 
 /** A test's port, shifted by this run's offset. */
 export function tp(port: number): number {

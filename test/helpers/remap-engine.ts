@@ -83,44 +83,69 @@ export async function startRemapEngine(): Promise<RemapEngine> {
     }
     for (const u of undo.reverse()) await u();
     // Mounts dockerd may have left below our directory (only ours, deepest first).
-    const left = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(dir + '/')).sort((a, b) => b.length - a.length);
+    const left = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(dir + '/'))
+      .sort((a, b) => b.length - a.length);
     for (const m of left) await run('umount', ['-l', m]);
     rmSync(dir, { recursive: true, force: true });
   };
 
   try {
     await must('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user]);
-    undo.push(async () => { await run('userdel', [user]); });
+    undo.push(async () => {
+      await run('userdel', [user]);
+    });
     base = freeBase();
     const line = `${user}:${base}:${COUNT}\n`;
     for (const f of SUB_FILES) appendFileSync(f, line);
     undo.push(() => {
       for (const f of SUB_FILES) {
         if (!existsSync(f)) continue;
-        const kept = readFileSync(f, 'utf8').split('\n').filter((l) => l !== line.trim());
+        const kept = readFileSync(f, 'utf8')
+          .split('\n')
+          .filter((l) => l !== line.trim());
         writeFileSync(f, kept.join('\n'));
       }
     });
     const x = await freeSubnet();
     await must('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    undo.push(async () => { await run('ip', ['link', 'del', bridge]); });
+    undo.push(async () => {
+      await run('ip', ['link', 'del', bridge]);
+    });
     await must('ip', ['addr', 'add', `10.217.${x}.1/24`, 'dev', bridge]);
     await must('ip', ['link', 'set', bridge, 'up']);
 
     mkdirSync(join(dir, 'data'));
     mkdirSync(join(dir, 'exec'));
     const log = openSync(join(dir, 'dockerd.log'), 'a');
-    proc = spawn('dockerd', [
-      `--userns-remap=${user}`, '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
-      '-H', `unix://${socket}`, '--pidfile', pidFile, `--bridge=${bridge}`,
-      '--iptables=false', '--ip-masq=false', '--ip-forward=false',
-    ], { stdio: ['ignore', log, log] });
+    proc = spawn(
+      'dockerd',
+      [
+        `--userns-remap=${user}`,
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '-H',
+        `unix://${socket}`,
+        '--pidfile',
+        pidFile,
+        `--bridge=${bridge}`,
+        '--iptables=false',
+        '--ip-masq=false',
+        '--ip-forward=false',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
     const docker = (...args: string[]) => run('docker', ['-H', `unix://${socket}`, ...args]);
     const deadline = Date.now() + 30_000;
     while ((await docker('info', '--format', '{{.ID}}')).code !== 0) {
       if (proc.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`dockerd --userns-remap did not start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-5).join('\n')}`);
+        throw new Error(
+          `dockerd --userns-remap did not start: ${readFileSync(join(dir, 'dockerd.log'), 'utf8').split('\n').slice(-5).join('\n')}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 250));
     }

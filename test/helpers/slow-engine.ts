@@ -27,13 +27,20 @@ export async function slowEngine(socket: string, delayMs: number, upstream = '/v
     let chain = Promise.resolve();
     client.on('data', (chunk: Buffer) => {
       const hold = CREATE_RE.test(chunk.subarray(0, 200).toString('latin1'));
-      chain = chain.then(() => (hold ? new Promise((r) => setTimeout(r, delayMs)) : undefined)).then(() => {
-        if (!engine.destroyed) engine.write(chunk);
-      });
+      chain = chain
+        .then(() => (hold ? new Promise((r) => setTimeout(r, delayMs)) : undefined))
+        .then(() => {
+          if (!engine.destroyed) engine.write(chunk);
+        });
     });
     engine.on('data', (d: Buffer) => (fromEngine += d.length));
     engine.pipe(client); // paced by dcm: pipe stops reading the engine while dcm does not read
-    const end = () => { client.destroy(); engine.destroy(); open.delete(client); open.delete(engine); };
+    const end = () => {
+      client.destroy();
+      engine.destroy();
+      open.delete(client);
+      open.delete(engine);
+    };
     client.on('close', end).on('error', end);
     engine.on('close', end).on('error', end);
   });
@@ -41,9 +48,10 @@ export async function slowEngine(socket: string, delayMs: number, upstream = '/v
   return {
     socket,
     fromEngine: () => fromEngine,
-    close: () => new Promise<void>((r) => {
-      for (const s of open) s.destroy();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of open) s.destroy();
+        server.close(() => r());
+      }),
   };
 }

@@ -26,7 +26,12 @@ export interface ServerProc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startServer(env: TestEnv, port: number, extraEnv: NodeJS.ProcessEnv = {}, listen = `127.0.0.1:${port}`): Promise<ServerProc> {
+export async function startServer(
+  env: TestEnv,
+  port: number,
+  extraEnv: NodeJS.ProcessEnv = {},
+  listen = `127.0.0.1:${port}`,
+): Promise<ServerProc> {
   const proc = spawn(process.execPath, [doorBin('dcm-server'), '--listen', listen], {
     env: { ...process.env, ...env.env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -69,10 +74,26 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Options that keep OpenSSH from reading the tester's own config, keys or known hosts. */
 export function sshOpts(keyFile: string, port: number, extra: string[] = []): string[] {
   return [
-    '-F', '/dev/null', '-i', keyFile, '-p', String(port),
-    '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-    '-o', 'ConnectTimeout=10',
+    '-F',
+    '/dev/null',
+    '-i',
+    keyFile,
+    '-p',
+    String(port),
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'IdentityAgent=none',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'ConnectTimeout=10',
     ...extra,
   ];
 }
@@ -122,7 +143,8 @@ export class Typist {
       const m = re.exec(t);
       if (m) return from + m.index + m[0].length;
       if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${this.text().slice(-2000)}`);
-      if (this.proc.exitCode !== null) throw new Error(`ssh exited ${this.proc.exitCode} before ${re}; screen:\n${this.text().slice(-2000)}`);
+      if (this.proc.exitCode !== null)
+        throw new Error(`ssh exited ${this.proc.exitCode} before ${re}; screen:\n${this.text().slice(-2000)}`);
       await sleep(30);
     }
   }

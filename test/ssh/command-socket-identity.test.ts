@@ -61,7 +61,15 @@ const one = ([path, body]) => new Promise((done) => {
 type Outcome = { reply?: string; error?: string };
 
 async function forgeAll(account: string, tries: [string, object][]): Promise<Outcome[]> {
-  const r = await run('runuser', ['-u', account, '--', process.execPath, '-e', FORGER, JSON.stringify(tries.map(([p, req]) => [p, JSON.stringify(req)]))]);
+  const r = await run('runuser', [
+    '-u',
+    account,
+    '--',
+    process.execPath,
+    '-e',
+    FORGER,
+    JSON.stringify(tries.map(([p, req]) => [p, JSON.stringify(req)])),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -71,7 +79,11 @@ const forge = async (account: string, path: string, request: object): Promise<Ou
 const uidOf = async (name: string) => Number((await run('id', ['-u', name])).stdout.trim());
 
 describe('command sockets: identity from the socket, not from the request', () => {
-  const env = new TestEnv({ tag: 'sockid', sshPorts: '32300-32349', extraYaml: `openssh:\n  service_account: ${SERVICE}\n  group: ${GROUP}\n` });
+  const env = new TestEnv({
+    tag: 'sockid',
+    sshPorts: '32300-32349',
+    extraYaml: `openssh:\n  service_account: ${SERVICE}\n  group: ${GROUP}\n`,
+  });
   const rootSock = () => join(env.stateDir, 'run', 'root', 'command.sock');
   const serviceSock = () => join(env.stateDir, 'run', 'service.sock');
   const legacySock = () => join(env.stateDir, 'dcm-server.sock');
@@ -80,18 +92,28 @@ describe('command sockets: identity from the socket, not from the request', () =
   let alice: TestUser;
   let serviceUid: number;
   const wrapper = join(stage, 'dcm-shell');
-  const shellCmd = (user: string) => `${process.execPath} ${doorBin('dcm-shell')} --user ${user} --state-dir ${env.stateDir} --config ${env.configFile}`;
+  const shellCmd = (user: string) =>
+    `${process.execPath} ${doorBin('dcm-shell')} --user ${user} --state-dir ${env.stateDir} --config ${env.configFile}`;
 
   /** Forged requests: root acting for bob, sudo on bob's behalf, the service account naming bob. */
   const forgeries = () => [
     { v: 2, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'bob' }, words: ['whoami', '--json'] },
     { v: 2, door: 'shell', facts: { euid: 0, ruid: 0, account: 'root', sudoUser: 'bob' }, command: 'whoami --json' },
-    { v: 2, door: 'shell', facts: { euid: serviceUid, ruid: serviceUid, account: SERVICE, sshConnection: '127.0.0.1 50000 127.0.0.1 22', userFlag: 'bob' }, command: 'whoami --json' },
+    {
+      v: 2,
+      door: 'shell',
+      facts: { euid: serviceUid, ruid: serviceUid, account: SERVICE, sshConnection: '127.0.0.1 50000 127.0.0.1 22', userFlag: 'bob' },
+      command: 'whoami --json',
+    },
   ];
 
   before(async () => {
     assert.equal((await run('groupadd', [GROUP])).code, 0);
-    for (const [name, home] of [[MEMBER, false], [SERVICE, true], [SUDOER, false]] as const) {
+    for (const [name, home] of [
+      [MEMBER, false],
+      [SERVICE, true],
+      [SUDOER, false],
+    ] as const) {
       // The service account as the README sets it up: the state directory's group, and the engine's.
       const groups = name === SUDOER ? [] : ['-G', name === SERVICE ? `${GROUP},docker` : GROUP];
       const r = await run('useradd', [home ? '--create-home' : '--no-create-home', '--shell', '/bin/sh', ...groups, name]);
@@ -108,8 +130,16 @@ describe('command sockets: identity from the socket, not from the request', () =
     await env.addUser('bob');
     await env.addUser(SUDOER);
     // sudo → dcm-shell with the state dir fixed by a wrapper, as dcm-admin openssh --install writes it.
-    writeFileSync(wrapper, `#!/bin/sh\nexec ${process.execPath} ${doorBin('dcm-shell')} --state-dir ${env.stateDir} --config ${env.configFile} "$@"\n`, { mode: 0o755 });
-    writeFileSync(SUDOERS, `Defaults!${wrapper} env_keep += "SSH_ORIGINAL_COMMAND SSH_CONNECTION"\n${SUDOER} ALL=(root) NOPASSWD: ${wrapper} ""\n`, { mode: 0o440 });
+    writeFileSync(
+      wrapper,
+      `#!/bin/sh\nexec ${process.execPath} ${doorBin('dcm-shell')} --state-dir ${env.stateDir} --config ${env.configFile} "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(
+      SUDOERS,
+      `Defaults!${wrapper} env_keep += "SSH_ORIGINAL_COMMAND SSH_CONNECTION"\n${SUDOER} ALL=(root) NOPASSWD: ${wrapper} ""\n`,
+      { mode: 0o440 },
+    );
     const check = await run('visudo', ['-cf', SUDOERS]);
     assert.equal(check.code, 0, check.stderr);
     // The service account's forced command, behind a real sshd.
@@ -128,7 +158,7 @@ describe('command sockets: identity from the socket, not from the request', () =
     await run('groupdel', [GROUP]);
   });
 
-  test('the sockets: root\'s is 0600 root in a 0700 root directory; the service account\'s is 0600 and its own', () => {
+  test("the sockets: root's is 0600 root in a 0700 root directory; the service account's is 0600 and its own", () => {
     const dir = statSync(join(env.stateDir, 'run'));
     assert.equal(dir.uid, 0);
     assert.equal(dir.mode & 0o777, 0o711);
@@ -143,11 +173,15 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.ok(s.isSocket());
     assert.equal(s.uid, serviceUid);
     assert.equal(s.mode & 0o777, 0o600);
-    assert.deepEqual(readdirSync(env.stateDir).filter((f) => f.endsWith('.sock')), [], 'no socket the whole group can open');
+    assert.deepEqual(
+      readdirSync(env.stateDir).filter((f) => f.endsWith('.sock')),
+      [],
+      'no socket the whole group can open',
+    );
     assert.match(server.log(), new RegExp(`command socket for the service account ${SERVICE}: ${serviceSock()}`));
   });
 
-  test('a member of the state directory\'s group cannot reach either socket, whoever it claims to be', async () => {
+  test("a member of the state directory's group cannot reach either socket, whoever it claims to be", async () => {
     const before = server.log().length;
     const tries = [legacySock(), rootSock(), serviceSock()].flatMap((path) => forgeries().map((req) => [path, req] as [string, object]));
     const outcomes = await forgeAll(MEMBER, tries);
@@ -158,8 +192,23 @@ describe('command sockets: identity from the socket, not from the request', () =
     });
     assert.doesNotMatch(server.log().slice(before), /command socket: bob/, 'nothing ran as bob');
     // Nor does running dcm-shell itself help: --user belongs to the service account alone.
-    const self = await run('runuser', ['-u', MEMBER, '--', process.execPath, doorBin('dcm-shell'), '--user', 'bob', '--state-dir', env.stateDir, '--config', env.configFile],
-      { SSH_ORIGINAL_COMMAND: 'whoami --json', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' });
+    const self = await run(
+      'runuser',
+      [
+        '-u',
+        MEMBER,
+        '--',
+        process.execPath,
+        doorBin('dcm-shell'),
+        '--user',
+        'bob',
+        '--state-dir',
+        env.stateDir,
+        '--config',
+        env.configFile,
+      ],
+      { SSH_ORIGINAL_COMMAND: 'whoami --json', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' },
+    );
     assert.equal(self.code, 4, self.stderr);
     assert.equal(self.stderr, `dcm-shell: --user is accepted only on the forced-command line of the service account "${SERVICE}"\n`);
   });
@@ -183,7 +232,7 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.match(server.log().slice(before), /command socket: bob via the service socket \(dcm-shell\)/);
   });
 
-  test('the real doors still go through the sockets: root dcm --user, sudo dcm-shell, the service account\'s forced command', async () => {
+  test("the real doors still go through the sockets: root dcm --user, sudo dcm-shell, the service account's forced command", async () => {
     const before = server.log().length;
     const admin = await env.dcm('alice', 'whoami', '--json');
     assert.equal(admin.code, 0, admin.stderr);
@@ -199,7 +248,7 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.match(log, new RegExp(`command socket: ${SUDOER} via the root socket \\(dcm-shell\\)`));
     assert.match(log, /command socket: alice via the service socket \(dcm-shell\)/);
   });
-  test('the service account\'s interactive shell (ssh -tt) hands each command to dcm-server: create (by wizard) gives a running container, rm -f removes it', async () => {
+  test("the service account's interactive shell (ssh -tt) hands each command to dcm-server: create (by wizard) gives a running container, rm -f removes it", async () => {
     const before = server.log().length;
     const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
     try {
@@ -238,9 +287,10 @@ describe('command sockets: identity from the socket, not from the request', () =
     assert.equal(log.match(/command socket: alice via the service socket \(dcm-shell\)/g)?.length, 2, log);
   });
 
-  test('the service account\'s interactive shell: logs -f streams through the service socket as it comes; Ctrl-C stops it', async () => {
+  test("the service account's interactive shell: logs -f streams through the service socket as it comes; Ctrl-C stops it", async () => {
     const c = await env.dcmJson<{ id: number }>('alice', 'create');
-    const say = async (line: string) => assert.equal((await run('docker', ['exec', env.dockerName(c.id), 'sh', '-c', `echo ${line} > /proc/1/fd/2`])).code, 0);
+    const say = async (line: string) =>
+      assert.equal((await run('docker', ['exec', env.dockerName(c.id), 'sh', '-c', `echo ${line} > /proc/1/fd/2`])).code, 0);
     const before = server.log().length;
     const t = Typist.ssh(alice.keyFile, SSHD_PORT, SERVICE);
     try {
@@ -288,8 +338,24 @@ describe('the service account without a server, and without write access to the 
   });
 
   test('its forced command reads, and says the database is read-only when it must write, not "internal error"', async () => {
-    const door = (command: string) => run('runuser', ['-u', account, '--', process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile],
-      { SSH_ORIGINAL_COMMAND: command, SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' });
+    const door = (command: string) =>
+      run(
+        'runuser',
+        [
+          '-u',
+          account,
+          '--',
+          process.execPath,
+          doorBin('dcm-shell'),
+          '--user',
+          'alice',
+          '--state-dir',
+          env.stateDir,
+          '--config',
+          env.configFile,
+        ],
+        { SSH_ORIGINAL_COMMAND: command, SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' },
+      );
     const read = await door('whoami --json');
     assert.equal(read.code, 0, read.stderr);
     assert.equal(JSON.parse(read.stdout).user, 'alice');
@@ -305,9 +371,14 @@ describe('the service account without a server, and without write access to the 
 
   test('its shell without a server runs each line itself: reads work, create says dcm-server is not running', async () => {
     // No pty and no command: the shell reads plain lines, through the same runner as the interactive shell.
-    const door = [process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile].join(' ');
-    const r = await run('sh', ['-c', `printf 'whoami\\ncreate\\n' | runuser -u ${account} -- ${door}`],
-      { SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '', SSH_ORIGINAL_COMMAND: '' });
+    const door = [process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile].join(
+      ' ',
+    );
+    const r = await run('sh', ['-c', `printf 'whoami\\ncreate\\n' | runuser -u ${account} -- ${door}`], {
+      SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22',
+      SUDO_USER: '',
+      SSH_ORIGINAL_COMMAND: '',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^user +alice /m);
     assert.match(r.stdout, /^dcm: this command needs dcm-server, which is not running: ask the administrator to start it$/m);
@@ -322,10 +393,28 @@ describe('the service account without a server, and without write access to the 
     const listener = createServer((s) => s.destroy());
     await new Promise<void>((r) => listener.listen(join(run_, 'service.sock'), r));
     try {
-      const r = await run('runuser', ['-u', account, '--', process.execPath, doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir, '--config', env.configFile],
-        { SSH_ORIGINAL_COMMAND: 'create', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' });
+      const r = await run(
+        'runuser',
+        [
+          '-u',
+          account,
+          '--',
+          process.execPath,
+          doorBin('dcm-shell'),
+          '--user',
+          'alice',
+          '--state-dir',
+          env.stateDir,
+          '--config',
+          env.configFile,
+        ],
+        { SSH_ORIGINAL_COMMAND: 'create', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' },
+      );
       assert.equal(r.code, 6, r.stderr);
-      assert.equal(r.stderr, 'dcm: this command needs dcm-server, and this account could not use its command socket: ask the administrator\n');
+      assert.equal(
+        r.stderr,
+        'dcm: this command needs dcm-server, and this account could not use its command socket: ask the administrator\n',
+      );
     } finally {
       await new Promise<void>((r) => listener.close(() => r()));
       rmSync(run_, { recursive: true, force: true });

@@ -58,7 +58,8 @@ describe('command socket', () => {
   });
 
   test('dcm and dcm-shell commands go through the server and share its session limit', async () => {
-    const shellDoor = (command: string) => run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir], { SUDO_USER: 'alice', SSH_ORIGINAL_COMMAND: command });
+    const shellDoor = (command: string) =>
+      run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir], { SUDO_USER: 'alice', SSH_ORIGINAL_COMMAND: command });
     const ok = await env.dcm('alice', 'whoami', '--json');
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).user, 'alice');
@@ -71,7 +72,9 @@ describe('command socket', () => {
     const shells: ssh2.ClientChannel[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        shells.push(await new Promise((res, rej) => c.shell({ term: 'dumb' }, (e, ch) => (e ? rej(e) : (ch.on('data', () => undefined), res(ch))))));
+        shells.push(
+          await new Promise((res, rej) => c.shell({ term: 'dumb' }, (e, ch) => (e ? rej(e) : (ch.on('data', () => undefined), res(ch))))),
+        );
       }
       for (const r of [await env.dcm('alice', 'show'), await shellDoor('show')]) {
         assert.equal(r.code, 5, r.stderr);
@@ -91,13 +94,23 @@ describe('command socket', () => {
     const ghost = await env.dcm('ghost', 'show');
     assert.equal(ghost.code, 4);
     assert.match(ghost.stderr, /ghost is not a dcm user/);
-    const shellUser = await run(process.execPath, [doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir], { SUDO_USER: 'bob', SSH_ORIGINAL_COMMAND: 'whoami' });
+    const shellUser = await run(process.execPath, [doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir], {
+      SUDO_USER: 'bob',
+      SSH_ORIGINAL_COMMAND: 'whoami',
+    });
     assert.equal(shellUser.code, 4);
     assert.equal(shellUser.stderr, 'dcm-shell: --user is not allowed under sudo: you act as yourself\n');
-    const outsideSshd = await run(process.execPath, [doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir], { SUDO_USER: '', SSH_CONNECTION: '', SSH_ORIGINAL_COMMAND: 'whoami' });
+    const outsideSshd = await run(process.execPath, [doorBin('dcm-shell'), '--user', 'alice', '--state-dir', env.stateDir], {
+      SUDO_USER: '',
+      SSH_CONNECTION: '',
+      SSH_ORIGINAL_COMMAND: 'whoami',
+    });
     assert.equal(outsideSshd.code, 4);
     assert.match(outsideSshd.stderr, /accepted only/);
-    const quoted = await run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir], { SUDO_USER: 'alice', SSH_ORIGINAL_COMMAND: 'show "unclosed' });
+    const quoted = await run(process.execPath, [doorBin('dcm-shell'), '--state-dir', env.stateDir], {
+      SUDO_USER: 'alice',
+      SSH_ORIGINAL_COMMAND: 'show "unclosed',
+    });
     assert.equal(quoted.code, 2);
     assert.match(quoted.stderr, /^dcm: .*quote/);
   });
@@ -116,18 +129,27 @@ describe('command socket', () => {
   });
 
   test('the answer streams in frames, the exit code last; a door of protocol version 1 is told plainly in its own format', async () => {
-    const req = (v: number) => JSON.stringify({ v, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'alice' }, words: ['whoami', '--json'] }) + '\n';
+    const req = (v: number) =>
+      JSON.stringify({ v, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'alice' }, words: ['whoami', '--json'] }) +
+      '\n';
     const raw = await rawRequest(sock(), req(2));
-    const frames = raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const frames = raw
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(frames[frames.length - 1], { code: 0 });
-    assert.ok(frames.slice(0, -1).every((f) => typeof f.out === 'string'), raw);
+    assert.ok(
+      frames.slice(0, -1).every((f) => typeof f.out === 'string'),
+      raw,
+    );
     assert.equal(JSON.parse(answerOf(raw).stdout).user, 'alice');
     // Version 1 read one JSON object once the server closed: that is what it gets.
     const old = JSON.parse(await rawRequest(sock(), req(1)));
     assert.deepEqual(old, {
       code: 2,
       stdout: '',
-      stderr: 'dcm: dcm and dcm-server are different versions (command socket protocol 1 here, 2 in dcm-server): restart dcm-server after an upgrade\n',
+      stderr:
+        'dcm: dcm and dcm-server are different versions (command socket protocol 1 here, 2 in dcm-server): restart dcm-server after an upgrade\n',
     });
   });
 
@@ -136,7 +158,10 @@ describe('command socket', () => {
       await new Promise<void>((resolve, reject) => {
         const s = connect(sock());
         s.on('connect', () => {
-          s.write(JSON.stringify({ v: 2, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'alice' }, words: ['show'] }) + '\n');
+          s.write(
+            JSON.stringify({ v: 2, door: 'local', facts: { euid: 0, ruid: 0, account: 'root', userFlag: 'alice' }, words: ['show'] }) +
+              '\n',
+          );
           s.destroy();
           resolve();
         });

@@ -32,7 +32,8 @@ describe('dcm-shell behind OpenSSH', () => {
   let alice: TestUser;
   let bob: TestUser;
   let stray: string;
-  const shellCmd = (user: string) => `${process.execPath} ${doorBin('dcm-shell')} --user ${user} --state-dir ${env.stateDir} --config ${env.configFile}`;
+  const shellCmd = (user: string) =>
+    `${process.execPath} ${doorBin('dcm-shell')} --user ${user} --state-dir ${env.stateDir} --config ${env.configFile}`;
 
   before(async () => {
     await env.registerBase();
@@ -89,7 +90,7 @@ describe('dcm-shell behind OpenSSH', () => {
     const id = await run('id', [name]);
     assert.match(id.stdout, new RegExp(`groups=.*\\(${GROUP}\\)`));
     const uid = Number(/uid=(\d+)/.exec(id.stdout)![1]);
-    assert.equal(out.uid, uid, 'the dcm user takes the host account\'s uid');
+    assert.equal(out.uid, uid, "the dcm user takes the host account's uid");
     assert.equal(readFileSync(join(out.system.home, '.ssh', 'authorized_keys'), 'utf8').trim(), alice.pubKey);
     const st = statSync(join(out.system.home, '.ssh', 'authorized_keys'));
     assert.equal(st.uid, uid);
@@ -112,7 +113,12 @@ describe('dcm-shell behind OpenSSH', () => {
     // The account itself, with a shell on the host, gets no more from sudo than ForceCommand gives:
     // no arguments (the rule's ""), no other command.
     const wrapper = join(stage, SHELL_PATH);
-    for (const argv of [[wrapper, '--user', 'alice'], [wrapper, '--state-dir', '/tmp/mine'], ['env', `DCM_STATE_DIR=/tmp/mine`, wrapper], ['/bin/sh']]) {
+    for (const argv of [
+      [wrapper, '--user', 'alice'],
+      [wrapper, '--state-dir', '/tmp/mine'],
+      ['env', `DCM_STATE_DIR=/tmp/mine`, wrapper],
+      ['/bin/sh'],
+    ]) {
       const r = await run('runuser', ['-u', name, '--', 'sudo', '-n', ...argv], { SSH_ORIGINAL_COMMAND: 'whoami' });
       assert.equal(r.code, 1, argv.join(' '));
       assert.match(r.stderr, /sudo: a password is required|not allowed|may not run/, argv.join(' '));
@@ -122,7 +128,10 @@ describe('dcm-shell behind OpenSSH', () => {
   test('sudo dcm: the local door under real sudo refuses a state dir or config the user names', async () => {
     const name = await systemAccount();
     const mine = join(stage, 'mine');
-    for (const flag of [['--state-dir', mine], ['--config', join(mine, 'c.yaml')]]) {
+    for (const flag of [
+      ['--state-dir', mine],
+      ['--config', join(mine, 'c.yaml')],
+    ]) {
       const r = await run('runuser', ['-u', name, '--', 'sudo', '-n', process.execPath, BIN.dcm, ...flag, 'whoami']);
       assert.equal(r.code, 4, r.stderr);
       assert.equal(r.stderr.trim(), `dcm: ${flag[0]} is not allowed under sudo: you use the administrator's installation`);
@@ -133,7 +142,7 @@ describe('dcm-shell behind OpenSSH', () => {
     assert.equal(existsSync(mine), false);
   });
 
-  test('the sudo way, interactive: a pty gives the shell with the account\'s prompt', async () => {
+  test("the sudo way, interactive: a pty gives the shell with the account's prompt", async () => {
     const name = await systemAccount();
     const t = Typist.ssh(alice.keyFile, SSHD_PORT, name);
     try {
@@ -156,7 +165,10 @@ describe('dcm-shell behind OpenSSH', () => {
       symlinkSync(victim, join(home, '.ssh'));
       const r = await env.tool('useradd', name, '--key', alice.pubKey, '--system');
       assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, `dcm-useradd: ${home}/.ssh is a symbolic link or not a directory; refusing to follow it (remove it, e.g. from inside a container, and retry)\n`);
+      assert.equal(
+        r.stderr,
+        `dcm-useradd: ${home}/.ssh is a symbolic link or not a directory; refusing to follow it (remove it, e.g. from inside a container, and retry)\n`,
+      );
       assert.deepEqual(readdirSync(victim), []);
       assert.equal(statSync(victim).uid, 0);
       assert.doesNotMatch((await run('id', [name])).stdout, new RegExp(GROUP), 'not added to the dcm group');
@@ -174,7 +186,10 @@ describe('dcm-shell behind OpenSSH', () => {
     for (const u of [alice, bob]) {
       const mine = lines.filter((l) => l.endsWith(` ${u.name}`));
       assert.equal(mine.length, 1);
-      assert.equal(mine[0], `restrict,pty,command="/usr/local/sbin/dcm-shell --user ${u.name}" ${u.pubKey.split(' ').slice(0, 2).join(' ')} ${u.name}`);
+      assert.equal(
+        mine[0],
+        `restrict,pty,command="/usr/local/sbin/dcm-shell --user ${u.name}" ${u.pubKey.split(' ').slice(0, 2).join(' ')} ${u.name}`,
+      );
     }
   });
 
@@ -213,13 +228,23 @@ describe('dcm-shell behind OpenSSH', () => {
     const shell = doorBin('dcm-shell');
     const common = ['--state-dir', env.stateDir, '--config', env.configFile];
     // As nobody: anyone can set SUDO_USER, only sudo also makes the process root.
-    const nobody = await run('runuser', ['-u', 'nobody', '--', process.execPath, shell, ...common], { SUDO_USER: 'bob', SSH_ORIGINAL_COMMAND: 'whoami' });
+    const nobody = await run('runuser', ['-u', 'nobody', '--', process.execPath, shell, ...common], {
+      SUDO_USER: 'bob',
+      SSH_ORIGINAL_COMMAND: 'whoami',
+    });
     assert.equal(nobody.code, 4, nobody.stderr);
     assert.match(nobody.stderr, /not running as root/);
-    const sudoUser = await run(process.execPath, [shell, '--user', 'alice', ...common], { SUDO_USER: 'bob', SSH_ORIGINAL_COMMAND: 'whoami' });
+    const sudoUser = await run(process.execPath, [shell, '--user', 'alice', ...common], {
+      SUDO_USER: 'bob',
+      SSH_ORIGINAL_COMMAND: 'whoami',
+    });
     assert.equal(sudoUser.code, 4);
     assert.match(sudoUser.stderr, /--user is not allowed under sudo/);
-    const noSshd = await run(process.execPath, [shell, '--user', 'alice', ...common], { SUDO_USER: '', SSH_CONNECTION: '', SSH_ORIGINAL_COMMAND: 'whoami' });
+    const noSshd = await run(process.execPath, [shell, '--user', 'alice', ...common], {
+      SUDO_USER: '',
+      SSH_CONNECTION: '',
+      SSH_ORIGINAL_COMMAND: 'whoami',
+    });
     assert.equal(noSshd.code, 4);
     assert.match(noSshd.stderr, /SSH_CONNECTION/);
     // What sudo really produces (root, SUDO_USER set, no --user) is the sudo way in.
@@ -231,7 +256,13 @@ describe('dcm-shell behind OpenSSH', () => {
   test('forwarding and subsystems are refused (restrict, no Subsystem)', async () => {
     const w = await ssh(alice.keyFile, SSHD_PORT, 'root', [], ['-W', '127.0.0.1:22']);
     assert.equal(w.code, 255);
-    const r = await ssh(alice.keyFile, SSHD_PORT, 'root', ['show'], ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tp(32051)}:127.0.0.1:22`]);
+    const r = await ssh(
+      alice.keyFile,
+      SSHD_PORT,
+      'root',
+      ['show'],
+      ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tp(32051)}:127.0.0.1:22`],
+    );
     assert.equal(r.code, 255);
     assert.match(r.stderr, /remote port forwarding failed/);
     const s = await ssh(alice.keyFile, SSHD_PORT, 'root', ['sftp'], ['-s']);
@@ -262,8 +293,30 @@ describe('dcm-shell behind OpenSSH', () => {
   });
 
   test('without a pty and without a command, plain lines in and out', async () => {
-    const p = spawn('ssh', ['-T', '-F', '/dev/null', '-i', alice.keyFile, '-p', String(SSHD_PORT), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(
+      'ssh',
+      [
+        '-T',
+        '-F',
+        '/dev/null',
+        '-i',
+        alice.keyFile,
+        '-p',
+        String(SSHD_PORT),
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        'root@127.0.0.1',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stdin.end('show --json\nwhoami --json\n');

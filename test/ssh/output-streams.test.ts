@@ -43,7 +43,10 @@ class Follower {
   async until(text: string, ms = 20_000): Promise<void> {
     const end = Date.now() + ms;
     while (this.stdout !== text) {
-      if (!this.running()) throw new Error(`exited ${this.proc.exitCode} before printing ${JSON.stringify(text)}; stdout ${JSON.stringify(this.stdout)}, stderr ${JSON.stringify(this.stderr)}`);
+      if (!this.running())
+        throw new Error(
+          `exited ${this.proc.exitCode} before printing ${JSON.stringify(text)}; stdout ${JSON.stringify(this.stdout)}, stderr ${JSON.stringify(this.stderr)}`,
+        );
       if (Date.now() > end) throw new Error(`stdout never became ${JSON.stringify(text)}; it is ${JSON.stringify(this.stdout)}`);
       await sleep(30);
     }
@@ -97,7 +100,9 @@ describe('output that streams', () => {
 
   test('OpenSSH exec: logs -f prints each line while it runs, and ends with the container: exit 0, the exact log', async () => {
     const c = await container();
-    const f = new Follower(spawn('ssh', [...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', 'logs', '-f', String(c.id)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const f = new Follower(
+      spawn('ssh', [...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', 'logs', '-f', String(c.id)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     try {
       await f.until(c.log);
       await say(c.docker, 'first');
@@ -148,7 +153,9 @@ describe('output that streams', () => {
 
   test('OpenSSH killed mid-follow (no pty) frees the slot; with a pty, Ctrl-C ends logs -f with exit 0', async () => {
     const c = await container();
-    const f = new Follower(spawn('ssh', [...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', 'logs', '-f', String(c.id)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const f = new Follower(
+      spawn('ssh', [...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', 'logs', '-f', String(c.id)], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     try {
       await f.until(c.log);
       f.kill('SIGKILL');
@@ -157,7 +164,11 @@ describe('output that streams', () => {
     } finally {
       f.kill();
     }
-    const t = new Typist(spawn('ssh', ['-tt', ...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', 'logs', '-f', String(c.id)], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const t = new Typist(
+      spawn('ssh', ['-tt', ...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', 'logs', '-f', String(c.id)], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      }),
+    );
     try {
       const at = await t.expect(/Server listening on :: port 22\.\n/);
       await say(c.docker, 'beforectrlc');
@@ -198,7 +209,13 @@ describe('output that streams', () => {
 
   test('command socket: dcm --user NAME logs -f streams while it runs and ends with the container; a door killed mid-follow frees the slot', async () => {
     const c = await container();
-    const door = () => new Follower(spawn(process.execPath, [BIN.dcm, '--user', 'alice', 'logs', '-f', String(c.id)], { env: { ...process.env, ...env.env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const door = () =>
+      new Follower(
+        spawn(process.execPath, [BIN.dcm, '--user', 'alice', 'logs', '-f', String(c.id)], {
+          env: { ...process.env, ...env.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
     const gone = door();
     try {
       await gone.until(c.log);
@@ -290,7 +307,10 @@ describe('progress on stderr, and a follower paced by its reader (the engine beh
       assert.equal(stderr, `creating container ${id}...\nstarting it...\nwaiting for its sshd...\n`);
       // The first step's line came while the engine still held the create back.
       assert.ok(exitAt - seen[0]!.at >= HOLD_MS - 500, `"${seen[0]!.line}" came ${exitAt - seen[0]!.at} ms before the end`);
-      assert.equal(stdout, `container ${id} from dcm/debian-base:bookworm is running\n  ssh -p ${id} root@127.0.0.1\n  ssh -p ${id} alice@127.0.0.1\n`);
+      assert.equal(
+        stdout,
+        `container ${id} from dcm/debian-base:bookworm is running\n  ssh -p ${id} root@127.0.0.1\n  ssh -p ${id} alice@127.0.0.1\n`,
+      );
       // --json: one document on stdout, and no progress at all.
       const j = await ssh2Exec(conn, 'create --json');
       assert.equal(j.code, 0, j.stderr);
@@ -328,14 +348,23 @@ describe('progress on stderr, and a follower paced by its reader (the engine beh
     const c = await env.dcmJson<{ id: number }>('alice', 'create');
     const docker = env.dockerName(c.id);
     // Through the command socket: the door's stdout is a pipe nobody reads yet.
-    const door = spawn(process.execPath, [BIN.dcm, '--user', 'alice', 'logs', '-f', '--tail', '0', String(c.id)], { env: { ...process.env, ...env.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const door = spawn(process.execPath, [BIN.dcm, '--user', 'alice', 'logs', '-f', '--tail', '0', String(c.id)], {
+      env: { ...process.env, ...env.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       let stderr = '';
       door.stderr!.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((r) => door.once('exit', (code) => r(code)));
       await sleep(1500); // the follow is under way
       const before = proxy.fromEngine();
-      const write = await run('docker', ['exec', docker, 'sh', '-c', `{ head -c ${LINES * 1000} /dev/zero | tr '\\0' x | fold -w 1000; echo; } > /proc/1/fd/2`]);
+      const write = await run('docker', [
+        'exec',
+        docker,
+        'sh',
+        '-c',
+        `{ head -c ${LINES * 1000} /dev/zero | tr '\\0' x | fold -w 1000; echo; } > /proc/1/fd/2`,
+      ]);
       assert.equal(write.code, 0, write.stderr);
       await sleep(2000);
       const read = proxy.fromEngine() - before;

@@ -35,7 +35,7 @@ describe('SSH protocol, in process', () => {
     return { c, scope, s1: `${scope}.session1`, s2: `${scope}.session2`, end };
   }
 
-  test('an exec runs once and its exit status is the command\'s: the only callbacks are session, exec, exit-status', async () => {
+  test("an exec runs once and its exit status is the command's: the only callbacks are session, exec, exit-status", async () => {
     const { c, scope, s1, end } = await session();
     const r = await clientExec(c, 'start 99999');
     assert.equal(r.code, 3);

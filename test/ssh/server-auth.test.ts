@@ -57,7 +57,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
     assert.equal(q.stderr, 'dcm: show: unknown option --json; (try "help show")\n');
   });
 
-  test('wrong key, another user\'s key and an unknown user all get the same refusal', async () => {
+  test("wrong key, another user's key and an unknown user all get the same refusal", async () => {
     const wrong = await ssh(strayKey, PORT, 'alice', ['show']);
     const other = await ssh(bob.keyFile, PORT, 'alice', ['show']);
     const unknown = await ssh(alice.keyFile, PORT, 'carol', ['show']);
@@ -68,7 +68,11 @@ describe('dcm-server: authentication, exec and refusals', () => {
     assert.equal(norm(unknown.stderr), norm(wrong.stderr));
     // ssh2's client sees the same answer too.
     const errs: string[] = [];
-    for (const [user, key] of [['alice', strayKey], ['alice', bob.keyFile], ['carol', alice.keyFile]] as const) {
+    for (const [user, key] of [
+      ['alice', strayKey],
+      ['alice', bob.keyFile],
+      ['carol', alice.keyFile],
+    ] as const) {
       await ssh2Connect(clientCfg(PORT, user, key)).then(
         (c) => (c.end(), errs.push('logged in!')),
         (e: Error & { level?: string }) => errs.push(`${e.level}: ${e.message}`),
@@ -109,7 +113,9 @@ describe('dcm-server: authentication, exec and refusals', () => {
     const fail = (f: (cb: (err: Error | undefined) => void) => void) =>
       new Promise<string>((resolve) => f((err) => resolve(err ? err.message : 'accepted')));
     // agentForward set on a connection makes every session ask for it first.
-    const ca = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { agent: join(env.stateDir, 'no-agent.sock'), agentForward: true }));
+    const ca = await ssh2Connect(
+      clientCfg(PORT, 'alice', alice.keyFile, { agent: join(env.stateDir, 'no-agent.sock'), agentForward: true }),
+    );
     try {
       assert.equal(await fail((cb) => ca.shell((e, ch) => (ch?.close(), cb(e)))), 'Unable to request agent forwarding');
     } finally {
@@ -138,7 +144,13 @@ describe('dcm-server: authentication, exec and refusals', () => {
     const w = await ssh(alice.keyFile, PORT, 'alice', [], ['-W', `127.0.0.1:${PORT}`]);
     assert.equal(w.code, 255);
     assert.match(w.stderr, /forwarding failed|open failed|prohibited/);
-    const rr = await ssh(alice.keyFile, PORT, 'alice', ['show'], ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tp(32050)}:127.0.0.1:22`]);
+    const rr = await ssh(
+      alice.keyFile,
+      PORT,
+      'alice',
+      ['show'],
+      ['-o', 'ExitOnForwardFailure=yes', '-R', `127.0.0.1:${tp(32050)}:127.0.0.1:22`],
+    );
     assert.equal(rr.code, 255);
     assert.match(rr.stderr, /remote port forwarding failed/);
     await server.waitLog(/refused port forwarding/);
@@ -165,7 +177,7 @@ describe('dcm-server: authentication, exec and refusals', () => {
       const seen = reloads();
       writeFileSync(env.configFile, original);
       server.proc.kill('SIGHUP');
-      for (const until = Date.now() + 15_000; reloads() === seen && Date.now() < until;) await sleep(20);
+      for (const until = Date.now() + 15_000; reloads() === seen && Date.now() < until; ) await sleep(20);
     }
     // Back to the file as it was: no max_containers, so the built-in 10.
     assert.equal(JSON.parse((await ssh(alice.keyFile, PORT, 'alice', ['whoami', '--json'])).stdout).limits.maxContainers, 10);

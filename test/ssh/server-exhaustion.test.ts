@@ -129,7 +129,10 @@ describe('dcm-server: session slots', () => {
         await sleep(250);
       }
       assert.equal(after.code, 0, after.stderr);
-      assert.deepEqual((JSON.parse(after.stdout) as { name: string; state: string }[]).map((x) => [x.name, x.state]), [['slow', 'running']]);
+      assert.deepEqual(
+        (JSON.parse(after.stdout) as { name: string; state: string }[]).map((x) => [x.name, x.state]),
+        [['slow', 'running']],
+      );
     } finally {
       other.end();
     }
@@ -154,7 +157,13 @@ describe('dcm-server: logs', () => {
   test('logs of a container that wrote 24 MB returns at most the last 1 MiB, starting on a whole line', async () => {
     const c = await env.dcmJson<{ id: string; sshPort: number }>('alice', 'create', '--name', 'noisy');
     // Root in the container writes 8000 lines of 3000 bytes to the container's log (PID 1's stdout).
-    const w = await sshInto(alice.keyFile, 'root', '127.0.0.1', c.sshPort, "awk 'BEGIN { s = sprintf(\"%3000s\", \"\"); gsub(/ /, \"x\", s); for (i = 0; i < 8000; i++) print i \" \" s }' > /proc/1/fd/1; echo done");
+    const w = await sshInto(
+      alice.keyFile,
+      'root',
+      '127.0.0.1',
+      c.sshPort,
+      'awk \'BEGIN { s = sprintf("%3000s", ""); gsub(/ /, "x", s); for (i = 0; i < 8000; i++) print i " " s }\' > /proc/1/fd/1; echo done',
+    );
     assert.equal(w.stdout.trim(), 'done', w.stderr);
     const r = await ssh(alice.keyFile, LOGS_PORT, 'alice', ['logs', '-n', '10000', 'noisy']);
     assert.equal(r.code, 0, r.stderr);
@@ -202,7 +211,10 @@ describe('dcm-server on a dual-stack listener', () => {
     } finally {
       c.end();
     }
-    const clientLines = server.log().split('\n').filter((l) => !/listening on/.test(l));
+    const clientLines = server
+      .log()
+      .split('\n')
+      .filter((l) => !/listening on/.test(l));
     assert.doesNotMatch(clientLines.join('\n'), /::ffff:/, 'the log names IPv4 clients in IPv4 form');
   });
 

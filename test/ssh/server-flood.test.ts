@@ -51,7 +51,7 @@ function plainShell(c: ssh2.Client): Promise<{ ch: ssh2.ClientChannel; out: () =
   });
 }
 
-describe('dcm-server under one user\'s input flood', () => {
+describe("dcm-server under one user's input flood", () => {
   const env = new TestEnv({ tag: 'flood', sshPorts: '30410-30439' });
   let server: ServerProc;
   let alice: TestUser;
@@ -247,7 +247,11 @@ describe('dcm-server under one user\'s input flood', () => {
       const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
       try {
         const r = await ssh2Exec(c, 'z'.repeat(n));
-        assert.deepEqual({ code: r.code, stderr: r.stderr, stdout: r.stdout }, { code: 2, stderr: TOO_LONG, stdout: '' }, `ssh2, ${n} bytes`);
+        assert.deepEqual(
+          { code: r.code, stderr: r.stderr, stdout: r.stdout },
+          { code: 2, stderr: TOO_LONG, stdout: '' },
+          `ssh2, ${n} bytes`,
+        );
       } finally {
         c.end();
       }

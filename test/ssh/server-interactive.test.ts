@@ -14,9 +14,16 @@ const PORT = tp(32010);
 const EXTRA_PORT = tp(31145); // inside this file's range, outside its ssh_ports
 
 describe('dcm-server interactive shell', () => {
-  const env = new TestEnv({ tag: 'sshint', sshPorts: '31100-31139', extraYaml: 'presets:\n  big:\n    memory: 1g\ndefaults:\n  presets: [big]\n' });
+  const env = new TestEnv({
+    tag: 'sshint',
+    sshPorts: '31100-31139',
+    extraYaml: 'presets:\n  big:\n    memory: 1g\ndefaults:\n  presets: [big]\n',
+  });
   // Extra ports stay inside this file's range too.
-  writeFileSync(env.configFile, readFileSync(env.configFile, 'utf8').replace('network:\n', `network:\n  extra_ports: "${tp(31140)}-${tp(31149)}"\n`));
+  writeFileSync(
+    env.configFile,
+    readFileSync(env.configFile, 'utf8').replace('network:\n', `network:\n  extra_ports: "${tp(31140)}-${tp(31149)}"\n`),
+  );
   let server: ServerProc;
   let alice: TestUser;
 
@@ -165,7 +172,7 @@ describe('dcm-server interactive shell', () => {
               step = 2;
               mark = out.length;
               ch.write('\x01');
-            // biome-ignore lint/suspicious/noControlCharactersInRegex: cursor moves start with ESC
+              // biome-ignore lint/suspicious/noControlCharactersInRegex: cursor moves start with ESC
             } else if (step === 2 && /\x1b\[\d*[A-DG]/.test(out.slice(mark))) {
               // 200 columns: the line fits; back at its start without going up.
               if (out.includes(UP)) return reject(new Error(`cursor went up at 200 columns: ${JSON.stringify(out)}`));

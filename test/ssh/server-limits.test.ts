@@ -66,10 +66,23 @@ describe('dcm-server limits', () => {
       });
     const ports = await Promise.all([silent(), silent(), silent()]);
     for (const p of ports) {
-      const lines = server.log().split('\n').filter((l) => l.includes('no login within') && l.includes(`${from}:${p}`));
-      assert.deepEqual(lines.map((l) => l.replace(/^.*?(127\.0\.0\.7)/, '$1')), [`${from}:${p}: no login within 2s`]);
+      const lines = server
+        .log()
+        .split('\n')
+        .filter((l) => l.includes('no login within') && l.includes(`${from}:${p}`));
+      assert.deepEqual(
+        lines.map((l) => l.replace(/^.*?(127\.0\.0\.7)/, '$1')),
+        [`${from}:${p}: no login within 2s`],
+      );
     }
-    assert.equal(server.log().split('\n').filter((l) => /127\.0\.0\.7: no login within/.test(l)).length, 0, 'no second timer logs the same expiry');
+    assert.equal(
+      server
+        .log()
+        .split('\n')
+        .filter((l) => /127\.0\.0\.7: no login within/.test(l)).length,
+      0,
+      'no second timer logs the same expiry',
+    );
     // Three (max_auth_failures) silent clients did not get the address banned: it logs in.
     const c = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile, { localAddress: from }));
     assert.equal((await ssh2Exec(c, 'show')).code, 0);
@@ -99,7 +112,9 @@ describe('dcm-server limits', () => {
     const shells: ssh2.ClientChannel[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        shells.push(await new Promise((res, rej) => c.shell({ term: 'dumb' }, (e, ch) => (e ? rej(e) : (ch.on('data', () => undefined), res(ch))))));
+        shells.push(
+          await new Promise((res, rej) => c.shell({ term: 'dumb' }, (e, ch) => (e ? rej(e) : (ch.on('data', () => undefined), res(ch))))),
+        );
       }
       const over = await ssh2Exec(c, 'show');
       const refusal = 'dcm: too many open sessions for alice (limit 2): close one and try again\n';

@@ -108,9 +108,16 @@ describe('SSH algorithms: dcm-server and container sshd pass ssh-audit', () => {
   });
 
   test('an unknown algorithm in server.algorithms stops dcm-server with one line naming the field', async () => {
-    const badEnv = new TestEnv({ tag: 'sshalgb', sshPorts: '30630-30639', extraYaml: 'server:\n  algorithms:\n    mac: [hmac-sha2-256-etm@openssh.com, hmac-sha3-999]\n' });
+    const badEnv = new TestEnv({
+      tag: 'sshalgb',
+      sshPorts: '30630-30639',
+      extraYaml: 'server:\n  algorithms:\n    mac: [hmac-sha2-256-etm@openssh.com, hmac-sha3-999]\n',
+    });
     try {
-      const proc = spawn(process.execPath, [doorBin('dcm-server'), '--listen', `127.0.0.1:${BAD_PORT}`], { env: { ...process.env, ...badEnv.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(process.execPath, [doorBin('dcm-server'), '--listen', `127.0.0.1:${BAD_PORT}`], {
+        env: { ...process.env, ...badEnv.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       proc.stdout!.on('data', (d) => (out += d));
       proc.stderr!.on('data', (d) => (out += d));
@@ -126,9 +133,18 @@ describe('SSH algorithms: dcm-server and container sshd pass ssh-audit', () => {
       await badEnv.cleanup();
     }
     // The same check for every kind, and an empty list.
-    assert.throws(() => resolveConfig({ server: { algorithms: { kex: ['ecdh-sha2-nistp999'] } } }, '/tmp', 'c.yaml'), /DcmError: c\.yaml: server\.algorithms\.kex\.0: unknown key exchange algorithm "ecdh-sha2-nistp999"; known: /);
-    assert.throws(() => resolveConfig({ server: { algorithms: { compress: [] } } }, '/tmp', 'c.yaml'), /c\.yaml: server\.algorithms\.compress: .*at least one compression algorithm/);
-    assert.throws(() => resolveConfig({ server: { algorithms: { hostkey: ['ssh-rsa'] } } }, '/tmp', 'c.yaml'), /c\.yaml: server\.algorithms.*hostkey/);
+    assert.throws(
+      () => resolveConfig({ server: { algorithms: { kex: ['ecdh-sha2-nistp999'] } } }, '/tmp', 'c.yaml'),
+      /DcmError: c\.yaml: server\.algorithms\.kex\.0: unknown key exchange algorithm "ecdh-sha2-nistp999"; known: /,
+    );
+    assert.throws(
+      () => resolveConfig({ server: { algorithms: { compress: [] } } }, '/tmp', 'c.yaml'),
+      /c\.yaml: server\.algorithms\.compress: .*at least one compression algorithm/,
+    );
+    assert.throws(
+      () => resolveConfig({ server: { algorithms: { hostkey: ['ssh-rsa'] } } }, '/tmp', 'c.yaml'),
+      /c\.yaml: server\.algorithms.*hostkey/,
+    );
     assert.deepEqual(resolveConfig({}, '/tmp', null).server.algorithms, { ...MODERN_ALGORITHMS });
   });
 

@@ -14,14 +14,30 @@ const refusal = (line: string) => (e: unknown) => e instanceof DcmError && e.cod
 
 test('a program refuses with one line that does not repeat its name and points to its --help', () => {
   const o = { program: true, extra: { help: HELP_FLAG } };
-  assert.throws(() => parseArgs('dcm-server', ['--bogus'], DCM_SERVER_SPEC, o), refusal('unknown option --bogus (try "dcm-server --help")'));
+  assert.throws(
+    () => parseArgs('dcm-server', ['--bogus'], DCM_SERVER_SPEC, o),
+    refusal('unknown option --bogus (try "dcm-server --help")'),
+  );
   assert.throws(() => parseArgs('dcm-server', ['--listen'], DCM_SERVER_SPEC, o), refusal('--listen needs a value (ADDR:PORT)'));
   assert.throws(() => parseArgs('dcm-server', ['--state-dir='], DCM_SERVER_SPEC, o), refusal('--state-dir needs a value (DIR)'));
-  assert.throws(() => parseArgs('dcm-server', ['now'], DCM_SERVER_SPEC, o), refusal('unexpected argument "now" (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])'));
-  assert.throws(() => parseArgs('dcm-server', ['--json'], DCM_SERVER_SPEC, o), refusal('unknown option --json (try "dcm-server --help")'), 'only the extra flags given are taken');
+  assert.throws(
+    () => parseArgs('dcm-server', ['now'], DCM_SERVER_SPEC, o),
+    refusal('unexpected argument "now" (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])'),
+  );
+  assert.throws(
+    () => parseArgs('dcm-server', ['--json'], DCM_SERVER_SPEC, o),
+    refusal('unknown option --json (try "dcm-server --help")'),
+    'only the extra flags given are taken',
+  );
   // After "--" every word is an argument.
-  assert.throws(() => parseArgs('dcm-server', ['--', '--help'], DCM_SERVER_SPEC, o), refusal('unexpected argument "--help" (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])'));
-  assert.deepEqual(parseArgs('dcm-server', ['--listen=[::]:2222', '-h'], DCM_SERVER_SPEC, o), { flags: { listen: '[::]:2222', help: true }, positional: [] });
+  assert.throws(
+    () => parseArgs('dcm-server', ['--', '--help'], DCM_SERVER_SPEC, o),
+    refusal('unexpected argument "--help" (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])'),
+  );
+  assert.deepEqual(parseArgs('dcm-server', ['--listen=[::]:2222', '-h'], DCM_SERVER_SPEC, o), {
+    flags: { listen: '[::]:2222', help: true },
+    positional: [],
+  });
 });
 
 test('a shell command keeps its refusals: "NAME: ..." and a pointer to "help NAME"', () => {
@@ -40,13 +56,20 @@ test("names of an object's built-in properties are unknown options, not flags", 
 });
 
 test('global options are taken wherever they stand; every other word stays, in order, with "--" and what follows', () => {
-  const g = takeGlobalOptions('dcm', ['show', '--user', 'alice', '-n', '5', '--json', '--config=/etc/x.yaml', 'web', '--', '--state-dir', 'y'], DCM_FLAGS);
+  const g = takeGlobalOptions(
+    'dcm',
+    ['show', '--user', 'alice', '-n', '5', '--json', '--config=/etc/x.yaml', 'web', '--', '--state-dir', 'y'],
+    DCM_FLAGS,
+  );
   assert.deepEqual(g, { user: 'alice', configFile: '/etc/x.yaml', rest: ['show', '-n', '5', '--json', 'web', '--', '--state-dir', 'y'] });
   assert.throws(() => takeGlobalOptions('dcm', ['show', '--state-dir'], DCM_FLAGS), refusal('--state-dir needs a value (DIR)'));
   assert.throws(() => takeGlobalOptions('dcm', ['--user=', 'show'], DCM_FLAGS), refusal('--user needs a value (NAME)'));
   assert.throws(() => takeGlobalOptions('dcm', ['--user', 'a', 'show', '--user', 'b'], DCM_FLAGS), refusal('--user given twice'));
   // Nothing but the named flags is taken: --help and --json are the command's.
-  assert.deepEqual(takeOptions('dcm', ['--help', '-h', '--json'], DCM_FLAGS, { program: true }), { flags: {}, rest: ['--help', '-h', '--json'] });
+  assert.deepEqual(takeOptions('dcm', ['--help', '-h', '--json'], DCM_FLAGS, { program: true }), {
+    flags: {},
+    rest: ['--help', '-h', '--json'],
+  });
 });
 
 test('help is generated from the spec: usage lines, summary, details and one line per option', () => {
@@ -57,16 +80,19 @@ test('help is generated from the spec: usage lines, summary, details and one lin
     options: { key: { type: 'list', short: 'k', value: 'K', help: 'a key' }, list: { type: 'bool', help: 'list them' } },
     width: 12,
   });
-  assert.equal(text, [
-    'usage: tool NAME [--key K]...',
-    '       tool --list',
-    '',
-    'Does one thing.',
-    '',
-    'More about it.',
-    '',
-    'options:',
-    '  -k, --key K  a key',
-    '      --list   list them',
-  ].join('\n'));
+  assert.equal(
+    text,
+    [
+      'usage: tool NAME [--key K]...',
+      '       tool --list',
+      '',
+      'Does one thing.',
+      '',
+      'More about it.',
+      '',
+      'options:',
+      '  -k, --key K  a key',
+      '      --list   list them',
+    ].join('\n'),
+  );
 });

@@ -29,14 +29,23 @@ const configError = (file: string, message: string) => (e: unknown) => {
 test('a configuration file that is missing, a directory, a FIFO or too big is one config error', () => {
   const dir = tempDir('dcm-cfg-read-');
   const missing = join(dir, 'missing.yaml');
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: missing }), configError(missing, 'no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)'));
+  assert.throws(
+    () => loadConfig({ stateDir: dir, configFile: missing }),
+    configError(missing, 'no configuration file (dcm does not run without one; a file holding {} means the built-in defaults)'),
+  );
   const asDir = join(dir, 'dir.yaml');
   mkdirSync(asDir);
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: asDir }), configError(asDir, 'cannot read the configuration: it is a directory'));
+  assert.throws(
+    () => loadConfig({ stateDir: dir, configFile: asDir }),
+    configError(asDir, 'cannot read the configuration: it is a directory'),
+  );
   const fifo = join(dir, 'fifo.yaml');
   execFileSync('mkfifo', [fifo]);
   const t0 = Date.now();
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: fifo }), configError(fifo, 'cannot read the configuration: not a regular file'));
+  assert.throws(
+    () => loadConfig({ stateDir: dir, configFile: fifo }),
+    configError(fifo, 'cannot read the configuration: not a regular file'),
+  );
   assert.ok(Date.now() - t0 < 1000, 'a FIFO does not block');
   const big = join(dir, 'big.yaml');
   writeFileSync(big, '#'.repeat(5 * 1024 * 1024));
@@ -45,13 +54,19 @@ test('a configuration file that is missing, a directory, a FIFO or too big is on
   // An empty file, or one with only comments, is what a file being rewritten in place looks like: refused.
   for (const text of ['', '\n  \n', '# only a comment\n']) {
     writeFileSync(empty, text);
-    assert.throws(() => loadConfig({ stateDir: dir, configFile: empty }), configError(empty, 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults'));
+    assert.throws(
+      () => loadConfig({ stateDir: dir, configFile: empty }),
+      configError(empty, 'the configuration is empty (a file being rewritten?): write {} for the built-in defaults'),
+    );
   }
   writeFileSync(empty, '{}\n');
   assert.equal(loadConfig({ stateDir: dir, configFile: empty }).configFile, empty, '{} is the explicit way to ask for the defaults');
   const several = join(dir, 'several.yaml');
   writeFileSync(several, 'defaults: { limits: { memory: lots } }\nnot_a_key: 1\n');
-  assert.throws(() => loadConfig({ stateDir: dir, configFile: several }), configError(several, 'defaults.limits.memory: a size like 512m or 4g (and 1 more: dcm-admin policy check lists them all)'));
+  assert.throws(
+    () => loadConfig({ stateDir: dir, configFile: several }),
+    configError(several, 'defaults.limits.memory: a size like 512m or 4g (and 1 more: dcm-admin policy check lists them all)'),
+  );
 });
 
 test('PolicySource keeps the last good configuration when the file disappears', () => {
@@ -62,7 +77,11 @@ test('PolicySource keeps the last good configuration when the file disappears', 
   rmSync(file);
   const r = src.reload();
   assert.equal(r.ok, false);
-  if (!r.ok) assert.equal(r.error, `${file}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults) (keeping the previous configuration)`);
+  if (!r.ok)
+    assert.equal(
+      r.error,
+      `${file}: no configuration file (dcm does not run without one; a file holding {} means the built-in defaults) (keeping the previous configuration)`,
+    );
   assert.equal(src.current.groups.students?.user, 'host');
   src.close();
 });
@@ -78,24 +97,45 @@ test('policy check collects YAML errors, schema errors and the findings of every
   const ok = join(dir, 'ok.yaml');
   writeFileSync(ok, 'mounts:\n  scratch: { source: /tmp, target: /scratch, mode: rw }\n');
   const checkers: PolicyChecker[] = [
-    (c) => Object.entries(c.mounts).filter(([, m]) => m.mode === 'rw').map(([n]) => ({ level: 'warning', field: `mounts.${n}`, message: 'read-write' })),
+    (c) =>
+      Object.entries(c.mounts)
+        .filter(([, m]) => m.mode === 'rw')
+        .map(([n]) => ({ level: 'warning', field: `mounts.${n}`, message: 'read-write' })),
     async () => [{ level: 'error', field: null, message: 'whole-file problem' }],
   ];
   const r = await checkPolicyFile(ok, dir, checkers);
-  assert.deepEqual(r.findings.map((f) => findingLine(ok, f)), [`${ok}: warning: mounts.scratch: read-write`, `${ok}: whole-file problem`]);
+  assert.deepEqual(
+    r.findings.map((f) => findingLine(ok, f)),
+    [`${ok}: warning: mounts.scratch: read-write`, `${ok}: whole-file problem`],
+  );
   assert.ok(r.config);
   // Checkers run only on a structurally valid file.
   writeFileSync(ok, 'mounts:\n  scratch: { source: relative, target: /scratch }\n');
   const s = await checkPolicyFile(ok, dir, checkers);
-  assert.deepEqual(s.findings.map((f) => f.field), ['mounts.scratch.source']);
+  assert.deepEqual(
+    s.findings.map((f) => f.field),
+    ['mounts.scratch.source'],
+  );
   assert.equal(s.config, null);
 });
 
 test('the docker client is bound to the socket it was given, whatever DOCKER_* say', () => {
   const saved = { ...process.env };
-  Object.assign(process.env, { DOCKER_HOST: 'tcp://127.0.0.1:1', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent', DOCKER_PATH_PREFIX: '/x', DOCKER_CLIENT_TIMEOUT: '1' });
+  Object.assign(process.env, {
+    DOCKER_HOST: 'tcp://127.0.0.1:1',
+    DOCKER_TLS_VERIFY: '1',
+    DOCKER_CERT_PATH: '/nonexistent',
+    DOCKER_PATH_PREFIX: '/x',
+    DOCKER_CLIENT_TIMEOUT: '1',
+  });
   try {
-    const m = dockerAtSocket('/run/some.sock').modem as unknown as { socketPath: string; host?: string; protocol: string; timeout?: number; ca?: unknown };
+    const m = dockerAtSocket('/run/some.sock').modem as unknown as {
+      socketPath: string;
+      host?: string;
+      protocol: string;
+      timeout?: number;
+      ca?: unknown;
+    };
     assert.equal(m.socketPath, '/run/some.sock');
     assert.equal(m.host, undefined);
     assert.equal(m.protocol, 'http');
@@ -104,7 +144,8 @@ test('the docker client is bound to the socket it was given, whatever DOCKER_* s
     assert.equal(process.env.DOCKER_HOST, 'tcp://127.0.0.1:1', 'the environment is given back');
   } finally {
     for (const k of ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_PATH_PREFIX', 'DOCKER_CLIENT_TIMEOUT']) {
-      if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
     }
   }
 });

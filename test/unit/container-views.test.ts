@@ -18,7 +18,10 @@ const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o
 
 /** An engine that words a container's state its own way, as Docker does ("Up 3 seconds"). */
 class WordyEngine extends FakeEngine {
-  words = (st: ContainerStatus): ContainerStatus => ({ ...st, status: `${st.state === 'running' ? 'Up' : 'Exited (0)'} 3 seconds (engine words)` });
+  words = (st: ContainerStatus): ContainerStatus => ({
+    ...st,
+    status: `${st.state === 'running' ? 'Up' : 'Exited (0)'} 3 seconds (engine words)`,
+  });
   override async inspect(id: string) {
     const st = await super.inspect(id);
     return st && this.words(st);
@@ -59,7 +62,10 @@ test('create returns the state and status the engine reports, not an invented "r
   // An engine that reports something else right after create is believed too.
   const id = t.store.containers.get(c.id)!.docker_id!;
   t.engine.containers.get(id)!.state = 'restarting';
-  assert.deepEqual([(await t.containers.get('alice', String(c.id))).state, (await t.containers.list('alice'))[0]!.status], ['restarting', 'Exited (0) 3 seconds (engine words)']);
+  assert.deepEqual(
+    [(await t.containers.get('alice', String(c.id))).state, (await t.containers.list('alice'))[0]!.status],
+    ['restarting', 'Exited (0) 3 seconds (engine words)'],
+  );
   const r = await t.core.run('alice', ['create', '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).status, 'Up 3 seconds (engine words)');
@@ -78,10 +84,13 @@ test('create is believed from the engine even when the container stopped at once
   assert.equal(r.stdout.split('\n')[0], 'container 20000 from dcm/debian-base:bookworm is exited');
 });
 
-test('root login is part of the view: under user: host, create and show print only the user\'s line', async () => {
+test("root login is part of the view: under user: host, create and show print only the user's line", async () => {
   const t = setup();
   const alice = await t.core.run('alice', ['create', '--name', 'lab']);
-  assert.equal(alice.stdout, 'container 20000 (lab) from dcm/debian-base:bookworm is running\n  ssh -p 20000 root@dcm.test\n  ssh -p 20000 alice@dcm.test\n');
+  assert.equal(
+    alice.stdout,
+    'container 20000 (lab) from dcm/debian-base:bookworm is running\n  ssh -p 20000 root@dcm.test\n  ssh -p 20000 alice@dcm.test\n',
+  );
   const hana = await t.core.run('hana', ['create', '--name', 'lab']);
   assert.equal(hana.stdout, 'container 20001 (lab) from dcm/debian-base:bookworm is running\n  ssh -p 20001 hana@dcm.test\n');
   assert.equal((await t.core.run('hana', ['show', 'lab'])).stdout, hana.stdout);
@@ -92,13 +101,26 @@ test('root login is part of the view: under user: host, create and show print on
   assert.deepEqual(specs, ['yes', 'no']);
 });
 
-test('whoami --json is the manager\'s account view, field for field', async () => {
+test("whoami --json is the manager's account view, field for field", async () => {
   const t = setup();
   await t.containers.create(t.store.users.get('hana')!, {});
   const view = await t.users.account(t.store.users.get('hana')!, t.containers);
   const r = await t.core.run('hana', ['whoami', '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, JSON.stringify(view, null, 2) + '\n');
-  assert.deepEqual(Object.keys(view), ['user', 'uid', 'gid', 'groups', 'keys', 'limits', 'usage', 'presets', 'mounts', 'alwaysMounts', 'runAs', 'storage']);
+  assert.deepEqual(Object.keys(view), [
+    'user',
+    'uid',
+    'gid',
+    'groups',
+    'keys',
+    'limits',
+    'usage',
+    'presets',
+    'mounts',
+    'alwaysMounts',
+    'runAs',
+    'storage',
+  ]);
   assert.deepEqual([view.runAs, view.usage.containers, view.usage.running, view.limits.memoryBytes], ['host', 1, 1, 2 * 1024 ** 3]);
 });

@@ -14,7 +14,10 @@ const sqliteError = (code: string, message: string) => Object.assign(new Error(m
 
 test('SQLITE_FULL and ENOSPC are a full disk: exit 6, the user line has no path, the admin line has it', () => {
   const db = join(tempDir('dcm-dberr-'), 'dcm.db');
-  for (const e of [sqliteError('SQLITE_FULL', 'database or disk is full'), Object.assign(new Error('no space'), { code: 'ENOSPC', path: db })]) {
+  for (const e of [
+    sqliteError('SQLITE_FULL', 'database or disk is full'),
+    Object.assign(new Error('no space'), { code: 'ENOSPC', path: db }),
+  ]) {
     const f = explainStorageFailure(e, db);
     assert.ok(f instanceof StorageFailure);
     assert.equal(exitCodeFor(f), 6);
@@ -37,7 +40,10 @@ test('not the disk: constraint errors, bugs, refusals and EACCES away from the d
   assert.equal(explainStorageFailure(sqliteError('SQLITE_CONSTRAINT_UNIQUE', 'UNIQUE constraint failed'), db), null);
   assert.equal(explainStorageFailure(new TypeError('x is undefined'), db), null);
   assert.equal(explainStorageFailure(new DcmError('denied', 'no'), db), null);
-  assert.equal(explainStorageFailure(Object.assign(new Error('connect EACCES'), { code: 'EACCES', path: '/var/run/docker.sock' }), db), null);
+  assert.equal(
+    explainStorageFailure(Object.assign(new Error('connect EACCES'), { code: 'EACCES', path: '/var/run/docker.sock' }), db),
+    null,
+  );
   assert.equal(lineFor(new TypeError('x'), true), 'internal error (the administrator can find details in the log)');
 });
 
@@ -45,15 +51,27 @@ test('a removal the database could not record says so for both audiences', () =>
   const db = join(tempDir('dcm-dberr-'), 'dcm.db');
   const f = removedButNotRecorded(20005, sqliteError('SQLITE_FULL', 'database or disk is full'), db);
   assert.equal(exitCodeFor(f), 6);
-  assert.equal(userLine(f), "container 20005 was removed, but dcm could not record it (the server's disk is full): it shows as removing until the administrator runs dcm-admin reconcile");
-  assert.equal(lineFor(f, true), `container 20005 was removed from the engine, but its row could not be deleted (disk full: ${db}): it stays 'removing' until dcm-admin reconcile or another rm`);
+  assert.equal(
+    userLine(f),
+    "container 20005 was removed, but dcm could not record it (the server's disk is full): it shows as removing until the administrator runs dcm-admin reconcile",
+  );
+  assert.equal(
+    lineFor(f, true),
+    `container 20005 was removed from the engine, but its row could not be deleted (disk full: ${db}): it stays 'removing' until dcm-admin reconcile or another rm`,
+  );
 });
 
 test('a read-only file that is not the database is the storage, for users too', () => {
   const dir = tempDir('dcm-dberr-');
-  const f = explainStorageFailure(Object.assign(new Error('read-only'), { code: 'EROFS', path: join(dir, 'storage', 'alice', 'home') }), join(dir, 'dcm.db'))!;
+  const f = explainStorageFailure(
+    Object.assign(new Error('read-only'), { code: 'EROFS', path: join(dir, 'storage', 'alice', 'home') }),
+    join(dir, 'dcm.db'),
+  )!;
   assert.equal(userLine(f), "dcm's storage is read-only: nothing can be saved until the administrator fixes it");
   assert.equal(f.detail, `storage is read-only: ${join(dir, 'storage', 'alice', 'home')} (read-only file system)`);
   // EACCES in a user's storage is not the database's problem: it stays what it was.
-  assert.equal(explainStorageFailure(Object.assign(new Error('denied'), { code: 'EACCES', path: join(dir, 'storage', 'alice') }), join(dir, 'dcm.db')), null);
+  assert.equal(
+    explainStorageFailure(Object.assign(new Error('denied'), { code: 'EACCES', path: join(dir, 'storage', 'alice') }), join(dir, 'dcm.db')),
+    null,
+  );
 });

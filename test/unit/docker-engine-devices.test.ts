@@ -35,12 +35,31 @@ async function fakeDocker(runtimes: string[]): Promise<{ socket: string; bodies:
     });
   });
   await new Promise<void>((r) => server.listen(socket, r));
-  return { socket, bodies, close: () => { server.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    socket,
+    bodies,
+    close: () => {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const spec: ContainerSpec = {
-  name: 'x-1', hostname: 'h', image: 'sha256:' + 'a'.repeat(64), labels: {}, entrypoint: ['/bin/sh'], cmd: [], env: {},
-  network: 'dcm-test-net', mounts: [], publish: [], capAdd: ['CHOWN'], memoryBytes: 1 << 28, nanoCpus: 5e8, pidsLimit: 100,
+  name: 'x-1',
+  hostname: 'h',
+  image: 'sha256:' + 'a'.repeat(64),
+  labels: {},
+  entrypoint: ['/bin/sh'],
+  cmd: [],
+  env: {},
+  network: 'dcm-test-net',
+  mounts: [],
+  publish: [],
+  capAdd: ['CHOWN'],
+  memoryBytes: 1 << 28,
+  nanoCpus: 5e8,
+  pidsLimit: 100,
   devices: [
     { hostPath: '/dev/nvidia2', containerPath: '/dev/nvidia2', gpuId: '2' },
     { hostPath: '/dev/nvidiactl', containerPath: '/dev/nvidiactl' },
@@ -96,7 +115,10 @@ test("a spec without the user's network is refused before the engine is asked: n
   const d = await fakeDocker([]);
   try {
     const { network: _omit, ...noNetwork } = spec;
-    await assert.rejects(new DockerEngine(d.socket).createContainer(noNetwork), (e: unknown) => e instanceof DcmError && e.userMessage === 'the container has no network of its own');
+    await assert.rejects(
+      new DockerEngine(d.socket).createContainer(noNetwork),
+      (e: unknown) => e instanceof DcmError && e.userMessage === 'the container has no network of its own',
+    );
     assert.equal(d.bodies.length, 0);
     await new DockerEngine(d.socket).createContainer({ ...spec, devices: [] });
     assert.equal(d.bodies[0].HostConfig.NetworkMode, 'dcm-test-net');

@@ -22,7 +22,10 @@ test('dcm-server: unknown options, missing values and stray words are refused wi
   assert.deepEqual(await door('dcm-server', '--listen'), refused('dcm-server: --listen needs a value (ADDR:PORT)\n'));
   assert.deepEqual(await door('dcm-server', '--listen='), refused('dcm-server: --listen needs a value (ADDR:PORT)\n'));
   assert.deepEqual(await door('dcm-server', '--state-dir'), refused('dcm-server: --state-dir needs a value (DIR)\n'));
-  assert.deepEqual(await door('dcm-server', '--', '--help'), refused('dcm-server: unexpected argument "--help" (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])\n'));
+  assert.deepEqual(
+    await door('dcm-server', '--', '--help'),
+    refused('dcm-server: unexpected argument "--help" (usage: dcm-server [--listen ADDR:PORT] [--state-dir DIR] [--config FILE])\n'),
+  );
   // A good option line goes on to read the configuration, which is missing here.
   const r = await door('dcm-server', '--listen', '127.0.0.1:1');
   assert.equal(r.code, 7, r.stderr);
@@ -39,13 +42,16 @@ test('dcm-server --help and dcm-shell --help are generated from their specs', as
   assert.match(sh.stdout, /--state-dir DIR {8}dcm state directory \(default \/var\/lib\/dcm; DCM_STATE_DIR is not read\)\n/);
 });
 
-test('dcm-shell takes no words of its own: the user\'s come in SSH_ORIGINAL_COMMAND', async () => {
-  assert.deepEqual(await door('dcm-shell', 'show'), refused('dcm-shell: unexpected argument "show" (usage: dcm-shell [--user NAME] [--state-dir DIR] [--config FILE])\n'));
+test("dcm-shell takes no words of its own: the user's come in SSH_ORIGINAL_COMMAND", async () => {
+  assert.deepEqual(
+    await door('dcm-shell', 'show'),
+    refused('dcm-shell: unexpected argument "show" (usage: dcm-shell [--user NAME] [--state-dir DIR] [--config FILE])\n'),
+  );
   assert.deepEqual(await door('dcm-shell', '--json'), refused('dcm-shell: unknown option --json (try "dcm-shell --help")\n'));
   assert.deepEqual(await door('dcm-shell', '--user'), refused('dcm-shell: --user needs a value (NAME)\n'));
 });
 
-test('dcm: its options stand anywhere and need a value; the rest is the command\'s', async () => {
+test("dcm: its options stand anywhere and need a value; the rest is the command's", async () => {
   assert.deepEqual(await door('dcm', 'show', '--state-dir'), refused('dcm: --state-dir needs a value (DIR)\n'));
   assert.deepEqual(await door('dcm', '--config=', 'show'), refused('dcm: --config needs a value (FILE)\n'));
   const h = await door('dcm', '--help');
@@ -58,9 +64,20 @@ test('dcm: its options stand anywhere and need a value; the rest is the command\
 test('dcm-admin: an unknown option or command exits 2; a subcommand refuses in its own name', async () => {
   assert.deepEqual(await door('dcm-admin', '--bogus'), refused('dcm-admin: unknown option --bogus (try "dcm-admin --help")\n'));
   assert.deepEqual(await door('dcm-admin', '--state-dir'), refused('dcm-admin: --state-dir needs a value (DIR)\n'));
-  assert.deepEqual(await door('dcm-admin', 'frob', 'x'), refused('dcm-admin: unknown command: frob x\nrun "dcm-admin --help" for the list\n'));
-  assert.deepEqual(await door('dcm-admin', 'users', 'ls', '--bogus'), refused('dcm-admin users ls: unknown option --bogus (try "dcm-admin users ls --help")\n'));
-  assert.deepEqual(await door('dcm-admin', 'users', 'key'), refused('dcm-admin users key: missing NAME (usage: dcm-admin users key NAME [-k|--key FILE|KEYTEXT]... [--rm FINGERPRINT]... [--set FILE|KEYTEXT] [--sync])\n'));
+  assert.deepEqual(
+    await door('dcm-admin', 'frob', 'x'),
+    refused('dcm-admin: unknown command: frob x\nrun "dcm-admin --help" for the list\n'),
+  );
+  assert.deepEqual(
+    await door('dcm-admin', 'users', 'ls', '--bogus'),
+    refused('dcm-admin users ls: unknown option --bogus (try "dcm-admin users ls --help")\n'),
+  );
+  assert.deepEqual(
+    await door('dcm-admin', 'users', 'key'),
+    refused(
+      'dcm-admin users key: missing NAME (usage: dcm-admin users key NAME [-k|--key FILE|KEYTEXT]... [--rm FINGERPRINT]... [--set FILE|KEYTEXT] [--sync])\n',
+    ),
+  );
   const h = await door('dcm-admin', '--help');
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /^usage: dcm-admin COMMAND \[--state-dir DIR\] \[--config FILE\] \[options\]\n/);
@@ -72,8 +89,14 @@ test('dcm-admin: an unknown option or command exits 2; a subcommand refuses in i
 
 test('dcm-useradd and dcm-userdel: one line naming the tool once, exit 2', async () => {
   assert.deepEqual(await door('dcm-useradd', '--bogus', 'a'), refused('dcm-useradd: unknown option --bogus (try "dcm-useradd --help")\n'));
-  assert.deepEqual(await door('dcm-useradd'), refused('dcm-useradd: missing NAME (usage: dcm-useradd NAME [-k|--key FILE|KEYTEXT]... [-g|--group GROUP]... [--system])\n'));
-  assert.deepEqual(await door('dcm-userdel', 'a', 'b'), refused('dcm-userdel: unexpected argument "b" (usage: dcm-userdel NAME [--keep-images] [--keep-storage])\n'));
+  assert.deepEqual(
+    await door('dcm-useradd'),
+    refused('dcm-useradd: missing NAME (usage: dcm-useradd NAME [-k|--key FILE|KEYTEXT]... [-g|--group GROUP]... [--system])\n'),
+  );
+  assert.deepEqual(
+    await door('dcm-userdel', 'a', 'b'),
+    refused('dcm-userdel: unexpected argument "b" (usage: dcm-userdel NAME [--keep-images] [--keep-storage])\n'),
+  );
   const h = await door('dcm-userdel', '--help');
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /\n {6}--state-dir DIR {8}dcm state directory/);

@@ -102,7 +102,9 @@ test('abort tears the follow request down: the engine sees the connection close,
   try {
     const got: string[] = [];
     let done = false;
-    const following = new DockerEngine(fake.socket).followLogs(ID, 10, stop.signal, async (t) => void got.push(t)).then(() => (done = true));
+    const following = new DockerEngine(fake.socket)
+      .followLogs(ID, 10, stop.signal, async (t) => void got.push(t))
+      .then(() => (done = true));
     while (got.length === 0) await sleep(10);
     await sleep(200);
     assert.equal(done, false, 'still following a container that runs');

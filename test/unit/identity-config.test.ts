@@ -41,14 +41,22 @@ test('local door paths: under sudo the user cannot choose the installation (flag
     assert.equal(configFileOf({ ignoreEnv: true }), '/etc/dcm/config.yaml');
     assert.equal(stateDirOf({ ignoreEnv: true }), '/var/lib/dcm');
   } finally {
-    if (saved.s === undefined) delete process.env.DCM_STATE_DIR; else process.env.DCM_STATE_DIR = saved.s;
-    if (saved.c === undefined) delete process.env.DCM_CONFIG; else process.env.DCM_CONFIG = saved.c;
+    if (saved.s === undefined) delete process.env.DCM_STATE_DIR;
+    else process.env.DCM_STATE_DIR = saved.s;
+    if (saved.c === undefined) delete process.env.DCM_CONFIG;
+    else process.env.DCM_CONFIG = saved.c;
   }
 });
 
 test('config errors name the file, the field path and what is allowed', () => {
-  assert.throws(() => resolveConfig({ network: { ssh_ports: '30000-20000' } }, '/tmp/s', '/etc/dcm/config.yaml'), /\/etc\/dcm\/config.yaml: network.ssh_ports: must be low-high/);
-  assert.throws(() => resolveConfig({ network: { ip_aliases: ['localhost'] } }, '/tmp/s', 'f.yaml'), /f.yaml: network.ip_aliases.0: an IPv4 address/);
+  assert.throws(
+    () => resolveConfig({ network: { ssh_ports: '30000-20000' } }, '/tmp/s', '/etc/dcm/config.yaml'),
+    /\/etc\/dcm\/config.yaml: network.ssh_ports: must be low-high/,
+  );
+  assert.throws(
+    () => resolveConfig({ network: { ip_aliases: ['localhost'] } }, '/tmp/s', 'f.yaml'),
+    /f.yaml: network.ip_aliases.0: an IPv4 address/,
+  );
   assert.throws(() => resolveConfig({ bogus: 1 }, '/tmp/s', 'f.yaml'), /f.yaml: .*bogus/);
   const c = resolveConfig({}, '/tmp/s', null);
   assert.equal(c.dbFile, '/tmp/s/dcm.db');
@@ -58,11 +66,15 @@ test('config errors name the file, the field path and what is allowed', () => {
 test('sizes and limit layers: most specific layer wins', () => {
   assert.equal(parseSize('4g'), 4 * 1024 ** 3);
   assert.equal(parseSize('512m'), 512 * 1024 ** 2);
-  const cfg = resolveConfig({
-    defaults: { limits: { memory: '1g', max_containers: 5 } },
-    groups: { students: { limits: { memory: '4g', pids: 100 } } },
-    users: { alice: { limits: { memory: '8g' } } },
-  }, '/tmp/s', null);
+  const cfg = resolveConfig(
+    {
+      defaults: { limits: { memory: '1g', max_containers: 5 } },
+      groups: { students: { limits: { memory: '4g', pids: 100 } } },
+      users: { alice: { limits: { memory: '8g' } } },
+    },
+    '/tmp/s',
+    null,
+  );
   const a = effectiveLimits(cfg, 'alice', ['students']);
   assert.equal(a.limits.memory, 8 * 1024 ** 3);
   assert.equal(a.from.memory, 'user alice');

@@ -31,7 +31,10 @@ test('a database whose installation row was deleted stops with one line instead 
   const raw = rawDb(s);
   raw.prepare('DELETE FROM installation').run();
   raw.close();
-  assert.throws(() => s.installation.id, (e: unknown) => e instanceof DcmError && e.code === 'config' && /no installation id/.test(e.userMessage));
+  assert.throws(
+    () => s.installation.id,
+    (e: unknown) => e instanceof DcmError && e.code === 'config' && /no installation id/.test(e.userMessage),
+  );
   s.close();
 });
 

@@ -23,7 +23,15 @@ let baseId: string;
 
 beforeEach(() => {
   const dir = tempDir('dcm-unit-');
-  const config = resolveConfig({ instance: 'unit', network: { ssh_ports: '20000-20002', ip_aliases: ['127.0.0.1', '127.0.0.2'] }, defaults: { limits: { max_containers: 2 } } }, dir, null);
+  const config = resolveConfig(
+    {
+      instance: 'unit',
+      network: { ssh_ports: '20000-20002', ip_aliases: ['127.0.0.1', '127.0.0.2'] },
+      defaults: { limits: { max_containers: 2 } },
+    },
+    dir,
+    null,
+  );
   store = Store.open(config.dbFile);
   engine = new FakeEngine();
   busy = new Set();
@@ -51,7 +59,10 @@ test('create records a row and ports; the spec is the hardened allowlist', async
   assert.deepEqual(c.ports, [{ container: 8080, host: 8080, ip: '127.0.0.1' }]);
   const [spec] = [...engine.containers.values()].map((x) => x.spec);
   assert.equal(spec!.image, baseId);
-  assert.deepEqual(spec!.publish, [{ hostIp: '127.0.0.1', hostPort: 20000, containerPort: 22 }, { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 8080 }]);
+  assert.deepEqual(spec!.publish, [
+    { hostIp: '127.0.0.1', hostPort: 20000, containerPort: 22 },
+    { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 8080 },
+  ]);
   assert.equal(spec!.labels['dcm.owner'], 'alice');
   assert.equal(spec!.env.DCM_USER, 'alice');
   assert.ok(!spec!.capAdd.includes('SYS_ADMIN'));
@@ -130,7 +141,10 @@ test('commit, create from it, rmi refused while used, then allowed; base images 
   await json('alice', 'rmi tools:v1');
   assert.equal(store.images.ownedBy('alice').length, 0);
   const imgs = await json('alice', 'images');
-  assert.deepEqual(imgs.map((i: { name: string }) => i.name), ['dcm/debian-base:bookworm']);
+  assert.deepEqual(
+    imgs.map((i: { name: string }) => i.name),
+    ['dcm/debian-base:bookworm'],
+  );
   assert.equal(store.containers.get(c.id)?.name, 'src', 'the source container is untouched by commit');
 });
 
@@ -202,7 +216,10 @@ test('a failed create whose container the engine will not remove keeps its row a
   const rep = await reconcile(core.deps, {});
   assert.deepEqual(rep.staleReservations, [row!.id]);
   assert.equal(engine.containers.size, 1);
-  assert.deepEqual(store.containers.all().map((c) => c.id), [next.id]);
+  assert.deepEqual(
+    store.containers.all().map((c) => c.id),
+    [next.id],
+  );
 });
 
 test('two commits racing for one tag: one wins, the loser leaves no image and does not move the tag', async () => {
@@ -231,12 +248,16 @@ test('a commit whose tagging fails leaves neither a row nor an image', async () 
 test('release_on_stop: a start the engine refuses gives the GPU back', async () => {
   const dir = tempDir('dcm-unit-gpu-');
   writeFileSync(join(dir, 'nvidia0'), '');
-  const config = resolveConfig({
-    instance: 'unitgpu',
-    network: { ssh_ports: '20000-20002' },
-    gpus: { inventory: [{ id: 'g0', devices: [join(dir, 'nvidia0')] }], release_on_stop: true },
-    defaults: { gpus: { max: 1 } },
-  }, dir, null);
+  const config = resolveConfig(
+    {
+      instance: 'unitgpu',
+      network: { ssh_ports: '20000-20002' },
+      gpus: { inventory: [{ id: 'g0', devices: [join(dir, 'nvidia0')] }], release_on_stop: true },
+      defaults: { gpus: { max: 1 } },
+    },
+    dir,
+    null,
+  );
   const s = Store.open(config.dbFile);
   const eng = new FakeEngine();
   const net: HostNet = { isPortFree: async () => true, waitForSsh: async () => true };
@@ -257,6 +278,9 @@ test('release_on_stop: a start the engine refuses gives the GPU back', async () 
   assert.notEqual((await c.run('carol', ['start', String(id)])).code, 0);
   assert.equal(s.policy.reservations().length, 0, 'a failed start keeps nothing reserved');
   await ok(`start ${id}`);
-  assert.deepEqual(s.policy.reservations().map((g) => g.gpu_id), ['g0']);
+  assert.deepEqual(
+    s.policy.reservations().map((g) => g.gpu_id),
+    ['g0'],
+  );
   s.close();
 });

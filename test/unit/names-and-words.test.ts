@@ -12,7 +12,8 @@ test('user names: unix and docker safe, reserved ones refused', () => {
 
 test('container names: hostname-like, not all digits', () => {
   assert.equal(checkContainerName('box-1'), 'box-1');
-  for (const bad of ['20001', '-x', 'x-', 'a_b', 'a.b', '', 'x'.repeat(64), '../x']) assert.throws(() => checkContainerName(bad), /invalid container name/, bad);
+  for (const bad of ['20001', '-x', 'x-', 'a_b', 'a.b', '', 'x'.repeat(64), '../x'])
+    assert.throws(() => checkContainerName(bad), /invalid container name/, bad);
 });
 
 test('image NAME[:TAG] parsing', () => {
@@ -42,8 +43,15 @@ test('joinWords gives a line that splits back into exactly the same words', () =
   }
 });
 
-test('flags are checked against each command\'s spec', () => {
-  const spec = { positional: ['IMAGE?'], flags: { name: { type: 'string' as const, help: '' }, port: { type: 'list' as const, short: 'p', help: '' }, force: { type: 'bool' as const, short: 'f', help: '' } } };
+test("flags are checked against each command's spec", () => {
+  const spec = {
+    positional: ['IMAGE?'],
+    flags: {
+      name: { type: 'string' as const, help: '' },
+      port: { type: 'list' as const, short: 'p', help: '' },
+      force: { type: 'bool' as const, short: 'f', help: '' },
+    },
+  };
   const a = parseArgs('create', ['img', '--name=x', '-p', '1', '--port', '2', '-f', '--json'], spec);
   assert.deepEqual(a, { flags: { name: 'x', port: ['1', '2'], force: true, json: true }, positional: ['img'] });
   assert.throws(() => parseArgs('create', ['--privileged'], spec), /unknown option --privileged/);

@@ -22,10 +22,13 @@ import { tempDir } from '../helpers/tmp.js';
 const NET = { isPortFree: async () => true, waitForSsh: async () => true };
 
 /** A state dir with its config, a server on port 0 over the fake engine, and alice with a key of her own. */
-async function serve(host = 'dcm.test'): Promise<{ server: RunningServer; engine: FakeEngine; keyFile: string; configFile: string; lines: string[] }> {
+async function serve(
+  host = 'dcm.test',
+): Promise<{ server: RunningServer; engine: FakeEngine; keyFile: string; configFile: string; lines: string[] }> {
   const dir = tempDir('dcm-open-server-');
   const configFile = join(dir, 'config.yaml');
-  const yaml = (h: string) => `host: ${h}\ninstance: t-open-server\nnetwork:\n  ssh_ports: "${tpRange('33300-33309')}"\n  ip_aliases: ["127.0.0.1"]\n`;
+  const yaml = (h: string) =>
+    `host: ${h}\ninstance: t-open-server\nnetwork:\n  ssh_ports: "${tpRange('33300-33309')}"\n  ip_aliases: ["127.0.0.1"]\n`;
   writeFileSync(configFile, yaml(host));
   const keyFile = join(dir, 'alice_key');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'alice@test', '-f', keyFile]);
@@ -42,7 +45,10 @@ test('openServer on port 0 answers commands over ssh2 and over the root command 
   const { server, engine, keyFile, lines } = await serve();
   const { port } = server.address;
   assert.notEqual(port, 0, 'the port the system chose is reported');
-  assert.ok(lines.some((l) => /^host key .*ssh_host_ed25519_key \(new\): ED25519 SHA256:/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^host key .*ssh_host_ed25519_key \(new\): ED25519 SHA256:/.test(l)),
+    lines.join('\n'),
+  );
   assert.ok(lines.includes('reconcile: nothing to repair'), lines.join('\n'));
 
   const c = await ssh2Connect(clientCfg(port, 'alice', keyFile));
@@ -81,7 +87,11 @@ test('openServer on port 0 answers commands over ssh2 and over the root command 
     new Promise((resolve, reject) => connect(port, '127.0.0.1').on('connect', resolve).on('error', reject)),
     (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED',
   );
-  assert.equal(await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show'] }, collect), null, 'no server behind the socket');
+  assert.equal(
+    await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show'] }, collect),
+    null,
+    'no server behind the socket',
+  );
   assert.throws(() => server.app.store.users.get('alice'), /database connection is not open/);
 });
 

@@ -16,26 +16,40 @@ import { tempDir } from '../helpers/tmp.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const EFFECTS = /node:fs|node:child_process|process\.(on|kill)\b/;
 
-const sources = (dir: string) => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.ts')).map((f) => ({ file: `${dir}/${f}`, text: readFileSync(join(ROOT, dir, f), 'utf8') }));
+const sources = (dir: string) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => ({ file: `${dir}/${f}`, text: readFileSync(join(ROOT, dir, f), 'utf8') }));
 
 test('no file in src/policy/ touches files, processes or signals', () => {
   const files = sources('src/policy');
-  assert.ok(files.some((f) => f.file === 'src/policy/decide.ts'), 'the policy sources were found');
+  assert.ok(
+    files.some((f) => f.file === 'src/policy/decide.ts'),
+    'the policy sources were found',
+  );
   const offenders = files.filter((f) => EFFECTS.test(f.text)).map((f) => `${f.file}: ${EFFECTS.exec(f.text)![0]}`);
   assert.deepEqual(offenders, []);
 });
 
 test('the effects live in src/policy-io/, each file saying why in its first line', () => {
   const files = sources('src/policy-io');
-  assert.deepEqual(files.map((f) => f.file).sort(), ['src/policy-io/policy-check-file.ts', 'src/policy-io/policy-source.ts', 'src/policy-io/probe-mounts.ts']);
-  for (const f of files) assert.match(f.text.split('\n')[0]!, /^\/\/ Lives in policy-io, not policy: .+, and policy\/ stays pure\.$/, f.file);
+  assert.deepEqual(files.map((f) => f.file).sort(), [
+    'src/policy-io/policy-check-file.ts',
+    'src/policy-io/policy-source.ts',
+    'src/policy-io/probe-mounts.ts',
+  ]);
+  for (const f of files)
+    assert.match(f.text.split('\n')[0]!, /^\/\/ Lives in policy-io, not policy: .+, and policy\/ stays pure\.$/, f.file);
 });
 
 test('policy check runs on text: no file is read', async () => {
   const dir = tempDir('dcm-policy-text-');
   const file = join(dir, 'never-written.yaml');
   const r = await checkPolicyText('mounts:\n  scratch: { source: relative, target: /scratch }\n', file, dir);
-  assert.deepEqual(r.findings.map((f) => findingLine(file, f)), [`${file}: mounts.scratch.source: an absolute path without ":" or ","`]);
+  assert.deepEqual(
+    r.findings.map((f) => findingLine(file, f)),
+    [`${file}: mounts.scratch.source: an absolute path without ":" or ","`],
+  );
   const ok = await checkPolicyText('defaults:\n  limits: { memory: 2g }\n', file, dir);
   assert.deepEqual(ok.findings, []);
   assert.equal(ok.config?.defaults.limits?.memory, 2 * 1024 ** 3);

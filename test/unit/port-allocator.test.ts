@@ -51,13 +51,23 @@ test('a full SSH range is reported as such', () => {
 test('a freed port is handed out again only after the rest of the range: the search starts after the cursor and wraps', () => {
   // 20000 was handed out and freed again; the next create must not get it back.
   assert.deepEqual(chooseAllocation(input({ cursor: 20000 })), { ip: '127.0.0.1', sshPort: 20001, extraPorts: [] });
-  assert.deepEqual(chooseAllocation(input({ cursor: 20001, usedIds: new Set([20002]) })), { ip: '127.0.0.1', sshPort: 20003, extraPorts: [] });
+  assert.deepEqual(chooseAllocation(input({ cursor: 20001, usedIds: new Set([20002]) })), {
+    ip: '127.0.0.1',
+    sshPort: 20003,
+    extraPorts: [],
+  });
   // At the top of the range it wraps to the bottom; the cursor's own port comes last.
   assert.deepEqual(chooseAllocation(input({ cursor: 20003 })), { ip: '127.0.0.1', sshPort: 20000, extraPorts: [] });
-  assert.deepEqual(chooseAllocation(input({ cursor: 20001, usedIds: new Set([20000, 20002, 20003]) })), { ip: '127.0.0.1', sshPort: 20001, extraPorts: [] });
+  assert.deepEqual(chooseAllocation(input({ cursor: 20001, usedIds: new Set([20000, 20002, 20003]) })), {
+    ip: '127.0.0.1',
+    sshPort: 20001,
+    extraPorts: [],
+  });
   assert.deepEqual(sshPortOrder({ lo: 20000, hi: 20003 }, 20001), [20002, 20003, 20000, 20001]);
   // A cursor left outside a range the admin has since changed starts at the bottom.
   assert.deepEqual(sshPortOrder({ lo: 20000, hi: 20003 }, 19000), [20000, 20001, 20002, 20003]);
   assert.deepEqual(sshPortOrder({ lo: 20000, hi: 20003 }, null), [20000, 20001, 20002, 20003]);
-  assert.deepEqual(chooseAllocation(input({ cursor: 20002, usedIds: new Set([20000, 20001, 20002, 20003]) })), { reason: 'ssh-range-full' });
+  assert.deepEqual(chooseAllocation(input({ cursor: 20002, usedIds: new Set([20000, 20001, 20002, 20003]) })), {
+    reason: 'ssh-range-full',
+  });
 });

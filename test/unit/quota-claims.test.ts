@@ -35,9 +35,16 @@ test('a start in flight in another process counts against max_running until it f
   const before = { at: Date.now(), ids: new Set<number>() };
   deps.store.tx(() => claimStartInTx(deps, one, before));
   // The second process read the engine before the first start finished: the claim counts.
-  assert.throws(() => deps.store.tx(() => claimStartInTx(deps, two, before)), isLimit(/^limit reached: 1 of 1 running containers allowed; stop one first — policy: limits\.max_running 1 \(defaults\)$/));
+  assert.throws(
+    () => deps.store.tx(() => claimStartInTx(deps, two, before)),
+    isLimit(/^limit reached: 1 of 1 running containers allowed; stop one first — policy: limits\.max_running 1 \(defaults\)$/),
+  );
   settleStart(deps, one, true);
-  assert.throws(() => deps.store.tx(() => claimStartInTx(deps, two, before)), isLimit(/1 of 1 running/), 'a start that finished after our engine read still counts');
+  assert.throws(
+    () => deps.store.tx(() => claimStartInTx(deps, two, before)),
+    isLimit(/1 of 1 running/),
+    'a start that finished after our engine read still counts',
+  );
   // A reader that looked at the engine well after the start finished relies on the engine.
   assert.doesNotThrow(() => deps.store.tx(() => claimStartInTx(deps, two, { at: Date.now() + 10_000, ids: new Set() })));
   // A failed start frees its slot at once.
@@ -52,7 +59,10 @@ test('a commit in flight holds its quota slot and its name until recorded or dro
   const { deps } = setup();
   const taken = () => new DcmError('conflict', 'taken');
   claimCommit(deps, 'alice', 'dcm/u/alice/a:latest', taken);
-  assert.throws(() => claimCommit(deps, 'alice', 'dcm/u/alice/b:latest', taken), isLimit(/^limit reached: you have 1 of 1 images allowed; remove one with rmi first — policy: images\.max_own 1 \(defaults\)$/));
+  assert.throws(
+    () => claimCommit(deps, 'alice', 'dcm/u/alice/b:latest', taken),
+    isLimit(/^limit reached: you have 1 of 1 images allowed; remove one with rmi first — policy: images\.max_own 1 \(defaults\)$/),
+  );
   recordCommit(deps, 'alice', 'dcm/u/alice/a:latest', 'sha256:a', 20000, taken);
   assert.equal(deps.store.claims.commitsInFlight('alice'), 0);
   assert.throws(() => claimCommit(deps, 'alice', 'dcm/u/alice/b:latest', taken), isLimit(/you have 1 of 1 images/));
@@ -77,5 +87,8 @@ test('a create counts a start another process claimed but the engine does not sh
   assert.equal(deps.store.containers.byOwner('alice').length, 2, 'no row was reserved');
   // Once that start has failed, the slot is free again and the same create gets past max_running.
   settleStart(deps, rows[0]!, false);
-  await assert.rejects(createContainer(d, deps.store.users.get('alice')!, {}), (e: unknown) => !(e instanceof DcmError && /max_running/.test(e.userMessage)));
+  await assert.rejects(
+    createContainer(d, deps.store.users.get('alice')!, {}),
+    (e: unknown) => !(e instanceof DcmError && /max_running/.test(e.userMessage)),
+  );
 });

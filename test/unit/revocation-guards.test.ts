@@ -59,13 +59,26 @@ test('a revocation refused by the files (root/.ssh a link) stands in the databas
   const sshDir = join(storage(), 'root', '.ssh');
   rmSync(sshDir, { recursive: true });
   symlinkSync('/tmp', sshDir);
-  await assert.rejects(um.removeKeys('alice', [fp]), (e) => e instanceof DcmError && e.code === 'conflict' &&
-    e.userMessage === `key ${fp} revoked in dcm logins, but ${sshDir} is a symbolic link or not a directory; refusing to follow it; alice's containers stopped (${c.id}) and held until you remove it and run dcm-admin users key alice --sync`);
-  assert.deepEqual(store.users.keys('alice').map((k) => k.comment), ['one'], 'the key is gone from dcm logins');
+  await assert.rejects(
+    um.removeKeys('alice', [fp]),
+    (e) =>
+      e instanceof DcmError &&
+      e.code === 'conflict' &&
+      e.userMessage ===
+        `key ${fp} revoked in dcm logins, but ${sshDir} is a symbolic link or not a directory; refusing to follow it; alice's containers stopped (${c.id}) and held until you remove it and run dcm-admin users key alice --sync`,
+  );
+  assert.deepEqual(
+    store.users.keys('alice').map((k) => k.comment),
+    ['one'],
+    'the key is gone from dcm logins',
+  );
   assert.equal(store.users.get('alice')!.keys_unsynced, 1);
   assert.equal(engine.containers.get(store.containers.get(c.id)!.docker_id!)!.state, 'exited');
   const start = await core.run('alice', ['start', String(c.id)]);
-  assert.equal(start.stderr, "dcm: a key of alice was revoked but their authorized_keys files refused the change: no container can be created or started until the administrator repairs them\n");
+  assert.equal(
+    start.stderr,
+    'dcm: a key of alice was revoked but their authorized_keys files refused the change: no container can be created or started until the administrator repairs them\n',
+  );
   assert.equal(start.code, 4);
   assert.equal((await core.run('alice', ['create'])).code, 4);
   // The admin's remedy: remove the link, then --sync writes exactly dcm's keys.
@@ -81,8 +94,15 @@ test('an added key refused by the files is still all-or-nothing (no hold)', asyn
   rmSync(sshDir, { recursive: true });
   symlinkSync('/tmp', sshDir);
   const k3 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ+m+rWpsb5MGrLS+jhjMPS2g0uMJkvfvlwfLEmwLaAj three';
-  assert.throws(() => um.addKeys('alice', [k3]), (e) => e instanceof DcmError && /home\/\.ssh is a symbolic link/.test(e.userMessage));
-  assert.deepEqual(store.users.keys('alice').map((k) => k.comment), ['one', 'two'], 'the database got its old keys back');
+  assert.throws(
+    () => um.addKeys('alice', [k3]),
+    (e) => e instanceof DcmError && /home\/\.ssh is a symbolic link/.test(e.userMessage),
+  );
+  assert.deepEqual(
+    store.users.keys('alice').map((k) => k.comment),
+    ['one', 'two'],
+    'the database got its old keys back',
+  );
   assert.equal(store.users.get('alice')!.keys_unsynced, 0);
 });
 
@@ -90,9 +110,17 @@ test('--set refused by the files (home/.ssh a link) stands and holds', async () 
   const sshDir = join(storage(), 'home', '.ssh');
   rmSync(sshDir, { recursive: true });
   symlinkSync('/tmp', sshDir);
-  await assert.rejects(um.setKeys('alice', [KEY1]), (e) => e instanceof DcmError &&
-    e.userMessage === `keys replaced in dcm logins, but ${sshDir} is a symbolic link or not a directory; refusing to follow it; alice's containers held until you remove it and run dcm-admin users key alice --sync`);
-  assert.deepEqual(store.users.keys('alice').map((k) => k.comment), ['one']);
+  await assert.rejects(
+    um.setKeys('alice', [KEY1]),
+    (e) =>
+      e instanceof DcmError &&
+      e.userMessage ===
+        `keys replaced in dcm logins, but ${sshDir} is a symbolic link or not a directory; refusing to follow it; alice's containers held until you remove it and run dcm-admin users key alice --sync`,
+  );
+  assert.deepEqual(
+    store.users.keys('alice').map((k) => k.comment),
+    ['one'],
+  );
   assert.equal(store.users.get('alice')!.keys_unsynced, 1);
 });
 
@@ -129,8 +157,13 @@ test('re-owning storage refuses a missing user directory, root/ or home/ instead
     ensureUserDirs(deps.config.storageDir, 'alice', 5000, 5000, [KEY1]);
     const path = gone ? join(storage(), gone) : storage();
     rmSync(path, { recursive: true });
-    assert.throws(() => reownUserDirs(deps.config.storageDir, 'alice', owners), (e) => e instanceof DcmError &&
-      e.userMessage === `${path} is missing; storage is made only by dcm-useradd (the user may be being deleted; the administrator can check with dcm-admin users)`);
+    assert.throws(
+      () => reownUserDirs(deps.config.storageDir, 'alice', owners),
+      (e) =>
+        e instanceof DcmError &&
+        e.userMessage ===
+          `${path} is missing; storage is made only by dcm-useradd (the user may be being deleted; the administrator can check with dcm-admin users)`,
+    );
     assert.equal(existsSync(path), false, `${gone || 'the user directory'} was not made again`);
   }
 });

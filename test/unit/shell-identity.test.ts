@@ -5,7 +5,13 @@ import { shellIdentity, type ShellIdentityInput } from '../../src/doors/shell-id
 import { DcmError } from '../../src/errors.js';
 
 const base: ShellIdentityInput = { euid: 0, ruid: 1000, account: 'alice', serviceAccount: () => 'dcm' };
-const svc: ShellIdentityInput = { euid: 998, ruid: 998, account: 'dcm', sshConnection: '127.0.0.1 5000 127.0.0.1 22', serviceAccount: () => 'dcm' };
+const svc: ShellIdentityInput = {
+  euid: 998,
+  ruid: 998,
+  account: 'dcm',
+  sshConnection: '127.0.0.1 5000 127.0.0.1 22',
+  serviceAccount: () => 'dcm',
+};
 
 const cases: [string, ShellIdentityInput, string | RegExp][] = [
   ['sudo: SUDO_USER is the user', { ...base, sudoUser: 'alice' }, 'alice'],
@@ -25,6 +31,9 @@ const cases: [string, ShellIdentityInput, string | RegExp][] = [
 for (const [name, input, want] of cases) {
   test(name, () => {
     if (typeof want === 'string') return assert.equal(shellIdentity(input), want);
-    assert.throws(() => shellIdentity(input), (e: unknown) => e instanceof DcmError && want.test(e.userMessage));
+    assert.throws(
+      () => shellIdentity(input),
+      (e: unknown) => e instanceof DcmError && want.test(e.userMessage),
+    );
   });
 }

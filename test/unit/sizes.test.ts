@@ -28,8 +28,15 @@ test('a size written as 2g is 2 GiB and is shown as "2g" again', () => {
 
 test('sizes are shown to three significant digits, in the largest unit that fits', () => {
   const cases: [number, string][] = [
-    [0, '0'], [512, '512'], [1024, '1k'], [1536, '1.5k'], [123456789, '118m'], [1.234 * GiB, '1.23g'], [12.34 * GiB, '12.3g'],
-    [1023.9 * 1024, '1m'], [3.3 * 1024 ** 4, '3.3t'],
+    [0, '0'],
+    [512, '512'],
+    [1024, '1k'],
+    [1536, '1.5k'],
+    [123456789, '118m'],
+    [1.234 * GiB, '1.23g'],
+    [12.34 * GiB, '12.3g'],
+    [1023.9 * 1024, '1m'],
+    [3.3 * 1024 ** 4, '3.3t'],
   ];
   for (const [bytes, shown] of cases) assert.equal(formatSize(bytes), shown, String(bytes));
 });
@@ -54,18 +61,40 @@ test('whoami, images and policy show speak in the units the configuration is wri
 
   const w = await core.run('alice', ['whoami']);
   const lines = w.stdout.split('\n');
-  assert.equal(lines.find((l) => l.startsWith('limits ')), 'limits     memory 2g, 2 CPUs, 1024 processes per container');
-  assert.equal(lines.find((l) => l.startsWith('totals ')), 'totals     memory 0 of 7.5g, 0 of no limit CPUs');
-  assert.equal(lines.find((l) => l.startsWith('presets ')), 'presets    big — more memory memory 16g, 4 CPUs');
+  assert.equal(
+    lines.find((l) => l.startsWith('limits ')),
+    'limits     memory 2g, 2 CPUs, 1024 processes per container',
+  );
+  assert.equal(
+    lines.find((l) => l.startsWith('totals ')),
+    'totals     memory 0 of 7.5g, 0 of no limit CPUs',
+  );
+  assert.equal(
+    lines.find((l) => l.startsWith('presets ')),
+    'presets    big — more memory memory 16g, 4 CPUs',
+  );
   const j = JSON.parse((await core.run('alice', ['whoami', '--json'])).stdout);
   assert.deepEqual([j.limits.memoryBytes, j.limits.totalMemoryBytes, j.presets[0].memory], [2 * GiB, 7.5 * GiB, 16 * GiB]);
 
   assert.equal(
-    imagesTable([{ ref: 'dcm/debian-base:bookworm', name: 'dcm/debian-base:bookworm', kind: 'base', id: 'sha256:1', sizeBytes: 123456789, createdAt: '2026-01-02T03:04:05Z', inUseBy: [] }]),
+    imagesTable([
+      {
+        ref: 'dcm/debian-base:bookworm',
+        name: 'dcm/debian-base:bookworm',
+        kind: 'base',
+        id: 'sha256:1',
+        sizeBytes: 123456789,
+        createdAt: '2026-01-02T03:04:05Z',
+        inUseBy: [],
+      },
+    ]),
     'IMAGE                     KIND  SIZE  CREATED           USED BY\ndcm/debian-base:bookworm  base  118m  2026-01-02 03:04  -',
   );
 
   const rows = policyRows(effectivePolicy(config, 'alice', []));
-  assert.deepEqual(rows.filter((r) => r.field.includes('memory')).map((r) => `${r.field} ${r.value}`), ['limits.memory 2g', 'limits.total_memory 7.5g']);
+  assert.deepEqual(
+    rows.filter((r) => r.field.includes('memory')).map((r) => `${r.field} ${r.value}`),
+    ['limits.memory 2g', 'limits.total_memory 7.5g'],
+  );
   assert.equal(formatSize(400 * MiB), '400m');
 });

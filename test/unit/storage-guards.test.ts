@@ -7,7 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -39,8 +48,10 @@ test('a key refused for home/.ssh (a link) is not written to root/.ssh either', 
   const t = fresh();
   rmSync(join(t.d.home, '.ssh'), { recursive: true });
   symlinkSync(t.victim, join(t.d.home, '.ssh'));
-  assert.throws(() => ensureUserDirs(t.storage, 'alice', UID, UID, [KEY2]),
-    (e) => e instanceof DcmError && /home\/\.ssh is a symbolic link or not a directory; refusing to follow it/.test(e.userMessage));
+  assert.throws(
+    () => ensureUserDirs(t.storage, 'alice', UID, UID, [KEY2]),
+    (e) => e instanceof DcmError && /home\/\.ssh is a symbolic link or not a directory; refusing to follow it/.test(e.userMessage),
+  );
   assert.equal(keysIn(t.d.root), KEY1 + '\n', 'root/.ssh/authorized_keys unchanged');
   assert.deepEqual(readdirSync(t.victim), ['canary']);
 });
@@ -68,9 +79,11 @@ test('revoke and replace reach both files; a refused replace changes neither', (
 });
 
 const bindRefusal = (inside: string, what: string) => (e: unknown) =>
-  e instanceof DcmError && e.code === 'denied'
-  && e.userMessage === `your storage cannot be mounted safely: ${inside} ${what} on the host; ask the administrator`
-  && typeof e.adminDetail === 'string' && e.adminDetail.includes('refusing to bind it for alice');
+  e instanceof DcmError &&
+  e.code === 'denied' &&
+  e.userMessage === `your storage cannot be mounted safely: ${inside} ${what} on the host; ask the administrator` &&
+  typeof e.adminDetail === 'string' &&
+  e.adminDetail.includes('refusing to bind it for alice');
 
 test('bind sources: real directories of the expected owners pass; a link at any level is refused', () => {
   const t = fresh();
@@ -108,8 +121,10 @@ test('bind sources: a wrong owner or a group/world-writable directory is refused
   assert.throws(() => verifyStorageBinds(t.storage, 'alice', owners), bindRefusal('/root', 'is writable by group or others (mode 777)'));
   chmodSync(t.d.root, 0o700);
   // Shifted owners (an engine with user namespaces) are a parameter.
-  assert.throws(() => verifyStorageBinds(t.storage, 'alice', { rootUid: 100000, homeUid: 100000 + UID, homeGid: 100000 + UID }),
-    bindRefusal('/root', 'is owned by uid 0, not 100000'));
+  assert.throws(
+    () => verifyStorageBinds(t.storage, 'alice', { rootUid: 100000, homeUid: 100000 + UID, homeGid: 100000 + UID }),
+    bindRefusal('/root', 'is owned by uid 0, not 100000'),
+  );
 });
 
 test('removeTree: links inside are removed, never followed; a missing tree is reported', () => {
@@ -145,10 +160,18 @@ test('removeTree: a process swapping directories for links to a host directory d
   }
   // Each directory spends half its time as a link to the host directory, whose
   // layout matches, so a path-based walk would delete the host's files.
-  const swapper = spawn('perl', ['-e', `
+  const swapper = spawn(
+    'perl',
+    [
+      '-e',
+      `
     my ($c, $h) = @ARGV; my $end = time + 6; my @d = map { "$h/d$_" } 0..5;
     while (time < $end) { for my $d (@d) { if (rename($d, "$d.x")) { symlink($c, $d); select(undef, undef, undef, 0.004); unlink($d); rename("$d.x", $d); } } }`,
-  t.victim, t.d.home], { stdio: 'ignore' });
+      t.victim,
+      t.d.home,
+    ],
+    { stdio: 'ignore' },
+  );
   const done = new Promise((r) => swapper.once('exit', r));
   try {
     await new Promise((r) => setTimeout(r, 200));

@@ -5,7 +5,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -42,7 +51,9 @@ test('storage and user directories are root-only; root/ and home/ have the modes
     assert.equal(st(ak).uid, 1234);
     assert.equal(st(ak).mode & 0o777, 0o600);
     assert.equal(readFileSync(ak, 'utf8'), KEY1 + '\n');
-  } finally { t.done(); }
+  } finally {
+    t.done();
+  }
 });
 
 test('keys are merged: lines the user added stay, a second key is appended once', () => {
@@ -53,7 +64,9 @@ test('keys are merged: lines the user added stay, a second key is appended once'
     ensureUserDirs(t.storage, 'alice', 1234, 1234, [KEY1, KEY2]);
     ensureUserDirs(t.storage, 'alice', 1234, 1234, [KEY2]);
     assert.deepEqual(readFileSync(ak, 'utf8').trim().split('\n'), [KEY1, 'ssh-rsa AAAA own-line', KEY2]);
-  } finally { t.done(); }
+  } finally {
+    t.done();
+  }
 });
 
 test('.ssh made a symlink to a host directory: refused, nothing written or chowned there', () => {
@@ -69,7 +82,9 @@ test('.ssh made a symlink to a host directory: refused, nothing written or chown
       rmSync(join(dir, '.ssh'));
       mkdirSync(join(dir, '.ssh'));
     }
-  } finally { t.done(); }
+  } finally {
+    t.done();
+  }
 });
 
 test('authorized_keys made a symlink to a host file: refused, the host file is unchanged', () => {
@@ -81,7 +96,9 @@ test('authorized_keys made a symlink to a host file: refused, the host file is u
     assert.throws(() => ensureUserDirs(t.storage, 'alice', 1234, 1234, [KEY2]), isRefusal);
     assert.equal(readFileSync(join(t.victim, 'secret'), 'utf8'), 'host file\n');
     assert.equal(statSync(join(t.victim, 'secret')).uid, 0);
-  } finally { t.done(); }
+  } finally {
+    t.done();
+  }
 });
 
 test('authorized_keys hard-linked to another file: replaced by a new file, the other file is unchanged', () => {
@@ -94,7 +111,9 @@ test('authorized_keys hard-linked to another file: replaced by a new file, the o
     assert.equal(readFileSync(join(t.victim, 'secret'), 'utf8'), 'host file\n');
     assert.match(readFileSync(ak, 'utf8'), /two/);
     assert.equal(lstatSync(ak).nlink, 1);
-  } finally { t.done(); }
+  } finally {
+    t.done();
+  }
 });
 
 test('a FIFO in place of authorized_keys is refused at once (no hang), and no temp file is left', () => {
@@ -105,7 +124,9 @@ test('a FIFO in place of authorized_keys is refused at once (no hang), and no te
     execFileSync('mkfifo', [join(sshDir, 'authorized_keys')]);
     assert.throws(() => ensureUserDirs(t.storage, 'alice', 1234, 1234, [KEY2]), isRefusal);
     assert.deepEqual(execFileSync('ls', ['-A', sshDir], { encoding: 'utf8' }).trim().split('\n'), ['authorized_keys']);
-  } finally { t.done(); }
+  } finally {
+    t.done();
+  }
 });
 
 test('the user directory names stay where userDirs says', () => {

@@ -24,7 +24,19 @@ test('shipped migrations apply to a fresh database and are recorded', () => {
   assert.equal(rows[0]!.version, 1);
   // WAL is a property of the file; foreign keys one of the store's own connection, so ask it.
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
-  assert.throws(() => s.containers.insert({ id: 20000, owner: 'nobody', name: null, image_ref: 'x:1', image_id: 'sha256:1', ip: '127.0.0.1', instance: 'i' }), /FOREIGN KEY/);
+  assert.throws(
+    () =>
+      s.containers.insert({
+        id: 20000,
+        owner: 'nobody',
+        name: null,
+        image_ref: 'x:1',
+        image_id: 'sha256:1',
+        ip: '127.0.0.1',
+        instance: 'i',
+      }),
+    /FOREIGN KEY/,
+  );
   raw.close();
   s.close();
   // Re-opening applies nothing twice.
@@ -38,7 +50,10 @@ test('shipped migrations apply to a fresh database and are recorded', () => {
 
 test('a gap in the numbering stops start-up', () => {
   const d = dirWith({ '0001_a.sql': 'CREATE TABLE a(x);', '0003_c.sql': 'CREATE TABLE c(x);' });
-  assert.throws(() => readMigrations(d), (e: unknown) => e instanceof DcmError && /expected 0002/.test(e.message));
+  assert.throws(
+    () => readMigrations(d),
+    (e: unknown) => e instanceof DcmError && /expected 0002/.test(e.message),
+  );
 });
 
 test('a renamed applied migration and a newer database are refused', () => {
@@ -68,10 +83,16 @@ test('port allocations are unique per (ip, port) and go with their container', (
   s.containers.addPort({ ip: '127.0.0.1', port: 20000, container_id: 20000, container_port: 22, kind: 'ssh' });
   s.containers.addPort({ ip: '127.0.0.2', port: 8080, container_id: 20000, container_port: 8080, kind: 'extra' });
   s.containers.insert({ ...row, id: 20001 });
-  assert.throws(() => s.containers.addPort({ ip: '127.0.0.2', port: 8080, container_id: 20001, container_port: 8080, kind: 'extra' }), /UNIQUE/);
+  assert.throws(
+    () => s.containers.addPort({ ip: '127.0.0.2', port: 8080, container_id: 20001, container_port: 8080, kind: 'extra' }),
+    /UNIQUE/,
+  );
   s.containers.addPort({ ip: '127.0.0.1', port: 8080, container_id: 20001, container_port: 8080, kind: 'extra' });
   s.containers.delete(20000);
-  assert.deepEqual(s.containers.allPorts().map((p) => `${p.ip}:${p.port}`), ['127.0.0.1:8080']);
+  assert.deepEqual(
+    s.containers.allPorts().map((p) => `${p.ip}:${p.port}`),
+    ['127.0.0.1:8080'],
+  );
   // A user with containers cannot be deleted out from under them.
   assert.throws(() => s.users.delete('alice'), /FOREIGN KEY/);
   s.close();

@@ -17,12 +17,16 @@ function open(): { store: Store; file: string } {
   return { store: Store.open(file), file };
 }
 
-const addKey = (s: Store, user: string, b64: string) => s.users.addKey({ user, algo: 'ssh-ed25519', key_b64: b64, comment: '', fingerprint: `fp-${user}-${b64.slice(-4)}` });
+const addKey = (s: Store, user: string, b64: string) =>
+  s.users.addKey({ user, algo: 'ssh-ed25519', key_b64: b64, comment: '', fingerprint: `fp-${user}-${b64.slice(-4)}` });
 
 test('the database handle is not reachable from outside the store; its file is', () => {
   const { store, file } = open();
   assert.equal('db' in store, false);
-  assert.equal(Object.values(store).some((v) => v?.constructor?.name === 'Database'), false);
+  assert.equal(
+    Object.values(store).some((v) => v?.constructor?.name === 'Database'),
+    false,
+  );
   assert.equal(store.path, file);
   store.close();
 });
@@ -50,8 +54,19 @@ test("reconcile's image lists: users' images, and every image id a row refers to
   store.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: 'sha256:base', owner: null, source: null });
   store.images.insert({ ref: 'dcm/u/alice/snap:latest', docker_id: 'sha256:snap', owner: 'alice', source: null });
   store.images.keep('sha256:kept', 'dcm/u/gone/old:latest', 'gone');
-  store.containers.insert({ id: 20000, owner: 'alice', name: null, image_ref: 'x:1', image_id: 'sha256:ofcontainer', ip: '127.0.0.1', instance: 'i' });
-  assert.deepEqual(store.images.allOwned().map((i) => i.ref), ['dcm/u/alice/snap:latest']);
+  store.containers.insert({
+    id: 20000,
+    owner: 'alice',
+    name: null,
+    image_ref: 'x:1',
+    image_id: 'sha256:ofcontainer',
+    ip: '127.0.0.1',
+    instance: 'i',
+  });
+  assert.deepEqual(
+    store.images.allOwned().map((i) => i.ref),
+    ['dcm/u/alice/snap:latest'],
+  );
   assert.deepEqual([...store.images.referencedDockerIds()].sort(), ['sha256:base', 'sha256:kept', 'sha256:ofcontainer', 'sha256:snap']);
   store.close();
 });

@@ -47,7 +47,13 @@ test('the first create makes the network; later ones reuse it; users get distinc
   assert.equal(await subnetOf(a), '10.213.0.0/27');
   assert.equal(await subnetOf(b), '10.213.0.32/27');
   const n = (await engine.inspectNetwork(a))!;
-  assert.deepEqual(n.labels, { 'dcm.managed': '1', 'dcm.owner': 'alice', 'dcm.network': n.labels['dcm.network'], 'dcm.instance': 'unit', 'dcm.installation': store.installation.id });
+  assert.deepEqual(n.labels, {
+    'dcm.managed': '1',
+    'dcm.owner': 'alice',
+    'dcm.network': n.labels['dcm.network'],
+    'dcm.instance': 'unit',
+    'dcm.installation': store.installation.id,
+  });
 });
 
 test('parallel first creates of one user make one network', async () => {
@@ -64,7 +70,10 @@ test('blocks used by networks dcm does not know are skipped, also when the engin
   const real = engine.createNetwork.bind(engine);
   let raced = false;
   engine.createNetwork = async (spec) => {
-    if (!raced) { raced = true; await real({ name: 'other-install', subnet: spec.subnet, labels: {} }); }
+    if (!raced) {
+      raced = true;
+      await real({ name: 'other-install', subnet: spec.subnet, labels: {} });
+    }
     return real(spec);
   };
   const b = await ensureUserNetwork(deps, bob);
@@ -83,12 +92,17 @@ test('a full range refuses with one line for the user and the reason for the adm
   await ensureUserNetwork(deps, alice);
   await ensureUserNetwork(deps, bob);
   store.users.insert({ name: 'carol', uid: 200002, gid: 200002 });
-  await assert.rejects(ensureUserNetwork(deps, store.users.get('carol')!), (e: unknown) =>
-    e instanceof DcmError && e.code === 'limit' && e.userMessage === 'no network address block left for your containers; ask the administrator'
-    && e.adminDetail === 'network.user_subnets 10.213.0.0/24 has no free /27 left (in use by dcm, other Docker networks or host routes)');
+  await assert.rejects(
+    ensureUserNetwork(deps, store.users.get('carol')!),
+    (e: unknown) =>
+      e instanceof DcmError &&
+      e.code === 'limit' &&
+      e.userMessage === 'no network address block left for your containers; ask the administrator' &&
+      e.adminDetail === 'network.user_subnets 10.213.0.0/24 has no free /27 left (in use by dcm, other Docker networks or host routes)',
+  );
 });
 
-test('a network removed behind dcm\'s back is made again with the same block', async () => {
+test("a network removed behind dcm's back is made again with the same block", async () => {
   const a = await ensureUserNetwork(deps, alice);
   const id = (await engine.inspectNetwork(a))!.id;
   await engine.removeNetwork(id);
@@ -122,10 +136,16 @@ test('removal: done when nothing is attached; otherwise reported, the block stay
   const again = await ensureUserNetwork(deps, alice);
   assert.equal(await subnetOf(again), '10.213.0.32/27');
   assert.equal(await subnetOf(b), '10.213.0.0/27');
-  assert.deepEqual((await removeStaleNetworks(deps)).map((x) => x.removed), [false]);
+  assert.deepEqual(
+    (await removeStaleNetworks(deps)).map((x) => x.removed),
+    [false],
+  );
   await engine.remove(stray);
   assert.deepEqual(await removeStaleNetworks(deps, { dryRun: true }), [{ name: b, removed: false }]);
   assert.equal(await subnetOf(b), '10.213.0.0/27', 'a dry run changes nothing');
   assert.deepEqual(await removeStaleNetworks(deps), [{ name: b, removed: true }]);
-  assert.deepEqual([...engine.networks.values()].map((n) => n.name), [again]);
+  assert.deepEqual(
+    [...engine.networks.values()].map((n) => n.name),
+    [again],
+  );
 });

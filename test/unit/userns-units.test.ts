@@ -23,13 +23,21 @@ const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9o
 
 const remapped = { securityOptions: ['name=seccomp,profile=default', 'name=userns'], dockerRootDir: '/var/lib/docker/100000.100000' };
 
-test('the mapping comes from docker info (userns on, root dir <uid>.<gid>) and the remap account\'s subuid/subgid lines', () => {
+test("the mapping comes from docker info (userns on, root dir <uid>.<gid>) and the remap account's subuid/subgid lines", () => {
   assert.equal(remapFromFacts({ securityOptions: ['name=seccomp,profile=default'], dockerRootDir: '/var/lib/docker' }, '', ''), null);
   const sub = 'alice:300000:65536\ndockremap:100000:65536\ndockremap:500000:1000000\n';
   assert.deepEqual(remapFromFacts(remapped, sub, sub), {
-    user: 'dockremap', uidBase: 100000, gidBase: 100000,
-    uids: [{ containerId: 0, hostId: 100000, size: 65536 }, { containerId: 65536, hostId: 500000, size: 1000000 }],
-    gids: [{ containerId: 0, hostId: 100000, size: 65536 }, { containerId: 65536, hostId: 500000, size: 1000000 }],
+    user: 'dockremap',
+    uidBase: 100000,
+    gidBase: 100000,
+    uids: [
+      { containerId: 0, hostId: 100000, size: 65536 },
+      { containerId: 65536, hostId: 500000, size: 1000000 },
+    ],
+    gids: [
+      { containerId: 0, hostId: 100000, size: 65536 },
+      { containerId: 65536, hostId: 500000, size: 1000000 },
+    ],
   });
   // No line for the base: dockerd's own 65536 is assumed, so a big uid is refused rather than guessed.
   assert.deepEqual(remapFromFacts(remapped, '', '')!.uids, [{ containerId: 0, hostId: 100000, size: 65536 }]);
@@ -40,7 +48,12 @@ test('storage owners: plain ids without remap; shifted ids with it; a uid outsid
   assert.deepEqual(storageOwners(null, 200001, 200001), { root: { uid: 0, gid: 0 }, home: { uid: 200001, gid: 200001 } });
   const r: UsernsRemap = remapFromFacts(remapped, 'dockremap:100000:65536\n', 'dockremap:100000:65536\n')!;
   assert.deepEqual(storageOwners(r, 1001, 1002), { root: { uid: 100000, gid: 100000 }, home: { uid: 101001, gid: 101002 } });
-  assert.throws(() => storageOwners(r, 200001, 200001), (e: Error) => e.message === "uid 200001 is outside the engine's user namespace (dockremap 100000:65536): the administrator must give that account a larger range in /etc/subuid and /etc/subgid (covering storage.uid_range) and restart dockerd");
+  assert.throws(
+    () => storageOwners(r, 200001, 200001),
+    (e: Error) =>
+      e.message ===
+      "uid 200001 is outside the engine's user namespace (dockremap 100000:65536): the administrator must give that account a larger range in /etc/subuid and /etc/subgid (covering storage.uid_range) and restart dockerd",
+  );
 });
 
 test('mountinfo: the longest mount point holding the path decides; escapes and stacked mounts', () => {
@@ -62,21 +75,39 @@ test('mountinfo: the longest mount point holding the path decides; escapes and s
 });
 
 test('policy check warnings: a rw mount offered to a layer that logs in as root, directly or by preset', () => {
-  const cfg = resolveConfig({
-    mounts: { scratch: { source: '/s', target: '/s', mode: 'rw' }, data: { source: '/d', target: '/d' } },
-    presets: { big: { mounts: ['scratch'] } },
-    groups: { staff: { mounts: { allow: ['scratch', 'data'] } }, hosted: { user: 'host', mounts: { always: ['scratch'] } } },
-    users: { ann: { presets: ['big'] } },
-  }, '/tmp', null);
+  const cfg = resolveConfig(
+    {
+      mounts: { scratch: { source: '/s', target: '/s', mode: 'rw' }, data: { source: '/d', target: '/d' } },
+      presets: { big: { mounts: ['scratch'] } },
+      groups: { staff: { mounts: { allow: ['scratch', 'data'] } }, hosted: { user: 'host', mounts: { always: ['scratch'] } } },
+      users: { ann: { presets: ['big'] } },
+    },
+    '/tmp',
+    null,
+  );
   assert.deepEqual(rwMountWarnings(cfg), [
-    { level: 'warning', field: 'mounts.scratch', message: "read-write and offered by groups.staff, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)" },
-    { level: 'warning', field: 'mounts.scratch', message: "read-write and offered by users.ann, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)" },
+    {
+      level: 'warning',
+      field: 'mounts.scratch',
+      message:
+        "read-write and offered by groups.staff, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)",
+    },
+    {
+      level: 'warning',
+      field: 'mounts.scratch',
+      message:
+        "read-write and offered by users.ann, whose users log in as root: each of them can read and change the others' files there (set user: host for them, or make the mount ro)",
+    },
   ]);
 });
 
 test('fake remapping engine: useradd and create own the storage by mapped ids; an out-of-range uid is refused with nothing made', async () => {
   const dir = tempDir('dcm-unit-userns-');
-  const config = resolveConfig({ instance: 'unit', network: { ssh_ports: '20000-20002' }, storage: { uid_range: '60000-70000' } }, dir, null);
+  const config = resolveConfig(
+    { instance: 'unit', network: { ssh_ports: '20000-20002' }, storage: { uid_range: '60000-70000' } },
+    dir,
+    null,
+  );
   const store = Store.open(config.dbFile);
   const engine = new FakeEngine();
   engine.usernsRemap = remapFromFacts(remapped, 'dockremap:100000:65536\n', 'dockremap:100000:65536\n');
@@ -90,7 +121,10 @@ test('fake remapping engine: useradd and create own the storage by mapped ids; a
   assert.equal(own('alice/home/.ssh/authorized_keys'), '160000:160000');
   // 60000..65535 fit; the next free uid after 65535 does not.
   store.users.insert({ name: 'bob', uid: 65535, gid: 65535 });
-  assert.throws(() => um.add({ name: 'carol', keys: [KEY], groups: [] }, engine.usernsRemap), /uid 65536 is outside the engine's user namespace \(dockremap 100000:65536\)/);
+  assert.throws(
+    () => um.add({ name: 'carol', keys: [KEY], groups: [] }, engine.usernsRemap),
+    /uid 65536 is outside the engine's user namespace \(dockremap 100000:65536\)/,
+  );
   assert.equal(store.users.get('carol'), undefined);
   const core = assemble(deps).core;
   const ok = await core.run('alice', ['create']);

@@ -15,7 +15,10 @@ function policyName(text: string, what: string): string {
 /** `--gpus N` takes any N free GPUs; `--gpus 0,3` or `--gpus device=3` takes those. */
 function parseGpus(text: string): { count: number } | { ids: string[] } {
   if (/^\d{1,4}$/.test(text)) return { count: Number(text) };
-  const ids = text.replace(/^device=/, '').split(',').filter((s) => s !== '');
+  const ids = text
+    .replace(/^device=/, '')
+    .split(',')
+    .filter((s) => s !== '');
   if (!ids.length || !ids.every((i) => GPU_ID_RE.test(i)) || (!text.includes(',') && !text.startsWith('device='))) {
     throw new DcmError('invalid', `invalid --gpus "${clip(text)}": a count (2) or GPU ids (0,3 or device=3)`);
   }
@@ -27,7 +30,7 @@ export const create: Command = {
   summary: 'create a container and print how to ssh into it',
   details: [
     'IMAGE is a base image (see "images") or one of your own; without it the default image is used.',
-    'The SSH port printed is the container\'s id. Your storage is mounted at /root and /home/<you>.',
+    "The SSH port printed is the container's id. Your storage is mounted at /root and /home/<you>.",
     'Presets, mounts and GPUs are what the administrator granted you: see "whoami" and "gpus".',
   ].join('\n'),
   args: {
@@ -43,14 +46,18 @@ export const create: Command = {
   async run(ctx, a) {
     const preset = str(a.flags.preset);
     const gpus = str(a.flags.gpus);
-    const c = await ctx.containers.create(ctx.user, {
-      image: a.positional[0],
-      name: str(a.flags.name),
-      ports: list(a.flags.port).map((p) => checkPort(p)),
-      ...(preset !== undefined ? { preset: policyName(preset, 'preset') } : {}),
-      mounts: list(a.flags.mount).map((m) => policyName(m, 'mount')),
-      ...(gpus !== undefined ? { gpus: parseGpus(gpus) } : {}),
-    }, (line) => ctx.out.progress(line));
+    const c = await ctx.containers.create(
+      ctx.user,
+      {
+        image: a.positional[0],
+        name: str(a.flags.name),
+        ports: list(a.flags.port).map((p) => checkPort(p)),
+        ...(preset !== undefined ? { preset: policyName(preset, 'preset') } : {}),
+        mounts: list(a.flags.mount).map((m) => policyName(m, 'mount')),
+        ...(gpus !== undefined ? { gpus: parseGpus(gpus) } : {}),
+      },
+      (line) => ctx.out.progress(line),
+    );
     return { text: reachText(c, ctx.user.name), json: containerJson(c) };
   },
 };

@@ -27,7 +27,15 @@ export const gpus: Command = {
     const free = rows.filter((r) => r.state === 'free').length;
     const text = rows.length
       ? [
-          table(['GPU', 'STATE', 'CONTAINER', 'YOU MAY USE'], rows.map((r) => [r.id, r.byYou ? 'used (yours)' : r.state, r.container === null ? '-' : String(r.container), r.allowed ? 'yes' : 'no'])),
+          table(
+            ['GPU', 'STATE', 'CONTAINER', 'YOU MAY USE'],
+            rows.map((r) => [
+              r.id,
+              r.byYou ? 'used (yours)' : r.state,
+              r.container === null ? '-' : String(r.container),
+              r.allowed ? 'yes' : 'no',
+            ]),
+          ),
           '',
           `${free} of ${rows.length} free; you may take up to ${pol.gpus.max.value} per container without a preset`,
         ].join('\n')

@@ -26,7 +26,10 @@ const help: Command = {
       if (!c) return { text: `no such command: ${clip(name)}`, json: null };
       return { text: commandHelp(c), json: { name: c.name, usage: usageLine(c.name, c.args), summary: c.summary } };
     }
-    return { text: overview(), json: COMMANDS.map((c) => ({ name: c.name, aliases: c.aliases ?? [], summary: c.summary, usage: usageLine(c.name, c.args) })) };
+    return {
+      text: overview(),
+      json: COMMANDS.map((c) => ({ name: c.name, aliases: c.aliases ?? [], summary: c.summary, usage: usageLine(c.name, c.args) })),
+    };
   },
 };
 
@@ -37,13 +40,25 @@ export function findCommand(name: string): Command | undefined {
 }
 
 export function commandHelp(c: Command): string {
-  return helpText({ usage: [usageLine(c.name, c.args)], summary: c.summary + '.', details: c.details, options: { ...c.args.flags, json: COMMON_FLAGS.json! }, width: 22 });
+  return helpText({
+    usage: [usageLine(c.name, c.args)],
+    summary: c.summary + '.',
+    details: c.details,
+    options: { ...c.args.flags, json: COMMON_FLAGS.json! },
+    width: 22,
+  });
 }
 
 function overview(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
   const rows = COMMANDS.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
-  return ['commands:', ...rows, '', 'A container is named by its id (its SSH port) or its --name.', 'Every command takes --json; "help COMMAND" explains one.'].join('\n');
+  return [
+    'commands:',
+    ...rows,
+    '',
+    'A container is named by its id (its SSH port) or its --name.',
+    'Every command takes --json; "help COMMAND" explains one.',
+  ].join('\n');
 }
 
 /** Help for `help [COMMAND]` / `--help` typed before anyone is known (no database needed). */

@@ -20,7 +20,8 @@ export const logs: Command = {
     if (!/^\d{1,5}$/.test(t) || Number(t) > 10000) throw new DcmError('usage', 'logs: --tail takes a number from 0 to 10000');
     if (a.flags.follow) {
       // --json is one document per command, and a followed log has no end to put it at.
-      if (a.flags.json) throw new DcmError('usage', 'logs: --follow prints lines as they come and takes no --json (use logs --json without --follow)');
+      if (a.flags.json)
+        throw new DcmError('usage', 'logs: --follow prints lines as they come and takes no --json (use logs --json without --follow)');
       await ctx.containers.followLogs(ctx.user.name, a.positional[0]!, Number(t), ctx.signal, (text) => ctx.out.write(text));
       return { text: '', json: null };
     }

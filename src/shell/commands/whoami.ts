@@ -5,11 +5,21 @@ import type { PresetOffer } from '../../manager/account-view.js';
 const orNone = (n: number | null, f: (v: number) => string = String) => (n === null ? 'no limit' : f(n));
 
 const presetLine = (p: PresetOffer) =>
-  [p.name, p.description ? `— ${p.description}` : '', [
-    p.memory !== undefined ? `memory ${humanSize(p.memory)}` : '', p.cpus !== undefined ? `${p.cpus} CPUs` : '',
-    p.gpus ? `${p.gpus} GPU${p.gpus === 1 ? '' : 's'}` : '', p.mounts?.length ? `mounts ${p.mounts.join(', ')}` : '',
-    p.ports ? `ports ${p.ports.lo}-${p.ports.hi}` : '',
-  ].filter(Boolean).join(', ')].filter(Boolean).join(' ');
+  [
+    p.name,
+    p.description ? `— ${p.description}` : '',
+    [
+      p.memory !== undefined ? `memory ${humanSize(p.memory)}` : '',
+      p.cpus !== undefined ? `${p.cpus} CPUs` : '',
+      p.gpus ? `${p.gpus} GPU${p.gpus === 1 ? '' : 's'}` : '',
+      p.mounts?.length ? `mounts ${p.mounts.join(', ')}` : '',
+      p.ports ? `ports ${p.ports.lo}-${p.ports.hi}` : '',
+    ]
+      .filter(Boolean)
+      .join(', '),
+  ]
+    .filter(Boolean)
+    .join(' ');
 
 export const whoami: Command = {
   name: 'whoami',
