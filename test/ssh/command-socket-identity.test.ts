@@ -320,6 +320,25 @@ describe('the service account without a server, and without write access to the 
   const env = new TestEnv({ tag: 'sockro', sshPorts: '32480-32499', extraYaml: `openssh:\n  service_account: ${SERVICE}2\n` });
   const account = `${SERVICE}2`;
   let containerId = 0;
+  /** The account's forced-command dcm-shell for alice, as sshd would run it. */
+  const door = (command: string) =>
+    run(
+      'runuser',
+      [
+        '-u',
+        account,
+        '--',
+        process.execPath,
+        doorBin('dcm-shell'),
+        '--user',
+        'alice',
+        '--state-dir',
+        env.stateDir,
+        '--config',
+        env.configFile,
+      ],
+      { SSH_ORIGINAL_COMMAND: command, SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' },
+    );
 
   before(async () => {
     // The README's service account: it reaches the engine (group docker).
@@ -338,24 +357,6 @@ describe('the service account without a server, and without write access to the 
   });
 
   test('its forced command reads, and says the database is read-only when it must write, not "internal error"', async () => {
-    const door = (command: string) =>
-      run(
-        'runuser',
-        [
-          '-u',
-          account,
-          '--',
-          process.execPath,
-          doorBin('dcm-shell'),
-          '--user',
-          'alice',
-          '--state-dir',
-          env.stateDir,
-          '--config',
-          env.configFile,
-        ],
-        { SSH_ORIGINAL_COMMAND: command, SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' },
-      );
     const read = await door('whoami --json');
     assert.equal(read.code, 0, read.stderr);
     assert.equal(JSON.parse(read.stdout).user, 'alice');
@@ -393,23 +394,7 @@ describe('the service account without a server, and without write access to the 
     const listener = createServer((s) => s.destroy());
     await new Promise<void>((r) => listener.listen(join(run_, 'service.sock'), r));
     try {
-      const r = await run(
-        'runuser',
-        [
-          '-u',
-          account,
-          '--',
-          process.execPath,
-          doorBin('dcm-shell'),
-          '--user',
-          'alice',
-          '--state-dir',
-          env.stateDir,
-          '--config',
-          env.configFile,
-        ],
-        { SSH_ORIGINAL_COMMAND: 'create', SSH_CONNECTION: '127.0.0.1 50000 127.0.0.1 22', SUDO_USER: '' },
-      );
+      const r = await door('create');
       assert.equal(r.code, 6, r.stderr);
       assert.equal(
         r.stderr,
