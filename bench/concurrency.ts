@@ -14,10 +14,11 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { TestEnv, run } from '../test/helpers/env.js';
+import { tp } from '../test/helpers/ports.js';
 import { clientCfg, ssh2Connect, ssh2Exec, sshOpts, startServer } from '../test/helpers/ssh.js';
 
 const sessions = Math.min(Number(process.argv[process.argv.indexOf('--sessions') + 1]) || 100, 200);
-const PORT = 32092;
+const PORT = tp(33750);
 const KEX = ['-o', 'KexAlgorithms=curve25519-sha256'];
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
@@ -58,7 +59,7 @@ async function once(args: string[]): Promise<number> {
 async function main(): Promise<void> {
   const env = new TestEnv({
     tag: 'benchconc',
-    sshPorts: '31450-31499', // Every client comes from 127.0.0.1: the pre-login caps are raised like the session limit.
+    sshPorts: '33760-33799', // Every client comes from 127.0.0.1: the pre-login caps are raised like the session limit.
     extraYaml: `server:\n  max_sessions_per_user: ${sessions + 10}\n  max_startups: ${sessions + 10}\n  max_startups_per_address: ${sessions + 10}\n`,
   });
   let stop: (() => Promise<unknown>) | null = null;

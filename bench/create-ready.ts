@@ -18,6 +18,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestEnv, run, sshInto, BASE_IMAGE, BIN } from '../test/helpers/env.js';
+import { tp } from '../test/helpers/ports.js';
 import { openApp } from '../src/main.js';
 import { clientCfg, ssh2Connect, ssh2Exec, startServer } from '../test/helpers/ssh.js';
 
@@ -52,8 +53,8 @@ function cliJson(e: TestEnv, ...args: string[]): Promise<{ id: number; sshPort: 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const env = new TestEnv({ tag: 'bench', sshPorts: '34000-34049' });
-  const alone = new TestEnv({ tag: 'bench2', sshPorts: '34050-34089' });
+  const env = new TestEnv({ tag: 'bench', sshPorts: '33600-33649' });
+  const alone = new TestEnv({ tag: 'bench2', sshPorts: '33650-33689' });
   try {
     await env.registerBase();
     await alone.registerBase();
@@ -68,8 +69,8 @@ async function main(): Promise<void> {
     chmodSync(join(rawKeys, 'authorized_keys'), 0o600);
     const app = await openApp({ stateDir: env.stateDir, configFile: env.configFile });
     const { core } = app;
-    const server = await startServer(env, 34090);
-    const conn = await ssh2Connect(clientCfg(34090, 'bench', u.keyFile));
+    const server = await startServer(env, tp(33690));
+    const conn = await ssh2Connect(clientCfg(tp(33690), 'bench', u.keyFile));
     const serverTimes: number[] = [];
     const aloneTimes: number[] = [];
     const dcmTimes: number[] = [];
@@ -132,8 +133,8 @@ async function main(): Promise<void> {
         execFileSync('docker', ['rm', '-f', r.stdout.trim()], { stdio: 'ignore' });
         return ms;
       };
-      rawTimes.push(await rawRun(34150 + i, []));
-      rawNetTimes.push(await rawRun(34180 + i, ['--network', rawNet]));
+      rawTimes.push(await rawRun(tp(33700) + i, []));
+      rawNetTimes.push(await rawRun(tp(33800) + i, ['--network', rawNet]));
       process.stderr.write(
         `round ${i + 1}: server ${serverTimes.at(-1)!.toFixed(0)} ms, shell ${shellTimes.at(-1)!.toFixed(0)} ms, cli ${dcmTimes.at(-1)!.toFixed(0)} ms, cli-alone ${aloneTimes.at(-1)!.toFixed(0)} ms, raw ${rawTimes.at(-1)!.toFixed(0)} ms, raw on its own network ${rawNetTimes.at(-1)!.toFixed(0)} ms\n`,
       );
