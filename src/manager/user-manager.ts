@@ -17,6 +17,7 @@ import type { UsernsRemap } from '../engine/engine.js';
 import { deleteUser, type DelUserReport } from './delete-user.js';
 import { stopUserContainers } from './keys-unsynced.js';
 import { accountView, type AccountView } from './account-view.js';
+import { gpuView, type GpuView } from './gpu-view.js';
 import type { ContainerManager } from './container-manager.js';
 
 export type { DelUserReport };
@@ -58,6 +59,11 @@ export class UserManager {
   /** What `whoami` shows; `containers` counts the user's containers as the engine shows them. */
   async account(user: UserRow, containers: Pick<ContainerManager, 'list'>): Promise<AccountView> {
     return accountView(this.deps, user, await containers.list(user.name));
+  }
+
+  /** What `gpus` shows: the inventory as this user may see it. */
+  gpus(user: string): GpuView {
+    return gpuView(this.deps, user);
   }
 
   /** `remap`: the engine's user namespace mapping (engineRemap()), which decides the storage's host owners. */

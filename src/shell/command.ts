@@ -1,5 +1,4 @@
 /** The shape of one shell command, and what it is handed when it runs. */
-import type { Deps } from '../manager/deps.js';
 import type { ContainerManager } from '../manager/container-manager.js';
 import type { ImageManager } from '../manager/image-manager.js';
 import type { UserManager } from '../manager/user-manager.js';
@@ -7,9 +6,9 @@ import type { UserRow } from '../store/users-repo.js';
 import type { ArgSpec, ParsedArgs } from '../args/parse.js';
 import type { CommandStream } from './command-output.js';
 
+/** A command reaches dcm only through the managers: no store, policy or engine of its own. */
 export interface CommandContext {
   user: UserRow;
-  deps: Deps;
   containers: ContainerManager;
   images: ImageManager;
   users: UserManager;

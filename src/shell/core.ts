@@ -80,7 +80,6 @@ export class CommandCore {
       };
       const ctx: CommandContext = {
         user,
-        deps: this.deps,
         containers: this.containers,
         images: this.images,
         users: this.users,

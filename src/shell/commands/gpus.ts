@@ -1,4 +1,3 @@
-import { effectivePolicy } from '../../policy/effective.js';
 import type { Command } from '../command.js';
 import { table } from '../render.js';
 
@@ -8,28 +7,12 @@ export const gpus: Command = {
   summary: 'list the GPUs: free, used by you, used by others',
   args: { positional: [], flags: {} },
   async run(ctx) {
-    const { store, config } = ctx.deps;
-    const me = ctx.user.name;
-    const pol = effectivePolicy(config, me, store.users.groups(me));
-    const held = new Map(store.policy.reservations().map((r) => [r.gpu_id, r]));
-    const allow = pol.gpus.allow.value;
-    const rows = config.gpus.inventory.map((g) => {
-      const r = held.get(g.id);
-      const mayUse = (allow === null || allow.includes(g.id)) && !pol.gpus.deny.some((d) => d.value === g.id);
-      return {
-        id: g.id,
-        state: r ? 'used' : 'free',
-        container: r && r.owner === me ? r.container_id : null,
-        byYou: r ? r.owner === me : false,
-        allowed: mayUse,
-      };
-    });
-    const free = rows.filter((r) => r.state === 'free').length;
-    const text = rows.length
+    const v = ctx.users.gpus(ctx.user.name);
+    const text = v.total
       ? [
           table(
             ['GPU', 'STATE', 'CONTAINER', 'YOU MAY USE'],
-            rows.map((r) => [
+            v.gpus.map((r) => [
               r.id,
               r.byYou ? 'used (yours)' : r.state,
               r.container === null ? '-' : String(r.container),
@@ -37,9 +20,9 @@ export const gpus: Command = {
             ]),
           ),
           '',
-          `${free} of ${rows.length} free; you may take up to ${pol.gpus.max.value} per container without a preset`,
+          `${v.free} of ${v.total} free; you may take up to ${v.maxPerContainer} per container without a preset`,
         ].join('\n')
       : 'this server has no GPUs configured';
-    return { text, json: { gpus: rows, free, total: rows.length, maxPerContainer: pol.gpus.max.value } };
+    return { text, json: v };
   },
 };
