@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * dcm-admin: base images, users, reconcile and status; subcommands of one or
- * two words, which come first (--state-dir and --config may stand anywhere):
+ * two words, which come first (--state-dir and --config may stand anywhere,
+ * and --json before them too):
  * `dcm-admin users key alice --key K`. The subcommand's own options and help
  * are its tool's (admin-commands.ts).
  */
@@ -28,10 +29,14 @@ function help(): string {
 function main(): void {
   try {
     const g = takeGlobalOptions('dcm-admin', process.argv.slice(2), PATH_FLAGS);
-    const tool = ADMIN_COMMANDS.find((t) => wordsOf(t).every((w, i) => g.rest[i] === w));
+    // `dcm-admin --json status` as scripts write it: a leading --json belongs to the subcommand.
+    let lead = 0;
+    while (g.rest[lead] === '--json') lead++;
+    const words = g.rest.slice(lead);
+    const tool = ADMIN_COMMANDS.find((t) => wordsOf(t).every((w, i) => words[i] === w));
     if (tool) {
       const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.configFile ? ['--config', g.configFile] : [])];
-      return void runTool(tool, [...globals, ...g.rest.slice(wordsOf(tool).length)]);
+      return void runTool(tool, [...globals, ...words.slice(wordsOf(tool).length), ...g.rest.slice(0, lead)]);
     }
     const first = g.rest[0];
     if (first !== undefined && !first.startsWith('-')) {

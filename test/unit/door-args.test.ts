@@ -78,6 +78,11 @@ test('dcm-admin: an unknown option or command exits 2; a subcommand refuses in i
       'dcm-admin users key: missing NAME (usage: dcm-admin users key NAME [-k|--key FILE|KEYTEXT]... [--rm FINGERPRINT]... [--set FILE|KEYTEXT] [--sync])\n',
     ),
   );
+  // A leading --json is the subcommand's: the words after it still name the command.
+  assert.deepEqual(
+    await door('dcm-admin', '--json', 'users', 'ls', '--bogus'),
+    refused('dcm-admin users ls: unknown option --bogus (try "dcm-admin users ls --help")\n'),
+  );
   const h = await door('dcm-admin', '--help');
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /^usage: dcm-admin COMMAND \[--state-dir DIR\] \[--config FILE\] \[options\]\n/);
