@@ -296,6 +296,8 @@ const configSchema = z
         /** Connections not logged in yet, in total and from one address (like OpenSSH's MaxStartups); more are closed at once. */
         max_startups: z.number().int().min(1).max(100_000).default(100),
         max_startups_per_address: z.number().int().min(1).max(100_000).default(10),
+        /** Seconds between reconciles while the server runs (besides the one at start); 0 = only at start. */
+        reconcile_interval: z.number().int().min(0).max(86_400).default(60),
       })
       .strict()
       .default({}),

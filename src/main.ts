@@ -113,15 +113,21 @@ export interface RunningServer {
  */
 export async function openServer(o: ServerOptions): Promise<RunningServer> {
   // Loaded only here: a door that runs one command must not pay for the SSH server.
-  const [{ PolicySource }, { parseListen }, { reconcileAtStart }, { loadOrCreateHostKey }, { DcmSshServer }, { startCommandSockets }] =
-    await Promise.all([
-      import('./policy-io/policy-source.js'),
-      import('./ssh/listen.js'),
-      import('./manager/reconcile-at-start.js'),
-      import('./ssh/host-key.js'),
-      import('./ssh/server.js'),
-      import('./doors/command-sockets.js'),
-    ]);
+  const [
+    { PolicySource },
+    { parseListen },
+    { reconcileAtStart, reconcileEvery },
+    { loadOrCreateHostKey },
+    { DcmSshServer },
+    { startCommandSockets },
+  ] = await Promise.all([
+    import('./policy-io/policy-source.js'),
+    import('./ssh/listen.js'),
+    import('./manager/reconcile-at-start.js'),
+    import('./ssh/host-key.js'),
+    import('./ssh/server.js'),
+    import('./doors/command-sockets.js'),
+  ]);
   const src: ConfigSource = { ...(o.stateDir ? { stateDir: o.stateDir } : {}), ...(o.configFile ? { configFile: o.configFile } : {}) };
   // Policy edits take effect without a restart; an invalid file is refused and
   // the previous configuration stays. The listener, host key and the server's
@@ -149,10 +155,13 @@ export async function openServer(o: ServerOptions): Promise<RunningServer> {
       },
     );
     const opened = app;
+    // Then again and again, for what a crashed one-shot door leaves meanwhile. Read once: fixed at start.
+    const periodic = reconcileEvery(app, app.config.server.reconcile_interval, o.log);
     return {
       app: opened,
       address,
       stop: async () => {
+        periodic.stop();
         await Promise.all([server.stop(), commands.stop()]);
         policy.close();
         opened.close();

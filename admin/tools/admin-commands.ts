@@ -164,7 +164,7 @@ const usersGroup: AdminTool = {
 const reconcileCmd: AdminTool = {
   name: 'dcm-admin reconcile',
   summary:
-    "Repair what a crash left: rows without containers, containers without rows, stale reservations (only this installation's objects; unlabelled legacy ones are reported).",
+    "Repair what a crash left: rows without containers, containers without rows, creates/removes/commits/starts/userdels whose process died (at once) or stalled, stale reservations (only this installation's objects; unlabelled legacy ones are reported).",
   args: { positional: [], flags: { 'dry-run': { type: 'bool', short: 'n', help: 'report only, change nothing' } } },
   async run(app, a) {
     const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
@@ -175,13 +175,16 @@ const reconcileCmd: AdminTool = {
       ['interrupted creates/removes', r.staleReservations],
       ['image rows without an image', r.imagesWithoutEngineImage],
       ['images without a row', r.imagesWithoutRow],
+      ['image rows without their tag', r.imagesRetagged],
+      ['users whose dcm-userdel died', r.usersDeleted],
     ];
     const found = parts.filter(([, v]) => v.length);
     const lines = [
       ...found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`),
+      ...(r.deadClaims ? [`${verb} ${r.deadClaims} start/commit claims of processes that died`] : []),
       ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`),
     ];
-    const text = found.length ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
+    const text = found.length || r.deadClaims ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
     return { text, json: r };
   },
 };

@@ -7,6 +7,7 @@
 import type { DcmError } from '../errors.js';
 import type { Deps } from './deps.js';
 import { beforeCommit } from './policy-hooks.js';
+import { myWorkOwner, workOwnerAlive } from '../store/work-owner.js';
 
 /** A claim older than this belongs to a process that died (a commit of a big container may take minutes). */
 const STALE_MS = 60 * 60 * 1000;
@@ -16,10 +17,11 @@ export function claimCommit(deps: Deps, user: string, ref: string, taken: () => 
   const { store } = deps;
   store.tx(() => {
     store.claims.prune(Date.now() - STALE_MS);
+    store.claims.pruneDead(workOwnerAlive); // a commit whose process died holds no slot
     if (store.images.get(ref)) throw taken();
     // The user's images plus their commits in flight (this one not yet claimed).
     beforeCommit(deps, user, store.claims.commitsInFlight(user));
-    if (!store.claims.claimCommit(ref, user, Date.now())) throw taken();
+    if (!store.claims.claimCommit(ref, user, Date.now(), myWorkOwner())) throw taken();
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { DcmError } from '../errors.js';
 import { parseImageNameTag } from '../names.js';
-import { LABEL_INSTANCE, LABEL_ROOT_LOGIN, imageLabels } from '../engine/labels.js';
+import { LABEL_INSTANCE, LABEL_ROOT_LOGIN, imageLabels, installationFilter } from '../engine/labels.js';
 import type { ContainerStatus } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { UserRow } from '../store/users-repo.js';
@@ -19,6 +19,9 @@ import { attachUserNetwork } from './user-network.js';
 import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerView, ImageView } from './views.js';
 import { removedButNotRecorded } from '../store/db-errors.js';
+import { myWorkOwner } from '../store/work-owner.js';
+import { crashedRow, repairOwnersCrashedRows, repairRow } from './crashed-work.js';
+import { pausePoint } from './pause-point.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
@@ -27,6 +30,8 @@ export class ContainerManager {
 
   /** `progress` is told each slow step as it begins. */
   async create(user: UserRow, req: CreateRequest, progress?: (line: string) => void): Promise<ContainerView> {
+    // What a crashed create or rm of this user left counts against no limit and holds no port.
+    await repairOwnersCrashedRows(this.deps, user.name);
     const row = await createContainer(this.deps, user, req, progress);
     // What the engine says now, not what a successful create should mean.
     return this.view(row, await this.status(row));
@@ -67,6 +72,7 @@ export class ContainerManager {
     // A stopped container coming back: running limit, and its GPUs if they were released.
     const comingBack = (action === 'start' || action === 'restart') && before.state !== 'running' && before.state !== 'paused';
     if (comingBack) await beforeStart(this.deps, row);
+    if (comingBack) await pausePoint('start:after-claim');
     try {
       switch (action) {
         case 'start':
@@ -93,6 +99,7 @@ export class ContainerManager {
       }
       throw e;
     }
+    if (comingBack) await pausePoint('start:after-engine-start');
     if (comingBack) settleStart(this.deps, row, true);
     if ((action === 'start' && before.state !== 'running') || action === 'restart') {
       // "Works immediately": return only once sshd answers.
@@ -105,19 +112,28 @@ export class ContainerManager {
   async remove(user: string, ref: string, force: boolean): Promise<ContainerView> {
     const { engine, store } = this.deps;
     const row = resolveContainer(store, user, ref);
+    if (crashedRow(row)) {
+      // A create or rm whose process died: its container (found by id or label) and row go now.
+      const view = this.view(row, null);
+      await repairRow(this.deps, row, await engine.list(installationFilter(store.installation.id)));
+      store.audit.record({ actor: user, action: 'rm', target: row.id, ok: true, detail: 'crashed work repaired' });
+      return view;
+    }
     if (row.state === 'creating') throw new DcmError('conflict', `container ${row.id} is still being created`);
     const st = row.docker_id ? await engine.inspect(row.docker_id) : null;
     if (st && (st.state === 'running' || st.state === 'paused' || st.state === 'restarting') && !force) {
       throw new DcmError('conflict', `container ${row.id} is ${st.state}: stop it first, or use rm -f`);
     }
     const view = this.view(row, st);
-    store.containers.setState(row.id, 'removing');
+    store.containers.setStateOwned(row.id, 'removing', myWorkOwner());
+    await pausePoint('rm:after-mark');
     try {
       if (row.docker_id) await engine.remove(row.docker_id, true);
     } catch (e) {
-      store.containers.setState(row.id, 'created');
+      store.containers.setStateOwned(row.id, 'created', null);
       throw e;
     }
+    await pausePoint('rm:after-engine-remove');
     // The container is gone now: if recording that fails (a full disk), say exactly so.
     try {
       store.tx(() => {
@@ -175,6 +191,7 @@ export class ContainerManager {
     if (await engine.inspectImage(full))
       throw new DcmError('conflict', `the image name ${name}:${tag} is already used in the container engine; pick another name or tag`);
     claimCommit(this.deps, user, full, taken);
+    await pausePoint('commit:after-claim');
     let imageId: string;
     try {
       progress(`saving container ${row.id} as an image...`);
@@ -183,6 +200,7 @@ export class ContainerManager {
       store.claims.dropCommit(full);
       throw e;
     }
+    await pausePoint('commit:after-engine-commit');
     try {
       recordCommit(this.deps, user, full, imageId, row.id, taken);
     } catch (e) {
@@ -190,6 +208,7 @@ export class ContainerManager {
       await engine.removeImage(imageId).catch(() => undefined);
       throw e;
     }
+    await pausePoint('commit:after-record');
     try {
       progress(`naming it ${name}:${tag}...`);
       await engine.tag(imageId, repo, tag);
@@ -237,7 +256,13 @@ export class ContainerManager {
       name: row.name,
       image: row.image_ref,
       state,
-      status: row.state !== 'created' ? row.state : st ? st.status : 'gone from the engine (the administrator can run dcm-admin reconcile)',
+      status: crashedRow(row)
+        ? `${row.state}, interrupted: the process doing it died (rm removes it)`
+        : row.state !== 'created'
+          ? row.state
+          : st
+            ? st.status
+            : 'gone from the engine (the administrator can run dcm-admin reconcile)',
       host,
       ip: row.ip,
       sshPort: row.id,

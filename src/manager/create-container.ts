@@ -26,6 +26,8 @@ import { gpuEnv } from './gpu-env.js';
 import { ensureUserNetwork } from './user-network.js';
 import { assertNotBlocked } from './user-manager.js';
 import { assertKeysInSync } from './keys-unsynced.js';
+import { myWorkOwner } from '../store/work-owner.js';
+import { pausePoint } from './pause-point.js';
 
 /** A create as the user typed it, already split into typed values. */
 export interface CreateRequest {
@@ -88,24 +90,29 @@ export async function createContainer(
   const network = net.value;
 
   const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
+  await pausePoint('create:after-reserve');
   let dockerId: string | null = null;
   try {
     verifyStorageBinds(config.storageDir, user.name, bindOwners(owners), !decision.runAs);
     const spec = { ...buildSpec(deps, user, row, decision), network };
     progress(`creating container ${row.id}...`);
     dockerId = await engine.createContainer(spec);
+    await pausePoint('create:after-engine-create');
     store.containers.setDockerId(row.id, dockerId);
+    await pausePoint('create:after-record-id');
     progress('starting it...');
     await engine.start(dockerId);
+    await pausePoint('create:after-start');
     progress('waiting for its sshd...');
     const ready = await deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     if (!ready) {
       const tail = (await engine.logs(dockerId, 5).catch(() => '')).trim().split('\n').pop() ?? '';
       throw new DcmError('internal', `container did not start sshd within ${config.engine.ready_timeout}s${tail ? `: ${tail}` : ''}`);
     }
-    store.containers.setState(row.id, 'created');
+    await pausePoint('create:before-created');
+    store.containers.setStateOwned(row.id, 'created', null);
     store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: true, detail: image.ref });
-    return { ...row, docker_id: dockerId, state: 'created' };
+    return { ...row, docker_id: dockerId, state: 'created', work_owner: null };
   } catch (e) {
     const removed = dockerId
       ? await engine.remove(dockerId, true).then(
@@ -117,7 +124,7 @@ export async function createContainer(
     // engine may still hold the container, the row stays as 'removing' so that
     // nothing is handed out twice; reconcile finishes the removal.
     if (removed) store.containers.delete(row.id);
-    else store.containers.setState(row.id, 'removing');
+    else store.containers.setStateOwned(row.id, 'removing', null); // no process works on it: reconcile finishes it at once
     store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: false, detail: (e as Error).message });
     throw e;
   }
@@ -199,6 +206,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
         instance: randomBytes(16).toString('hex'),
         state: 'creating',
         created_at: new Date().toISOString(),
+        work_owner: myWorkOwner(), // a crash is recognised at once (crashed-work.ts)
       };
       store.containers.insert(r);
       store.sshPortCursor.move(r.id);

@@ -22,6 +22,9 @@ import { LABEL_ID, LABEL_OWNER, installationFilter, provenance } from '../engine
 import { removeTree } from '../storage/remove-tree.js';
 import { userDirs } from '../storage/user-dirs.js';
 import type { Deps } from './deps.js';
+import { myWorkOwner, workOwnerAlive } from '../store/work-owner.js';
+import { workInFlight } from './crashed-work.js';
+import { pausePoint } from './pause-point.js';
 
 export interface DelUserReport {
   user: string;
@@ -38,12 +41,19 @@ const POLL_MS = 200;
 export async function deleteUser(deps: Deps, name: string, opts: { keepImages: boolean; keepStorage: boolean }): Promise<DelUserReport> {
   const { store, config } = deps;
   const report: DelUserReport = { user: name, containers: [], images: [], keptImages: [], storage: null, network: null };
-  store.tx(() => store.users.setBlocked(name, true));
+  store.tx(() => {
+    store.users.setBlocked(name, true);
+    // Who is deleting, and how: if this process dies, reconcile finishes the job the same way.
+    store.users.setDeletion(name, JSON.stringify({ keepImages: opts.keepImages, keepStorage: opts.keepStorage, owner: myWorkOwner() }));
+  });
   store.audit.record({ actor: 'admin', action: 'userdel-block', target: name, ok: true });
+  await pausePoint('userdel:after-block');
 
   await waitForCreates(deps, name);
   await removeContainers(deps, name, report);
+  await pausePoint('userdel:after-containers');
   await removeImages(deps, name, opts.keepImages, report);
+  await pausePoint('userdel:after-images');
 
   if (!opts.keepStorage) {
     const base = userDirs(config.storageDir, name).base;
@@ -56,6 +66,7 @@ export async function deleteUser(deps: Deps, name: string, opts: { keepImages: b
     }
     if (r.removed) report.storage = base;
   }
+  await pausePoint('userdel:after-storage');
 
   store.tx(() => store.users.delete(name));
   // Nothing can be made for the name any more (rows need the user row): one last sweep.
@@ -67,16 +78,42 @@ export async function deleteUser(deps: Deps, name: string, opts: { keepImages: b
 }
 
 /**
- * Creates that passed their transaction before the block are still running
- * somewhere (dcm-server, a one-shot door). Wait for them to end (bounded by
- * the time a create may take); a row still 'creating' after that belongs to a
- * create that died, and is removed with whatever it left.
+ * Creates that passed their transaction before the block may still be running
+ * somewhere (dcm-server, a one-shot door). Wait for those whose process lives
+ * to end (bounded by the time a create may take); a row whose process died,
+ * or still 'creating' after that, is removed with whatever it left.
  */
 async function waitForCreates(deps: Deps, name: string): Promise<void> {
   const { store, config } = deps;
   const deadline = Date.now() + (config.engine.ready_timeout + config.engine.stop_timeout + 60) * 1000;
-  while (store.containers.byOwner(name).some((r) => r.state === 'creating') && Date.now() < deadline) {
+  while (store.containers.byOwner(name).some((r) => r.state === 'creating' && workInFlight(r)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/**
+ * Finishes every dcm-userdel whose process died (with the options it was
+ * given); with `dryRun`, only names them. A deletion that fails again leaves
+ * the user blocked, as dcm-userdel does, and is tried at the next reconcile.
+ */
+export async function finishCrashedDeletions(deps: Deps, dryRun: boolean): Promise<string[]> {
+  const done: string[] = [];
+  for (const { name, deletion } of deps.store.users.beingDeleted()) {
+    const d = parseDeletion(deletion);
+    if (d === null || workOwnerAlive(d.owner)) continue;
+    if (!dryRun) await deleteUser(deps, name, d);
+    done.push(name);
+  }
+  return done;
+}
+
+function parseDeletion(text: string): { keepImages: boolean; keepStorage: boolean; owner: string } | null {
+  try {
+    const v = JSON.parse(text) as { keepImages?: unknown; keepStorage?: unknown; owner?: unknown };
+    if (typeof v.owner !== 'string') return null;
+    return { keepImages: v.keepImages === true, keepStorage: v.keepStorage === true, owner: v.owner };
+  } catch {
+    return null;
   }
 }
 

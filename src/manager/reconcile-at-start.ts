@@ -1,24 +1,71 @@
 /**
- * dcm-server's reconcile at start: repairs what a crash left and logs what it
- * did. It never stops the start: with the engine down the server still
- * serves, and commands then say the engine is unavailable.
+ * dcm-server's reconcile at start, and again every server.reconcile_interval
+ * seconds: repairs what a crash left and logs what it did. It never stops the
+ * server: with the engine down the server still serves, and commands then say
+ * the engine is unavailable.
  */
 import { lineFor } from '../store/db-errors.js';
 import type { Deps } from './deps.js';
-import { LEGACY_NOTE, reconcile } from './reconcile.js';
+import { LEGACY_NOTE, reconcile, type ReconcileReport } from './reconcile.js';
+
+/** How many things a reconcile repaired (what it left alone is not counted). */
+export function repairedCount(r: ReconcileReport): number {
+  return (
+    r.rowsWithoutContainer.length +
+    r.containersWithoutRow.length +
+    r.staleReservations.length +
+    r.imagesWithoutEngineImage.length +
+    r.imagesWithoutRow.length +
+    r.imagesRetagged.length +
+    r.deadClaims +
+    r.usersDeleted.length
+  );
+}
 
 export async function reconcileAtStart(deps: Deps, log: (line: string) => void): Promise<void> {
   try {
     const r = await reconcile(deps);
-    const fixed =
-      r.rowsWithoutContainer.length +
-      r.containersWithoutRow.length +
-      r.staleReservations.length +
-      r.imagesWithoutEngineImage.length +
-      r.imagesWithoutRow.length;
+    const fixed = repairedCount(r);
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
     for (const o of r.legacyLeftAlone) log(`reconcile: ${LEGACY_NOTE}: ${o}`);
   } catch (e) {
     log(`reconcile skipped: ${lineFor(e, true)}`);
   }
+}
+
+/**
+ * Reconciles every `seconds` (0: never) until stopped, one run at a time. Logs
+ * only a run that repaired something, and a failure only when the previous run
+ * did not fail too (an engine that is down is said once, not every minute).
+ */
+export function reconcileEvery(deps: Deps, seconds: number, log: (line: string) => void): { stop(): void } {
+  if (seconds <= 0) return { stop() {} };
+  let running = false;
+  let failing = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    reconcile(deps)
+      .then((r) => {
+        failing = false;
+        const fixed = repairedCount(r);
+        if (fixed) log(`reconcile (periodic): repaired ${fixed} item(s): ${JSON.stringify(summary(r))}`);
+      })
+      .catch((e: unknown) => {
+        if (!failing) log(`reconcile (periodic) skipped: ${lineFor(e, true)}`);
+        failing = true;
+      })
+      .finally(() => {
+        running = false;
+      });
+  }, seconds * 1000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** The non-empty parts of a report, for one log line. */
+function summary(r: ReconcileReport): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) if ((Array.isArray(v) && v.length) || (typeof v === 'number' && v > 0)) out[k] = v;
+  return out;
 }

@@ -7,12 +7,16 @@
  * row references may belong to another installation with the same instance
  * name: it is reported, never removed. No image that a row of the images
  * table (base or user), a container row or a kept image (dcm-userdel
- * --keep-images) references is ever removed, and
- * creates still in flight in another process are left alone.
+ * --keep-images) references is ever removed, and work still in flight in a
+ * living process (a create, rm, commit or dcm-userdel) is left alone; work
+ * whose process died is repaired at once (crashed-work.ts).
  */
-import { LABEL_ID, LABEL_MANAGED, provenance } from '../engine/labels.js';
+import { LABEL_ID, LABEL_MANAGED, LABEL_OWNER, provenance } from '../engine/labels.js';
 import type { ContainerStatus, ImageStatus } from '../engine/engine.js';
+import { workOwnerAlive } from '../store/work-owner.js';
 import type { Deps } from './deps.js';
+import { WORK_GRACE_MS, repairRow, workInFlight } from './crashed-work.js';
+import { finishCrashedDeletions } from './delete-user.js';
 
 export interface ReconcileReport {
   /** Rows whose container is gone from the engine: row and ports released. */
@@ -25,6 +29,12 @@ export interface ReconcileReport {
   imagesWithoutEngineImage: string[];
   /** Images labelled with this installation that no row references: removed. */
   imagesWithoutRow: string[];
+  /** User image rows whose tag was never set (a commit that died before tagging): tagged. */
+  imagesRetagged: string[];
+  /** Start and commit claims of processes that died: dropped, so they count against no quota. */
+  deadClaims: number;
+  /** Users whose dcm-userdel died half-way: deleted now, with the options it was given. */
+  usersDeleted: string[];
   /** Objects made before installations had ids, with this instance name, that no row references: left alone. */
   legacyLeftAlone: string[];
   dryRun: boolean;
@@ -32,7 +42,7 @@ export interface ReconcileReport {
 
 export interface ReconcileOptions {
   dryRun?: boolean;
-  /** A 'creating' row younger than this may belong to a create still running. */
+  /** Work whose process seems alive is left alone for this long (crashed-work.ts). */
   graceMs?: number;
 }
 
@@ -42,7 +52,7 @@ export const LEGACY_NOTE = 'legacy object without installation label: left alone
 export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promise<ReconcileReport> {
   const { store, engine, config } = deps;
   const dry = opts.dryRun ?? false;
-  const grace = opts.graceMs ?? 10 * 60 * 1000;
+  const grace = opts.graceMs ?? WORK_GRACE_MS;
   const installation = store.installation.id;
   const rep: ReconcileReport = {
     rowsWithoutContainer: [],
@@ -50,9 +60,15 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     staleReservations: [],
     imagesWithoutEngineImage: [],
     imagesWithoutRow: [],
+    imagesRetagged: [],
+    deadClaims: 0,
+    usersDeleted: [],
     legacyLeftAlone: [],
     dryRun: dry,
   };
+  // A dcm-userdel whose process died is finished first: it removes that user's things itself.
+  rep.usersDeleted = await finishCrashedDeletions(deps, dry);
+  if (!dry) rep.deadClaims = store.claims.pruneDead(workOwnerAlive);
   const whose = (labels: Record<string, string>) => provenance(labels, config.instance, installation);
   // Every dcm object on the engine, of any installation: which ids exist. What
   // may be acted on is decided per object below.
@@ -60,24 +76,17 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   const liveById = new Map(live.map((c) => [c.id, c]));
   const now = Date.now();
   const young = new Set<number>();
+  /** Containers already removed with their crashed row: not reported again below. */
+  const repaired = new Set<string>();
 
   for (const row of store.containers.all()) {
-    const age = now - Date.parse(row.created_at.endsWith('Z') ? row.created_at : row.created_at + 'Z');
-    if (row.state === 'creating' && age < grace) {
+    if (workInFlight(row, now, grace)) {
       young.add(row.id);
       continue;
     }
     if (row.state === 'creating' || row.state === 'removing') {
       rep.staleReservations.push(row.id);
-      if (!dry) {
-        // The row's own container, found by its Docker id, or (when the crash
-        // came before the id was recorded) by this installation's label and id.
-        const leftovers = live.filter(
-          (c) => c.id === row.docker_id || (whose(c.labels) === 'ours' && c.labels[LABEL_ID] === String(row.id)),
-        );
-        for (const c of leftovers) await engine.remove(c.id, true);
-        store.containers.delete(row.id);
-      }
+      if (!dry) for (const id of await repairRow(deps, row, live)) repaired.add(id);
       continue;
     }
     if (!row.docker_id || !(await containerExists(deps, liveById, row.docker_id))) {
@@ -88,7 +97,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
 
   const claimed = new Set(store.containers.all().map((r) => r.docker_id));
   for (const c of live) {
-    if (claimed.has(c.id)) continue;
+    if (claimed.has(c.id) || repaired.has(c.id)) continue;
     const w = whose(c.labels);
     if (w === 'foreign') continue;
     if (w === 'legacy') {
@@ -106,6 +115,14 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     if (!(await imageExists(deps, imagesById, img.docker_id))) {
       rep.imagesWithoutEngineImage.push(img.ref);
       if (!dry) store.images.delete(img.ref);
+      continue;
+    }
+    // Recorded but never tagged (commit records, then tags): give it its name, unless the engine already uses it.
+    const listed = imagesById.get(img.docker_id);
+    if (listed && !listed.tags.includes(img.ref) && !(await engine.inspectImage(img.ref))) {
+      rep.imagesRetagged.push(img.ref);
+      const at = img.ref.lastIndexOf(':');
+      if (!dry) await engine.tag(img.docker_id, img.ref.slice(0, at), img.ref.slice(at + 1));
     }
   }
   // An image dcm-userdel --keep-images left stays until the admin removes it; then its record goes.
@@ -118,8 +135,11 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   // Every image a row stands for — a user's, a base image (even one first
   // committed by a user), or the image of a container — stays.
   const kept = store.images.referencedDockerIds();
+  // A commit in flight in a living process has made its image but may not have recorded it yet.
+  const committing = store.claims.committingUsers(workOwnerAlive);
   for (const i of images) {
     if (kept.has(i.id)) continue;
+    if (committing.has(i.labels[LABEL_OWNER] ?? '')) continue;
     const w = whose(i.labels);
     if (w === 'foreign') continue;
     const name = i.tags[0] ?? i.id;

@@ -6,10 +6,12 @@
  * parallel starts never both take the last slot.
  */
 import { DcmError } from '../errors.js';
+import { workInFlight } from './crashed-work.js';
 import { LABEL_MANAGED } from '../engine/labels.js';
 import { decideStart } from '../policy/decide.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { Deps } from './deps.js';
+import { myWorkOwner, workOwnerAlive } from '../store/work-owner.js';
 
 /** An unfinished claim older than this belongs to a process that died (ready_timeout is at most 600 s). */
 const STALE_MS = 15 * 60 * 1000;
@@ -48,10 +50,11 @@ export function claimStartInTx(deps: Deps, row: ContainerRow, snap: RunningSnaps
   const { store, config } = deps;
   const now = Date.now();
   store.claims.prune(now - STALE_MS);
-  const creating = store.containers.byOwner(row.owner).filter((r) => r.state === 'creating').length;
+  store.claims.pruneDead(workOwnerAlive); // a start whose process died holds no slot
+  const creating = store.containers.byOwner(row.owner).filter((r) => r.state === 'creating' && workInFlight(r)).length;
   const r = decideStart(row.owner, store.users.groups(row.owner), runningCount(store, row.owner, snap, row.id) + creating, config);
   if (r) throw new DcmError(r.code, r.message, r.rule);
-  store.claims.claimStart(row.id, row.owner, now);
+  store.claims.claimStart(row.id, row.owner, now, myWorkOwner());
 }
 
 /** The start ended: a started container stays counted a moment longer; a failed one frees its claim. */

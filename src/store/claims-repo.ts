@@ -14,6 +14,29 @@ export class ClaimsRepo {
     this.db.prepare('DELETE FROM commit_claims WHERE started_at < ?').run(before);
   }
 
+  /**
+   * Drops claims whose process is gone (store/work-owner.ts), at once: a start
+   * or commit that died counts against no quota.
+   */
+  pruneDead(alive: (workOwner: string) => boolean): number {
+    let n = 0;
+    for (const table of ['start_claims', 'commit_claims'] as const) {
+      const owners = this.db.prepare(`SELECT DISTINCT work_owner FROM ${table} WHERE work_owner IS NOT NULL`).all() as {
+        work_owner: string;
+      }[];
+      for (const { work_owner } of owners) {
+        if (!alive(work_owner)) n += this.db.prepare(`DELETE FROM ${table} WHERE work_owner = ?`).run(work_owner).changes;
+      }
+    }
+    return n;
+  }
+
+  /** Users with a commit in flight in a living process: their untagged images may not be recorded yet. */
+  committingUsers(alive: (workOwner: string) => boolean): Set<string> {
+    const rows = this.db.prepare('SELECT owner, work_owner FROM commit_claims').all() as { owner: string; work_owner: string | null }[];
+    return new Set(rows.filter((r) => r.work_owner === null || alive(r.work_owner)).map((r) => r.owner));
+  }
+
   /** Containers of `owner` whose start is in flight or finished at or after `since` (ms). */
   startsSince(owner: string, since: number): number[] {
     const rows = this.db
@@ -22,10 +45,10 @@ export class ClaimsRepo {
     return rows.map((r) => r.container_id);
   }
 
-  claimStart(containerId: number, owner: string, now: number): void {
+  claimStart(containerId: number, owner: string, now: number, workOwner: string): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO start_claims (container_id, owner, started_at, finished_at) VALUES (?, ?, ?, NULL)')
-      .run(containerId, owner, now);
+      .prepare('INSERT OR REPLACE INTO start_claims (container_id, owner, started_at, finished_at, work_owner) VALUES (?, ?, ?, NULL, ?)')
+      .run(containerId, owner, now, workOwner);
   }
 
   /** The engine has the container running: it stays counted a little longer, for readers that looked before. */
@@ -42,9 +65,11 @@ export class ClaimsRepo {
   }
 
   /** false when another commit already claimed this reference. */
-  claimCommit(ref: string, owner: string, now: number): boolean {
+  claimCommit(ref: string, owner: string, now: number, workOwner: string): boolean {
     return (
-      this.db.prepare('INSERT OR IGNORE INTO commit_claims (ref, owner, started_at) VALUES (?, ?, ?)').run(ref, owner, now).changes === 1
+      this.db
+        .prepare('INSERT OR IGNORE INTO commit_claims (ref, owner, started_at, work_owner) VALUES (?, ?, ?, ?)')
+        .run(ref, owner, now, workOwner).changes === 1
     );
   }
 

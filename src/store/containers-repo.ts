@@ -14,6 +14,8 @@ export interface ContainerRow {
   instance: string;
   state: RowState;
   created_at: string;
+  /** The process doing the create or remove in flight (store/work-owner.ts); null when none does. */
+  work_owner: string | null;
 }
 
 export interface PortRow {
@@ -58,11 +60,13 @@ export class ContainersRepo {
     return this.db.prepare('SELECT * FROM containers WHERE docker_id = ?').get(dockerId) as ContainerRow | undefined;
   }
 
-  insert(r: Pick<ContainerRow, 'id' | 'owner' | 'name' | 'image_ref' | 'image_id' | 'ip' | 'instance'>): void {
+  insert(
+    r: Pick<ContainerRow, 'id' | 'owner' | 'name' | 'image_ref' | 'image_id' | 'ip' | 'instance'> & { work_owner?: string | null },
+  ): void {
     this.db
-      .prepare(`INSERT INTO containers (id, owner, name, image_ref, image_id, ip, instance, state)
-                VALUES (@id, @owner, @name, @image_ref, @image_id, @ip, @instance, 'creating')`)
-      .run(r);
+      .prepare(`INSERT INTO containers (id, owner, name, image_ref, image_id, ip, instance, state, work_owner)
+                VALUES (@id, @owner, @name, @image_ref, @image_id, @ip, @instance, 'creating', @work_owner)`)
+      .run({ work_owner: null, ...r });
   }
 
   setDockerId(id: number, dockerId: string): void {
@@ -71,6 +75,11 @@ export class ContainersRepo {
 
   setState(id: number, state: RowState): void {
     this.db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(state, id);
+  }
+
+  /** State and the process now working on the row (null: none; reconcile finishes it). */
+  setStateOwned(id: number, state: RowState, workOwner: string | null): void {
+    this.db.prepare('UPDATE containers SET state = ?, work_owner = ? WHERE id = ?').run(state, workOwner, id);
   }
 
   /** Deletes the row; its port allocations go with it (ON DELETE CASCADE). */

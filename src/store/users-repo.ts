@@ -10,6 +10,8 @@ export interface UserRow {
   blocked: number;
   /** 1 after a revocation its authorized_keys files refused: no create or start until a key write succeeds (migration 0007). */
   keys_unsynced: number;
+  /** JSON of the dcm-userdel in flight (its options and owning process), or null (migration 0008). */
+  deletion: string | null;
 }
 
 export interface KeyRow {
@@ -92,6 +94,19 @@ export class UsersRepo {
   /** Blocks (or unblocks) a user: every door refuses a blocked user's commands and logins. */
   setBlocked(name: string, blocked: boolean): void {
     this.db.prepare('UPDATE users SET blocked = ? WHERE name = ?').run(blocked ? 1 : 0, name);
+  }
+
+  /** Records the dcm-userdel now removing the user (JSON: options and owning process). */
+  setDeletion(name: string, deletion: string): void {
+    this.db.prepare('UPDATE users SET deletion = ? WHERE name = ?').run(deletion, name);
+  }
+
+  /** Users a dcm-userdel has begun to remove, with what it recorded. */
+  beingDeleted(): { name: string; deletion: string }[] {
+    return this.db.prepare('SELECT name, deletion FROM users WHERE deletion IS NOT NULL ORDER BY name').all() as {
+      name: string;
+      deletion: string;
+    }[];
   }
 
   groups(user: string): string[] {

@@ -211,10 +211,26 @@ test('a failed create whose container the engine will not remove keeps its row a
   const [row] = store.containers.all();
   assert.equal(row!.state, 'removing');
   assert.equal(store.containers.allPorts().length, 2, 'its ports are not handed out again meanwhile');
-  const next = await json('alice', 'create --port 9000');
-  assert.notEqual(next.id, row!.id);
   const rep = await reconcile(core.deps, {});
   assert.deepEqual(rep.staleReservations, [row!.id]);
+  assert.equal(engine.containers.size, 0);
+  const next = await json('alice', 'create --port 9000');
+  assert.notEqual(next.id, row!.id);
+  assert.deepEqual(
+    store.containers.all().map((c) => c.id),
+    [next.id],
+  );
+});
+
+test("a 'removing' row a failed create left (no process works on it) is finished by its owner's next create", async () => {
+  engine.failNext.add('start');
+  engine.failNext.add('remove');
+  assert.notEqual((await run('alice', 'create --port 9000')).code, 0);
+  const [row] = store.containers.all();
+  assert.equal(row!.state, 'removing');
+  assert.equal(row!.work_owner, null);
+  const next = await json('alice', 'create --port 9000');
+  assert.equal(next.ports[0].host, 9000, 'its port is free again');
   assert.equal(engine.containers.size, 1);
   assert.deepEqual(
     store.containers.all().map((c) => c.id),
