@@ -14,7 +14,7 @@ export const userdel: AdminTool = {
   details: [
     'The user is blocked first (no commands, no dcm-server logins); creates in flight are waited for;',
     'storage is removed without following links or entering other filesystems. If anything stops it,',
-    'the user stays blocked: run dcm-userdel again to finish.',
+    'the user stays blocked: run dcm-userdel again to finish (if its process died, reconcile finishes it).',
   ].join('\n'),
   args: {
     positional: ['NAME'],
