@@ -234,7 +234,7 @@ before(async () => {
 test(`SIGKILL at ${CREATE_STEPS.length + 7 + USERDEL_STEPS.length} steps of create, rm -f, start, commit and dcm-userdel (one-shot doors, ${PER_STEP} kills each, ${USERDEL_PER_STEP} per dcm-userdel step): reconcile leaves nothing`, async () => {
   const slotUsers = Array.from({ length: PER_STEP }, (_, k) => `slot${k}`);
   const doomed = USERDEL_STEPS.flatMap((s) => Array.from({ length: USERDEL_PER_STEP }, (_, k) => `del-${s}-${k}`));
-  let t = Date.now();
+  const t = Date.now();
   await addUsers([...slotUsers, ...doomed]);
   const slots = await Promise.all(slotUsers.map(prepareSlot));
   for (let i = 0; i < doomed.length; i += 4) {
