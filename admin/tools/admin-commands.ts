@@ -175,6 +175,7 @@ const reconcileCmd: AdminTool = {
       ['interrupted creates/removes', r.staleReservations],
       ['image rows without an image', r.imagesWithoutEngineImage],
       ['images without a row', r.imagesWithoutRow],
+      ['containers without the restart policy unless-stopped', r.restartPolicySet],
     ];
     const found = parts.filter(([, v]) => v.length);
     const lines = [

@@ -19,6 +19,8 @@ import { attachUserNetwork } from './user-network.js';
 import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
 import type { ContainerView, ImageView } from './views.js';
 import { removedButNotRecorded } from '../store/db-errors.js';
+import { endFacts, shownState, shownStatus } from './container-state.js';
+import { withEndFacts } from './end-facts.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
@@ -138,7 +140,8 @@ export class ContainerManager {
     const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`]);
     // Joined on the Docker id recorded in the database: labels never decide ownership.
     const byId = new Map(live.map((c) => [c.id, c]));
-    return rows.map((r) => this.view(r, (r.docker_id && byId.get(r.docker_id)) || null));
+    const statuses = await withEndFacts(engine, rows, byId); // how the stopped ones ended
+    return rows.map((r) => this.view(r, statuses.get(r.id) ?? null));
   }
 
   async get(user: string, ref: string): Promise<ContainerView> {
@@ -231,13 +234,13 @@ export class ContainerManager {
     const ports = store.containers.ports(row.id).filter((p) => p.kind === 'extra');
     const single = config.network.ip_aliases.length === 1;
     const host = row.ip === '0.0.0.0' || single ? config.host : row.ip;
-    const state = row.state !== 'created' ? row.state : st ? st.state : 'missing';
     return {
       id: row.id,
       name: row.name,
       image: row.image_ref,
-      state,
-      status: row.state !== 'created' ? row.state : st ? st.status : 'gone from the engine (the administrator can run dcm-admin reconcile)',
+      state: shownState(row, st),
+      status: shownStatus(row, st),
+      end: endFacts(st),
       host,
       ip: row.ip,
       sshPort: row.id,

@@ -15,7 +15,8 @@ export async function reconcileAtStart(deps: Deps, log: (line: string) => void):
       r.containersWithoutRow.length +
       r.staleReservations.length +
       r.imagesWithoutEngineImage.length +
-      r.imagesWithoutRow.length;
+      r.imagesWithoutRow.length +
+      r.restartPolicySet.length;
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
     for (const o of r.legacyLeftAlone) log(`reconcile: ${LEGACY_NOTE}: ${o}`);
   } catch (e) {

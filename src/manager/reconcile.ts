@@ -13,6 +13,7 @@
 import { LABEL_ID, LABEL_MANAGED, provenance } from '../engine/labels.js';
 import type { ContainerStatus, ImageStatus } from '../engine/engine.js';
 import type { Deps } from './deps.js';
+import { giveRestartPolicy } from './restart-policy-upgrade.js';
 
 export interface ReconcileReport {
   /** Rows whose container is gone from the engine: row and ports released. */
@@ -27,6 +28,8 @@ export interface ReconcileReport {
   imagesWithoutRow: string[];
   /** Objects made before installations had ids, with this instance name, that no row references: left alone. */
   legacyLeftAlone: string[];
+  /** Containers made before dcm set restart policies: given the one it sets now (restart-policy-upgrade.ts). */
+  restartPolicySet: number[];
   dryRun: boolean;
 }
 
@@ -51,6 +54,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     imagesWithoutEngineImage: [],
     imagesWithoutRow: [],
     legacyLeftAlone: [],
+    restartPolicySet: [],
     dryRun: dry,
   };
   const whose = (labels: Record<string, string>) => provenance(labels, config.instance, installation);
@@ -99,6 +103,8 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     rep.containersWithoutRow.push(c.id);
     if (!dry) await engine.remove(c.id, true);
   }
+
+  rep.restartPolicySet = await giveRestartPolicy(deps, liveById, dry);
 
   const images = await engine.listImages([`${LABEL_MANAGED}=1`]);
   const imagesById = new Map(images.map((i) => [i.id, i]));

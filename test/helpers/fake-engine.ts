@@ -144,6 +144,12 @@ export class FakeEngine implements Engine {
       want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)),
     );
   }
+  /** Containers given a restart policy by setRestartPolicy, in order. */
+  restartPolicySet: string[] = [];
+  async setRestartPolicy(id: string) {
+    this.get(id);
+    this.restartPolicySet.push(id);
+  }
   async reconnectNetwork(containerId: string, network: string) {
     const c = this.get(containerId);
     c.spec = { ...c.spec, network };
