@@ -13,9 +13,9 @@ export type ShownState = RunState | 'gone' | 'creating' | 'removing';
 
 /** How the container last ended, when the engine was asked about this container. */
 export interface EndFacts {
-  /** Exit code of its last end; null while it never ended. */
+  /** Exit code of its last end, while it is not up (the engine forgets it when it starts it again); null otherwise. */
   exitCode: number | null;
-  /** The kernel killed a process of it at its memory limit. */
+  /** At its last end, the kernel had killed a process of it at its memory limit. */
   oomKilled: boolean;
   /** When it last ended (ISO time); null while it never ended. */
   endedAt: string | null;
@@ -40,9 +40,9 @@ export function shownStatus(row: ContainerRow, st: ContainerStatus | null): stri
 /** The engine's facts about the last end; null when it gave none (a list entry of a container that is up). */
 export function endFacts(st: ContainerStatus | null): EndFacts | null {
   if (!st || st.exitCode === undefined) return null;
-  const ended = st.finishedAt !== undefined;
+  const down = st.state === 'exited' || st.state === 'dead';
   return {
-    exitCode: ended ? st.exitCode : null,
+    exitCode: down && st.finishedAt !== undefined ? st.exitCode : null,
     oomKilled: st.oomKilled === true,
     endedAt: st.finishedAt ?? null,
     restarts: st.restartCount ?? 0,
@@ -55,18 +55,21 @@ export function endFacts(st: ContainerStatus | null): EndFacts | null {
  * one again after it ended on its own. null otherwise.
  */
 export function endLine(state: ShownState, end: EndFacts | null): string | null {
-  if (!end || end.exitCode === null) return null;
-  const how = `code ${end.exitCode}${whyEnded(end)}${end.endedAt ? ` at ${end.endedAt}` : ''}`;
-  if (state === 'exited' || state === 'dead') return `ended with ${how}`;
+  if (!end) return null;
+  const at = end.endedAt ? ` at ${end.endedAt}` : '';
+  if ((state === 'exited' || state === 'dead') && end.exitCode !== null) return `ended${at} with code ${end.exitCode}${whyEnded(end)}`;
   if ((state === 'running' || state === 'paused' || state === 'restarting') && end.restarts > 0) {
-    return `started again by the engine ${end.restarts === 1 ? 'once' : `${end.restarts} times`} after it ended on its own (last: ${how})`;
+    const times = end.restarts === 1 ? 'once' : `${end.restarts} times`;
+    return `started again by the engine ${times} after it ended on its own, last${at}${end.oomKilled ? ` (${OOM})` : ''}`;
   }
   return null;
 }
 
+const OOM = 'out of memory: the kernel killed a process of it at its memory limit';
+
 function whyEnded(end: EndFacts): string {
-  if (end.oomKilled) return ', out of memory: the kernel killed a process of it at its memory limit';
-  if (end.exitCode === 137) return ', killed';
-  if (end.exitCode === 143) return ', terminated';
+  if (end.oomKilled) return ` (${OOM})`;
+  if (end.exitCode === 137) return ' (killed)';
+  if (end.exitCode === 143) return ' (terminated)';
   return '';
 }

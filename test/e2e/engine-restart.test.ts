@@ -17,6 +17,7 @@ import { TestEnv, sshInto, run, type TestUser } from '../helpers/env.js';
 import { startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
 import { KEY, Typist, sleep, ssh, startServer } from '../helpers/ssh.js';
 import { tp } from '../helpers/ports.js';
+import { DockerEngine } from '../../src/engine/docker-engine.js';
 
 const PORT = tp(32600);
 const EXTRA_PORT = tp(32630);
@@ -142,6 +143,10 @@ test('engine restarted: running containers come back on the same ports with the 
   const inspect = async (id: number) => JSON.parse((await engine.docker('inspect', env.dockerName(id))).stdout)[0];
   const before = await inspect(up.id);
   assert.equal(before.HostConfig.RestartPolicy.Name, 'unless-stopped');
+  // What reconcile does to a container an earlier dcm made without a policy, on the real engine.
+  assert.equal((await engine.docker('update', '--restart', 'no', env.dockerName(down.id))).code, 0);
+  await new DockerEngine(engine.socket).setRestartPolicy((await inspect(down.id)).Id);
+  assert.equal((await inspect(down.id)).HostConfig.RestartPolicy.Name, 'unless-stopped');
   const key = await hostKey(up.id);
   assert.match(key, /^ssh-ed25519 /);
 
