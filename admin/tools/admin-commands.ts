@@ -177,6 +177,7 @@ const reconcileCmd: AdminTool = {
       ['images without a row', r.imagesWithoutRow],
       ['image rows without their tag', r.imagesRetagged],
       ['users whose dcm-userdel died', r.usersDeleted],
+      ['containers without the restart policy unless-stopped', r.restartPolicySet],
     ];
     const found = parts.filter(([, v]) => v.length);
     const lines = [

@@ -14,6 +14,8 @@ import { dockerAtSocket } from './docker-client.js';
 import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState } from './engine.js';
 import { tailLogs } from './capped-logs.js';
 import { followLogs } from './follow-logs.js';
+import { exitFacts } from './exit-facts.js';
+import { RESTART_POLICY } from './restart-policy.js';
 
 /** Docker errors carry an HTTP status; 404 means "no such object". */
 function statusOf(e: unknown): number | undefined {
@@ -22,7 +24,7 @@ function statusOf(e: unknown): number | undefined {
 
 function isConnError(e: unknown): boolean {
   const code = (e as { code?: string }).code;
-  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ECONNRESET';
+  return code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 /** Map a Docker failure to one user-facing line; the engine's text goes to adminDetail. */
@@ -103,7 +105,9 @@ export class DockerEngine implements Engine {
           IpcMode: 'private',
           PidMode: '',
           Init: false,
-          RestartPolicy: { Name: 'no' },
+          // Back after an engine or host restart when it was running; a container the user stopped
+          // (an API stop or kill) stays stopped. See restart-policy.ts.
+          RestartPolicy: { Name: RESTART_POLICY },
           LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
         },
       });
@@ -113,12 +117,15 @@ export class DockerEngine implements Engine {
     }
   }
 
-  /** Whether dockerd has the NVIDIA runtime; asked once per process. */
+  /** Whether dockerd has the NVIDIA runtime; asked once per process (asked again after a failed ask: the engine may have been down). */
   private hasNvidiaRuntime(): Promise<boolean> {
     this.nvidia ??= this.docker
       .info()
       .then((i: { Runtimes?: Record<string, unknown> }) => Object.keys(i.Runtimes ?? {}).includes('nvidia'))
-      .catch(() => false);
+      .catch(() => {
+        this.nvidia = null;
+        return false;
+      });
     return this.nvidia;
   }
 
@@ -155,6 +162,7 @@ export class DockerEngine implements Engine {
         status: i.State.Status,
         labels: i.Config.Labels ?? {},
         networks: Object.fromEntries(Object.entries(i.NetworkSettings?.Networks ?? {}).map(([n, v]) => [n, v.NetworkID])),
+        ...exitFacts(i),
       };
     } catch (e) {
       if (statusOf(e) === 404) return null;
@@ -290,6 +298,10 @@ export class DockerEngine implements Engine {
     } catch (e) {
       throw wrap('list networks', e);
     }
+  }
+
+  async setRestartPolicy(id: string): Promise<void> {
+    await this.call('update', () => this.docker.getContainer(id).update({ RestartPolicy: { Name: RESTART_POLICY } }));
   }
 
   async reconnectNetwork(containerId: string, network: string): Promise<void> {

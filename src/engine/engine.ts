@@ -81,6 +81,16 @@ export interface ContainerStatus {
   labels: Record<string, string>;
   /** Networks the container is attached to: name → network id (as recorded when it was attached). */
   networks?: Record<string, string>;
+  /** How it last ended (inspect only; absent from list): exit code of its PID 1, 0 before it ever ended. */
+  exitCode?: number;
+  /** Whether the kernel killed a process of it at its memory limit (kept by the engine until it is started again by hand). */
+  oomKilled?: boolean;
+  /** When it last ended (ISO time); absent when it never has. */
+  finishedAt?: string;
+  /** How many times the engine started it again on its own (restart policy). */
+  restartCount?: number;
+  /** Its restart policy as the engine holds it ('no' for one made before dcm set a policy). */
+  restartPolicy?: string;
 }
 
 export interface ImageStatus {
@@ -133,6 +143,8 @@ export interface Engine {
   removeNetwork(id: string): Promise<void>;
   /** Networks carrying every given label; all networks for []. */
   listNetworks(labels: string[]): Promise<NetworkStatus[]>;
+  /** Gives a container the restart policy dcm makes containers with (restart-policy.ts); for ones made before. */
+  setRestartPolicy(id: string): Promise<void>;
   /**
    * Re-attaches a stopped container to the network now carrying this name
    * (after the one it was attached to was removed and made again).

@@ -4,6 +4,8 @@
  * row, tell this installation's objects from another's on the same engine,
  * and record how a container was made for what is shown about it.
  */
+import { RESTART_POLICY } from './restart-policy.js';
+
 export const LABEL_MANAGED = 'dcm.managed';
 export const LABEL_OWNER = 'dcm.owner';
 export const LABEL_ID = 'dcm.id';
@@ -21,6 +23,12 @@ const LABEL_INSTALLATION = 'dcm.installation';
  */
 export const LABEL_ROOT_LOGIN = 'dcm.root-login';
 
+/**
+ * The restart policy the container was made with (restart-policy.ts).
+ * Containers made before dcm set one lack it, and reconcile gives them the policy.
+ */
+export const LABEL_RESTART = 'dcm.restart';
+
 /** How many characters of the installation id go into Docker names. */
 const SHORT_ID = 8;
 
@@ -29,7 +37,7 @@ function common(owner: string, instanceLabel: string, installationId: string): R
 }
 
 export function containerLabels(owner: string, id: number, instanceLabel: string, installationId: string): Record<string, string> {
-  return { ...common(owner, instanceLabel, installationId), [LABEL_ID]: String(id) };
+  return { ...common(owner, instanceLabel, installationId), [LABEL_ID]: String(id), [LABEL_RESTART]: RESTART_POLICY };
 }
 
 export function imageLabels(owner: string, instanceLabel: string, installationId: string): Record<string, string> {

@@ -22,6 +22,8 @@ import { removedButNotRecorded } from '../store/db-errors.js';
 import { myWorkOwner } from '../store/work-owner.js';
 import { crashedRow, repairOwnersCrashedRows, repairRow } from './crashed-work.js';
 import { pausePoint } from './pause-point.js';
+import { endFacts, shownState, shownStatus } from './container-state.js';
+import { withEndFacts } from './end-facts.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
@@ -154,7 +156,8 @@ export class ContainerManager {
     const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`]);
     // Joined on the Docker id recorded in the database: labels never decide ownership.
     const byId = new Map(live.map((c) => [c.id, c]));
-    return rows.map((r) => this.view(r, (r.docker_id && byId.get(r.docker_id)) || null));
+    const statuses = await withEndFacts(engine, rows, byId); // how the stopped ones ended
+    return rows.map((r) => this.view(r, statuses.get(r.id) ?? null));
   }
 
   async get(user: string, ref: string): Promise<ContainerView> {
@@ -250,19 +253,13 @@ export class ContainerManager {
     const ports = store.containers.ports(row.id).filter((p) => p.kind === 'extra');
     const single = config.network.ip_aliases.length === 1;
     const host = row.ip === '0.0.0.0' || single ? config.host : row.ip;
-    const state = row.state !== 'created' ? row.state : st ? st.state : 'missing';
     return {
       id: row.id,
       name: row.name,
       image: row.image_ref,
-      state,
-      status: crashedRow(row)
-        ? `${row.state}, interrupted: the process doing it died (rm removes it)`
-        : row.state !== 'created'
-          ? row.state
-          : st
-            ? st.status
-            : 'gone from the engine (the administrator can run dcm-admin reconcile)',
+      state: shownState(row, st),
+      status: crashedRow(row) ? `${row.state}, interrupted: the process doing it died (rm removes it)` : shownStatus(row, st),
+      end: endFacts(st),
       host,
       ip: row.ip,
       sshPort: row.id,

@@ -18,7 +18,8 @@ export function repairedCount(r: ReconcileReport): number {
     r.imagesWithoutRow.length +
     r.imagesRetagged.length +
     r.deadClaims +
-    r.usersDeleted.length
+    r.usersDeleted.length +
+    r.restartPolicySet.length
   );
 }
 

@@ -17,6 +17,7 @@ import { workOwnerAlive } from '../store/work-owner.js';
 import type { Deps } from './deps.js';
 import { WORK_GRACE_MS, repairRow, workInFlight } from './crashed-work.js';
 import { finishCrashedDeletions } from './delete-user.js';
+import { giveRestartPolicy } from './restart-policy-upgrade.js';
 
 export interface ReconcileReport {
   /** Rows whose container is gone from the engine: row and ports released. */
@@ -37,6 +38,8 @@ export interface ReconcileReport {
   usersDeleted: string[];
   /** Objects made before installations had ids, with this instance name, that no row references: left alone. */
   legacyLeftAlone: string[];
+  /** Containers made before dcm set restart policies: given the one it sets now (restart-policy-upgrade.ts). */
+  restartPolicySet: number[];
   dryRun: boolean;
 }
 
@@ -64,6 +67,7 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     deadClaims: 0,
     usersDeleted: [],
     legacyLeftAlone: [],
+    restartPolicySet: [],
     dryRun: dry,
   };
   // A dcm-userdel whose process died is finished first: it removes that user's things itself.
@@ -108,6 +112,8 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     rep.containersWithoutRow.push(c.id);
     if (!dry) await engine.remove(c.id, true);
   }
+
+  rep.restartPolicySet = await giveRestartPolicy(deps, liveById, dry);
 
   const images = await engine.listImages([`${LABEL_MANAGED}=1`]);
   const imagesById = new Map(images.map((i) => [i.id, i]));

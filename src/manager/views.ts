@@ -1,5 +1,5 @@
 /** Plain data shapes that commands render as text or JSON. */
-import type { RunState } from '../engine/engine.js';
+import type { EndFacts, ShownState } from './container-state.js';
 
 export interface PortView {
   container: number;
@@ -11,8 +11,12 @@ export interface ContainerView {
   id: number;
   name: string | null;
   image: string;
-  state: RunState | 'missing' | 'creating' | 'removing';
+  /** 'gone' when the row's container was removed from the engine outside dcm. */
+  state: ShownState;
+  /** The engine's words for the state ("Up 5 minutes", "exited"), or what to do about a gone one. */
   status: string;
+  /** How it last ended, when the engine was asked about this container (null otherwise). */
+  end: EndFacts | null;
   host: string;
   ip: string;
   sshPort: number;

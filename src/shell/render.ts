@@ -1,6 +1,7 @@
 /** Plain-text rendering shared by commands: tables, sizes, container summaries. */
 import type { ContainerView, ImageView } from '../manager/views.js';
 import { formatSize } from '../sizes.js';
+import { endLine } from '../manager/container-state.js';
 
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -33,10 +34,15 @@ export function imagesTable(list: ImageView[]): string {
   );
 }
 
-/** How to reach a container: what `create` and `show ID` print. */
+/** How to reach a container: what `create` and `show ID` print (with how it last ended, when it did). */
 export function reachText(c: ContainerView, user: string): string {
+  const head = `container ${c.id}${c.name ? ` (${c.name})` : ''} from ${c.image} is ${c.state}`;
+  // Nothing to reach: the engine no longer has it.
+  if (c.state === 'gone') return `${head}: ${c.status}`;
+  const ended = endLine(c.state, c.end);
   const lines = [
-    `container ${c.id}${c.name ? ` (${c.name})` : ''} from ${c.image} is ${c.state}`,
+    head,
+    ...(ended ? [`  ${ended}`] : []),
     ...(c.rootLogin ? [`  ssh -p ${c.sshPort} root@${c.host}`] : []),
     `  ssh -p ${c.sshPort} ${user}@${c.host}`,
   ];
@@ -51,6 +57,7 @@ export function containerJson(c: ContainerView) {
     image: c.image,
     state: c.state,
     status: c.status,
+    end: c.end,
     host: c.host,
     ip: c.ip,
     sshPort: c.sshPort,

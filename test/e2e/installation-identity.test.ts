@@ -151,11 +151,16 @@ test("objects made before installations had ids: referenced ones are kept as thi
 
   const r = await legacy.tool('admin', 'reconcile');
   assert.equal(r.code, 0, r.stderr);
+  // The referenced one is this installation's: it gets the restart policy containers are made with now.
   assert.deepEqual(r.stdout.trim().split('\n').sort(), [
     `${LEGACY}: container ${orphan.slice(0, 12)}`,
     `${LEGACY}: image ${legacy.instance}/old:1`,
-    'nothing to repair',
+    `repaired 1 containers without the restart policy unless-stopped: ${tp(30820)}`,
   ]);
+  assert.deepEqual(
+    [(await dockerInspect(kept)).HostConfig.RestartPolicy.Name, (await dockerInspect(orphan)).HostConfig.RestartPolicy.Name],
+    ['unless-stopped', 'no'],
+  );
   const log = await serverStart(legacy, tp(30892));
   assert.ok(log.includes(`reconcile: ${LEGACY}: container ${orphan.slice(0, 12)}`), log);
   assert.notEqual(await dockerInspect(kept), null, 'the referenced legacy container is kept');

@@ -71,7 +71,10 @@ export class FakeEngine implements Engine {
   }
   async inspect(id: string): Promise<ContainerStatus | null> {
     const c = this.containers.get(id);
-    return c ? { id, state: c.state, status: c.state, labels: c.spec.labels } : null;
+    if (!c) return null;
+    // As the Docker adapter makes them; a container made before restart policies (no label) has none until set.
+    const restartPolicy = c.spec.labels['dcm.restart'] || this.restartPolicySet.includes(id) ? 'unless-stopped' : 'no';
+    return { id, state: c.state, status: c.state, labels: c.spec.labels, restartPolicy };
   }
   async list(labels: string[]): Promise<ContainerStatus[]> {
     const want = labels.map((l) => l.split('='));
@@ -143,6 +146,12 @@ export class FakeEngine implements Engine {
     return [...this.networks.values()].filter((n) =>
       want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)),
     );
+  }
+  /** Containers given a restart policy by setRestartPolicy, in order. */
+  restartPolicySet: string[] = [];
+  async setRestartPolicy(id: string) {
+    this.get(id);
+    this.restartPolicySet.push(id);
   }
   async reconnectNetwork(containerId: string, network: string) {
     const c = this.get(containerId);

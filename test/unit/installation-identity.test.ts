@@ -43,7 +43,14 @@ test('labels and names carry the installation; provenance tells ours, legacy and
   const other = 'fedcba9876543210fedcba9876543210';
   assert.equal(containerName('dcm', me, 20001), 'dcm-01234567-20001');
   const c = containerLabels('alice', 20001, 'dcm', me);
-  assert.deepEqual(c, { 'dcm.managed': '1', 'dcm.owner': 'alice', 'dcm.instance': 'dcm', 'dcm.installation': me, 'dcm.id': '20001' });
+  assert.deepEqual(c, {
+    'dcm.managed': '1',
+    'dcm.owner': 'alice',
+    'dcm.instance': 'dcm',
+    'dcm.installation': me,
+    'dcm.id': '20001',
+    'dcm.restart': 'unless-stopped',
+  });
   assert.equal(imageLabels('alice', 'dcm', me)['dcm.installation'], me);
   assert.equal(networkLabels('alice', 'tok', 'dcm', me)['dcm.installation'], me);
   assert.equal(provenance(c, 'dcm', me), 'ours');

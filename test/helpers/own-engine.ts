@@ -1,0 +1,153 @@
+/**
+ * A private dockerd for tests that stop, freeze and restart the engine: its
+ * own data root, exec root, socket, pid file and bridge (on a private
+ * 10.218.X.0/24), so the shared engine other tests use is never touched.
+ * --iptables=false: a second daemon managing the same iptables chains would
+ * rewrite the first one's rules; published ports are then served by
+ * docker-proxy, on loopback, as dcm publishes them. The daemon is signalled
+ * by the PID of the process this helper spawned, never by name. The base
+ * image is copied in from the shared engine (docker save | docker load).
+ * stop() removes the engine's containers and networks (all the test's), then
+ * the daemon, its bridge and its directories.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomInt } from 'node:crypto';
+import { BASE_IMAGE, run, type RunResult } from './env.js';
+
+export interface OwnEngine {
+  socket: string;
+  /** The docker CLI against this engine. */
+  docker(...args: string[]): Promise<RunResult>;
+  /** PID of the running dockerd (the process this helper spawned). */
+  pid(): number;
+  /** SIGTERM to the daemon, as a service manager stops it; resolves when it has exited (it stops its containers first). */
+  stopDaemon(): Promise<void>;
+  /** Starts the daemon again with the same data root and socket; resolves when it answers. */
+  startDaemon(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a daemon that holds its socket open and answers nothing. */
+  freeze(): void;
+  thaw(): void;
+  /** Stops the daemon and removes everything this helper made. */
+  stop(): Promise<void>;
+}
+
+/** A 10.218.X.0/24 no host interface uses. */
+async function freeSubnet(): Promise<number> {
+  const addrs = (await run('ip', ['-4', '-o', 'addr'])).stdout;
+  for (let i = 0; i < 50; i++) {
+    const x = randomInt(1, 255);
+    if (!addrs.includes(`10.218.${x}.`)) return x;
+  }
+  throw new Error('no free 10.218.X.0/24 subnet');
+}
+
+async function must(cmd: string, args: string[]): Promise<void> {
+  const r = await run(cmd, args);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+}
+
+export async function startOwnEngine(): Promise<OwnEngine> {
+  const tag = randomBytes(3).toString('hex');
+  const bridge = `dcmoe${tag}`;
+  const dir = mkdtempSync(join(tmpdir(), 'dcm-own-engine-'));
+  const socket = join(dir, 'docker.sock');
+  const logFile = join(dir, 'dockerd.log');
+  let proc: ChildProcess | null = null;
+  let bridgeMade = false;
+  const docker = (...args: string[]) => run('docker', ['-H', `unix://${socket}`, ...args]);
+
+  const alive = () => proc !== null && proc.exitCode === null && proc.signalCode === null;
+
+  const stopDaemon = async () => {
+    if (!proc || !alive()) return;
+    const p = proc;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill('SIGCONT'); // a frozen daemon cannot act on SIGTERM
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(t);
+  };
+
+  const startDaemon = async () => {
+    if (alive()) throw new Error('dockerd is already running');
+    const log = openSync(logFile, 'a');
+    proc = spawn(
+      'dockerd',
+      [
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '-H',
+        `unix://${socket}`,
+        '--pidfile',
+        join(dir, 'docker.pid'),
+        `--bridge=${bridge}`,
+        '--iptables=false',
+        '--ip-masq=false',
+        '--ip-forward=false',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    const deadline = Date.now() + 30_000;
+    while ((await docker('info', '--format', '{{.ID}}')).code !== 0) {
+      if (!alive() || Date.now() > deadline) {
+        throw new Error(`dockerd did not start: ${readFileSync(logFile, 'utf8').split('\n').slice(-5).join('\n')}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const stop = async () => {
+    if (alive()) {
+      proc!.kill('SIGCONT');
+      // Everything in this engine is the test's: its networks' bridges would outlive the daemon.
+      const ids = (await docker('ps', '-aq')).stdout.split('\n').filter(Boolean);
+      if (ids.length) await docker('rm', '-f', ...ids);
+      await docker('network', 'prune', '-f');
+    }
+    await stopDaemon();
+    if (bridgeMade) await run('ip', ['link', 'del', bridge]);
+    // Mounts dockerd may have left below our directory (only ours, deepest first).
+    const left = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m.startsWith(dir + '/'))
+      .sort((a, b) => b.length - a.length);
+    for (const m of left) await run('umount', ['-l', m]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const x = await freeSubnet();
+    await must('ip', ['link', 'add', bridge, 'type', 'bridge']);
+    bridgeMade = true;
+    await must('ip', ['addr', 'add', `10.218.${x}.1/24`, 'dev', bridge]);
+    await must('ip', ['link', 'set', bridge, 'up']);
+    mkdirSync(join(dir, 'data'));
+    mkdirSync(join(dir, 'exec'));
+    await startDaemon();
+    const load = await run('bash', ['-o', 'pipefail', '-c', `docker save ${BASE_IMAGE} | docker -H unix://${socket} load`]);
+    if (load.code !== 0) throw new Error(`loading ${BASE_IMAGE}: ${load.stderr}`);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    socket,
+    docker,
+    pid: () => {
+      if (!proc?.pid || !alive()) throw new Error('dockerd is not running');
+      return proc.pid;
+    },
+    stopDaemon,
+    startDaemon,
+    freeze: () => proc?.kill('SIGSTOP'),
+    thaw: () => proc?.kill('SIGCONT'),
+    stop,
+  };
+}
