@@ -44,3 +44,21 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
 export function immediate<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
+
+/** Longest a backup or restore copy may take (a copy that keeps meeting a lock gives up). */
+export const COPY_TIMEOUT_MS = 60_000;
+/** Asked of SQLite's backup step: every page in one step, i.e. under one read transaction. */
+const ALL_PAGES = 0x7fffffff;
+
+/** Copies the database behind `src` into `file` (made if absent), in one step, bounded in time. */
+export async function onlineCopy(src: Db, file: string, timeoutMs = COPY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await src.backup(file, {
+    progress: () => {
+      // Only reached while the destination is locked by another process (or on a huge database).
+      if (Date.now() > deadline)
+        throw new DcmError('unavailable', `the copy did not finish within ${timeoutMs / 1000} s (is the database locked?)`);
+      return ALL_PAGES;
+    },
+  });
+}

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestEnv, dockerInspect, run, type TestUser } from '../helpers/env.js';
 import { ssh, startServer, type ServerProc } from '../helpers/ssh.js';
-import { holdWriteLock, integrityCheck } from '../helpers/db-lock.js';
+import { holdWriteLock } from '../helpers/db-lock.js';
+import { integrityCheck } from '../helpers/raw-db.js';
 import { BUSY_TIMEOUT_MS } from '../../src/store/db-errors.js';
 
 const SERVER_PORT = tp(32700);

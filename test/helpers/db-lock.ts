@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import Database from 'better-sqlite3';
 
 const SQLITE = createRequire(import.meta.url).resolve('better-sqlite3');
 
@@ -78,14 +77,4 @@ export function holdWriteLock(dbFile: string, holdMs: number, whenSql?: string):
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
-}
-
-/** SQLite's own check of a database file: "ok", or the first problems it found. */
-export function integrityCheck(dbFile: string): string {
-  const db = new Database(dbFile, { readonly: true });
-  try {
-    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
-  } finally {
-    db.close();
-  }
 }
