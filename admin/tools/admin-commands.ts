@@ -1,10 +1,11 @@
-/** The subcommands of dcm-admin: base images, users, reconcile, status. */
+/** The subcommands of dcm-admin: base images, users, reconcile, status, policy, backup and restore. */
 import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list, str } from '../../src/shell/command.js';
 import { DcmError, EXIT } from '../../src/errors.js';
 import type { AdminTool } from './admin-cli.js';
 import { openssh } from './openssh.js';
+import { backup, restore } from './backup-restore.js';
 import { configFileOf } from '../../src/config.js';
 import { stateDirOf } from '../../src/paths.js';
 import { checkUserName } from '../../src/names.js';
@@ -298,5 +299,7 @@ export const ADMIN_COMMANDS: AdminTool[] = [
   status,
   policyShow,
   policyCheck,
+  backup,
+  restore,
   openssh,
 ];

@@ -18,7 +18,17 @@ import { accessSync, constants, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DcmError, userLine } from '../errors.js';
 
-export type StorageProblem = 'full' | 'read-only' | 'cannot-use';
+export type StorageProblem = 'full' | 'read-only' | 'cannot-use' | 'busy';
+
+/**
+ * How long a write waits for another process's write lock on the database
+ * before giving up (SQLite's busy handler retries, sleeping a little longer
+ * each time, until then). dcm's own transactions last milliseconds; only a
+ * stuck process, or someone holding the file open in a transaction, waits
+ * this long.
+ */
+export const BUSY_TIMEOUT_MS = 10_000;
+const BUSY_SECONDS = BUSY_TIMEOUT_MS / 1000;
 
 /** A storage failure: userMessage for users, adminDetail (with the path) for administrators. */
 export class StorageFailure extends DcmError {
@@ -42,11 +52,13 @@ const USER_REASON: Record<StorageProblem, string> = {
   full: "the server's disk is full",
   'read-only': "dcm's database is read-only",
   'cannot-use': 'dcm cannot use its database',
+  busy: "dcm's database is busy",
 };
 const USER_LINE: Record<StorageProblem, string> = {
   full: `${USER_REASON.full}: nothing can be saved until the administrator frees space`,
   'read-only': `${USER_REASON['read-only']}: nothing can be saved until the administrator fixes it`,
   'cannot-use': `${USER_REASON['cannot-use']}: the administrator must fix it`,
+  busy: `${USER_REASON.busy}: another program held it for more than ${BUSY_SECONDS} s; try again`,
 };
 /** A read-only file that is not the database (a user's storage, a host key). */
 const USER_LINE_STORAGE_READONLY = "dcm's storage is read-only: nothing can be saved until the administrator fixes it";
@@ -65,6 +77,11 @@ export function explainStorageFailure(e: unknown, dbFile: string): StorageFailur
   if (typeof code !== 'string') return null;
   const fsPath = (e as { path?: unknown }).path;
   const isSqlite = code.startsWith('SQLITE_');
+  // Another process held the write lock past the bound: the statement did not run.
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) {
+    const detail = `database busy: ${dbFile} was locked by another process for more than ${BUSY_SECONDS} s (${code})`;
+    return new StorageFailure('busy', dbFile, USER_LINE.busy, detail);
+  }
   // An fs error counts when it is about space or a read-only file system wherever
   // it happened, and about permissions only on the database, its -wal/-shm files or their directory.
   if (!isSqlite) {
@@ -72,7 +89,7 @@ export function explainStorageFailure(e: unknown, dbFile: string): StorageFailur
     const dbItself = fsPath === dbFile || fsPath.startsWith(`${dbFile}-`) || fsPath === dirname(dbFile);
     if (!FULL.has(code) && code !== 'EROFS' && !((code === 'EACCES' || code === 'EPERM') && dbItself)) return null;
   } else if (!FULL.has(code) && !/^SQLITE_(READONLY|CANTOPEN|IOERR|PERM|AUTH)/.test(code)) {
-    return null; // constraint, busy, misuse...: not the disk's fault
+    return null; // constraint, misuse...: not the disk's fault
   }
   const path = typeof fsPath === 'string' ? fsPath : dbFile;
   const onDb = path === dbFile || path.startsWith(`${dbFile}-`) || path === dirname(dbFile);

@@ -1,14 +1,15 @@
 /**
  * Opening the SQLite database: WAL so readers never block the writer, a busy
  * timeout so several dcm processes (server, forced-command shells, admin tools)
- * can share one file, and foreign keys on.
+ * can share one file (a write waits up to BUSY_TIMEOUT_MS for another
+ * process's write lock, then fails with "database busy"), and foreign keys on.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate } from './migrate.js';
 import { DcmError } from '../errors.js';
-import { explainStorageFailure } from './db-errors.js';
+import { BUSY_TIMEOUT_MS, explainStorageFailure } from './db-errors.js';
 
 export type Db = Database.Database;
 
@@ -23,7 +24,7 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     db = new Database(file);
     db.pragma('journal_mode = WAL');
-    db.pragma('busy_timeout = 10000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
     db.pragma('synchronous = NORMAL');
     migrate(db, opts.migrationsDir);
@@ -42,4 +43,22 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
  */
 export function immediate<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
+}
+
+/** Longest a backup or restore copy may take (a copy that keeps meeting a lock gives up). */
+export const COPY_TIMEOUT_MS = 60_000;
+/** Asked of SQLite's backup step: every page in one step, i.e. under one read transaction. */
+const ALL_PAGES = 0x7fffffff;
+
+/** Copies the database behind `src` into `file` (made if absent), in one step, bounded in time. */
+export async function onlineCopy(src: Db, file: string, timeoutMs = COPY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await src.backup(file, {
+    progress: () => {
+      // Only reached while the destination is locked by another process (or on a huge database).
+      if (Date.now() > deadline)
+        throw new DcmError('unavailable', `the copy did not finish within ${timeoutMs / 1000} s (is the database locked?)`);
+      return ALL_PAGES;
+    },
+  });
 }

@@ -41,10 +41,13 @@ export function readMigrations(dir: string): Migration[] {
 const f4 = (n: number) => String(n).padStart(4, '0');
 
 export function migrate(db: Database.Database, dir = join(PACKAGE_ROOT, 'migrations')): void {
+  const wanted = readMigrations(dir);
+  // Opening an up-to-date database only reads: a one-shot `dcm show` must not
+  // wait for another process's write lock (WAL lets it read meanwhile).
+  if (upToDate(db, wanted)) return;
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL,
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))`);
-  const wanted = readMigrations(dir);
   const apply = db.transaction(() => {
     const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as { version: number; name: string }[];
     applied.forEach((a, i) => {
@@ -64,4 +67,12 @@ export function migrate(db: Database.Database, dir = join(PACKAGE_ROOT, 'migrati
     }
   });
   apply.immediate();
+}
+
+/** Every wanted migration applied, under the same names, and none beyond them (else migrate's checks decide). */
+function upToDate(db: Database.Database, wanted: Migration[]): boolean {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!table) return false;
+  const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as { version: number; name: string }[];
+  return applied.length === wanted.length && applied.every((a, i) => a.version === wanted[i]!.version && a.name === wanted[i]!.name);
 }

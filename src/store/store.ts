@@ -2,7 +2,7 @@
  * The store: one database handle, kept private, and a repository per table.
  * Every query lives in a repository, so no layer above writes SQL.
  */
-import { openDb, immediate, type Db, type OpenOptions } from './db.js';
+import { openDb, immediate, onlineCopy, type Db, type OpenOptions } from './db.js';
 import { UsersRepo } from './users-repo.js';
 import { ContainersRepo } from './containers-repo.js';
 import { ImagesRepo } from './images-repo.js';
@@ -56,6 +56,20 @@ export class Store {
   /** BEGIN IMMEDIATE transaction: use for every check-then-allocate. */
   tx<T>(fn: () => T): T {
     return immediate(this.#db, fn);
+  }
+
+  /**
+   * A consistent copy of the database into `file` (a new or empty file),
+   * taken with SQLite's online backup while other processes go on writing.
+   * dcm-admin backup (backup.ts) makes it private and atomic.
+   */
+  copyTo(file: string): Promise<void> {
+    return onlineCopy(this.#db, file);
+  }
+
+  /** SQLite's integrity_check: "ok", or its findings joined. */
+  integrityCheck(): string {
+    return (this.#db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
   }
 
   close(): void {

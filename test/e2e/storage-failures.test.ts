@@ -11,11 +11,13 @@
 import { tp } from '../helpers/ports.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestEnv, dockerInspect, run, type TestUser } from '../helpers/env.js';
 import { doorBin, sleep, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
+import { fillDisk } from '../helpers/fill-disk.js';
+import { integrityCheck } from '../helpers/raw-db.js';
 
 const SERVER_PORT = tp(32400);
 
@@ -36,22 +38,6 @@ async function offTmpfs(env: TestEnv): Promise<void> {
   if (ids.length) await run('docker', ['rm', '-f', ...ids]);
   await run('umount', [env.stateDir]);
   await env.cleanup();
-}
-
-/** Fills the file system under dir to the last byte; returns the file to remove to free it. */
-function fillDisk(dir: string): string {
-  const file = join(dir, 'fill');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(1 << 20);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-  } finally {
-    closeSync(fd);
-  }
-  assert.equal(statfsSync(dir).bavail, 0);
-  return file;
 }
 
 /** The user door as sudo leaves it: root, SUDO_USER set, paths fixed on the command line. */
@@ -89,6 +75,9 @@ describe('a read-only database', () => {
     const server = await run(process.execPath, [doorBin('dcm-server'), '--listen', `127.0.0.1:${SERVER_PORT}`], env.env, 30_000);
     assert.equal(server.code, 6);
     assert.equal(server.stderr, `dcm-server: database is read-only: ${db()} (read-only file system)\n`);
+    // Nothing was damaged: once writable again, SQLite finds the file whole.
+    assert.equal((await run('mount', ['-o', 'remount,rw', env.stateDir])).code, 0);
+    assert.equal(integrityCheck(db()), 'ok');
   });
 });
 
@@ -160,6 +149,7 @@ describe('a full disk', () => {
     assert.equal((await run('docker', ['ps', '-aq', '--filter', label])).stdout.trim(), '', 'no container was made');
     assert.deepEqual(await env.dcmJson('alice', 'show'), []);
     assert.equal((await env.dcm('bob', 'show')).code, 4, 'bob was not half added');
+    assert.equal(integrityCheck(db()), 'ok');
   });
 
   test('rm -f on a full disk before anything changed: refused with the reason, container and row untouched', async () => {
@@ -176,6 +166,7 @@ describe('a full disk', () => {
     assert.equal(after.container?.state, 'created');
     assert.equal((await dockerInspect(after.container!.docker_id))?.State.Status, 'running');
     assert.equal((await env.dcm('alice', 'rm', '-f', String(c.id))).code, 0);
+    assert.equal(integrityCheck(db()), 'ok');
   });
 
   test('rm -f when the disk fills while the engine removes: says the container is gone and the row is not, reconcile repairs it at once', async () => {
@@ -214,5 +205,6 @@ describe('a full disk', () => {
     assert.equal(rec.code, 0, rec.stderr);
     assert.deepEqual(JSON.parse(rec.stdout).staleReservations, [c.id]);
     assert.deepEqual(row(c.id), { container: undefined, ports: 0 });
+    assert.equal(integrityCheck(db()), 'ok');
   });
 });

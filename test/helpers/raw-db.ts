@@ -11,3 +11,13 @@ export function rawDb(store: Store): Database.Database {
   db.pragma('busy_timeout = 10000');
   return db;
 }
+
+/** SQLite's own check of a database file: "ok", or the first problems it found. */
+export function integrityCheck(dbFile: string): string {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  } finally {
+    db.close();
+  }
+}

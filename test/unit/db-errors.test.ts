@@ -75,3 +75,14 @@ test('a read-only file that is not the database is the storage, for users too', 
     null,
   );
 });
+
+test('SQLITE_BUSY past the bound is "database busy": exit 6, the wait named, the path for the administrator only', () => {
+  const db = join(tempDir('dcm-dberr-'), 'dcm.db');
+  for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED']) {
+    const f = explainStorageFailure(sqliteError(code, 'database is locked'), db)!;
+    assert.equal(f.problem, 'busy');
+    assert.equal(exitCodeFor(f), 6);
+    assert.equal(userLine(f), "dcm's database is busy: another program held it for more than 10 s; try again");
+    assert.equal(f.detail, `database busy: ${db} was locked by another process for more than 10 s (${code})`);
+  }
+});
