@@ -296,6 +296,12 @@ const configSchema = z
         /** Connections not logged in yet, in total and from one address (like OpenSSH's MaxStartups); more are closed at once. */
         max_startups: z.number().int().min(1).max(100_000).default(100),
         max_startups_per_address: z.number().int().min(1).max(100_000).default(10),
+        /**
+         * Commands one user may run, over every door together: a sustained rate
+         * a minute and a burst after a pause; more are refused until the rate allows.
+         */
+        commands_per_minute: z.number().int().min(1).max(1_000_000).default(600),
+        command_burst: z.number().int().min(1).max(1_000_000).default(100),
       })
       .strict()
       .default({}),
