@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestEnv, type TestUser } from '../helpers/env.js';
 import { startServer, type ServerProc } from '../helpers/ssh.js';
-import { burstProblems, burstWords, createBurst, fakeGpuNodes } from '../helpers/create-burst.js';
+import { burstProblems, burstWords, createBurst, fakeGpuNodes, useOwnSubnets } from '../helpers/create-burst.js';
 
 const PORT = tp(32801);
 const USERS = 6;
@@ -39,6 +39,7 @@ defaults:
   gpus: { max: 1 }
 `,
   });
+  useOwnSubnets(env, 120);
   await env.registerBase();
   for (let i = 0; i < USERS; i++) users.push(await env.addUser(`burst${i}`));
   server = await startServer(env, PORT);

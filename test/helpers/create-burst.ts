@@ -6,12 +6,23 @@
  * GPU (fewer than asked for exist) and some for the same extra host port, so
  * the races for every kind of resource are run.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type TestEnv, type TestUser, run } from './env.js';
 import { clientCfg, ssh2Connect, ssh2Exec } from './ssh.js';
+
+/**
+ * Gives the env a users' subnet range of this run's own (by its port slot), so
+ * that the burst's networks do not race other runs' test installations on the
+ * shared engine for the same blocks of the default range.
+ */
+export function useOwnSubnets(env: TestEnv, first: number): void {
+  const range = `10.${first + (Math.floor(Number(process.env.DCM_TEST_PORT_OFFSET ?? 0) / 1000) % 50)}.0.0/16`;
+  const text = readFileSync(env.configFile, 'utf8');
+  writeFileSync(env.configFile, text.replace(/^network:\n/m, `network:\n  user_subnets: "${range}"\n`));
+}
 
 /** Fake GPU device nodes (char 1:3, like /dev/null) in a temp dir; remove() deletes them. */
 export async function fakeGpuNodes(count: number): Promise<{ dir: string; yaml: string; remove(): void }> {
