@@ -298,6 +298,12 @@ const configSchema = z
         max_startups_per_address: z.number().int().min(1).max(100_000).default(10),
         /** Seconds between reconciles while the server runs (besides the one at start); 0 = only at start. */
         reconcile_interval: z.number().int().min(0).max(86_400).default(60),
+        /**
+         * Commands one user may run, over every door together: a sustained rate
+         * a minute and a burst after a pause; more are refused until the rate allows.
+         */
+        commands_per_minute: z.number().int().min(1).max(1_000_000).default(600),
+        command_burst: z.number().int().min(1).max(1_000_000).default(100),
       })
       .strict()
       .default({}),

@@ -4,7 +4,7 @@
  */
 import { DcmError } from '../errors.js';
 import { parseImageNameTag } from '../names.js';
-import { LABEL_INSTANCE, LABEL_ROOT_LOGIN, imageLabels, installationFilter } from '../engine/labels.js';
+import { LABEL_INSTANCE, LABEL_OWNER, LABEL_ROOT_LOGIN, imageLabels, installationFilter } from '../engine/labels.js';
 import type { ContainerStatus } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { UserRow } from '../store/users-repo.js';
@@ -153,7 +153,9 @@ export class ContainerManager {
     const { engine, store, config } = this.deps;
     const rows = store.containers.byOwner(user);
     if (rows.length === 0) return [];
-    const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`]);
+    // Narrowed to the owner's label so the engine hands back this user's containers,
+    // not the whole installation's (its answer dominates `show` on a big host).
+    const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`, `${LABEL_OWNER}=${user}`]);
     // Joined on the Docker id recorded in the database: labels never decide ownership.
     const byId = new Map(live.map((c) => [c.id, c]));
     const statuses = await withEndFacts(engine, rows, byId); // how the stopped ones ended

@@ -16,8 +16,13 @@ import type { Deps } from './deps.js';
 
 /** How long one process may take to make a network before another takes over. */
 const LEASE_MS = 20_000;
-/** How long a parallel create waits for the network another process is making. */
-const WAIT_MS = 30_000;
+/**
+ * How long a parallel create waits for the network another process is making.
+ * A user's first creates all arrive at once (10 in a 9 a.m. burst); under a
+ * busy engine making the network can take well over 30 s, and a create that
+ * waits is better than one refused ("try again") only because it came second.
+ */
+const WAIT_MS = 180_000;
 const POLL_MS = 100;
 /** Blocks the engine may refuse (taken by networks dcm does not know) before giving up. */
 const MAX_REFUSED = 8;

@@ -15,6 +15,7 @@ import type { CommandOutput, CommandStream } from './command-output.js';
 import { commandHelp, findCommand } from './commands/index.js';
 import { clip, printable } from '../names.js';
 import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
+import { CommandRate } from './command-rate.js';
 
 /** A command's whole output, for callers that need it at once (CommandCore.run). */
 export interface CoreResult {
@@ -27,6 +28,8 @@ export class CommandCore {
   readonly containers: ContainerManager;
   readonly images: ImageManager;
   readonly users: UserManager;
+  /** Every door's commands arrive here, so here is where one user's flood is held back. */
+  private readonly rate: CommandRate;
 
   /** Built in src/main.ts, with the managers it made over the same deps. */
   constructor(
@@ -37,6 +40,10 @@ export class CommandCore {
     this.containers = managers.containers;
     this.images = managers.images;
     this.users = managers.users;
+    this.rate = new CommandRate(() => ({
+      perMinute: deps.config.server.commands_per_minute,
+      burst: deps.config.server.command_burst,
+    }));
   }
 
   /**
@@ -61,6 +68,12 @@ export class CommandCore {
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
       assertNotBlocked(this.deps.store, user.name);
       if (!name) return await this.stream(userName, ['help'], output, signal);
+      const wait = this.rate.take(user.name);
+      if (wait > 0)
+        throw new DcmError(
+          'limit',
+          `too many commands: at most ${this.deps.config.server.commands_per_minute} a minute; try again in ${wait} s`,
+        );
       const cmd = findCommand(name);
       if (!cmd) throw new DcmError('usage', `unknown command: ${clip(name)} (type "help" for the list)`);
       const args = parseArgs(cmd.name, rest, cmd.args);
