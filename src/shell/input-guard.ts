@@ -26,9 +26,12 @@
  *   instead, which lets SSH flow control stop the sender.
  *
  * Without a terminal, input is passed on in whole lines only, so a dropped
- * over-long line leaves no fragment behind.
+ * over-long line leaves no fragment behind. On a terminal, characters that
+ * would act on it when echoed (C1 controls, bidi and zero-width characters)
+ * are handed on as U+FFFD (visible-text.ts).
  */
 import { PassThrough, type Writable } from 'node:stream';
+import { VisibleText } from './visible-text.js';
 
 /** Longest line accepted at the command prompt, in bytes. */
 const LINE_MAX_BYTES = 4096;
@@ -100,6 +103,7 @@ export class InputGuard {
   /** Without a terminal: the current line, kept until it is complete. */
   private partial: Buffer[] = [];
   private sourceEnded = false;
+  private readonly visible = new VisibleText();
   private closed = false;
   private scheduled = false;
   private waiting = false;
@@ -226,6 +230,8 @@ export class InputGuard {
     if (!this.o.terminal) pass = this.filterLines(this.next(LINE_SLICE));
     else if (this.answering) pass = this.filterAnswer(this.next(ANSWER_SLICE));
     else pass = this.promptSlice();
+    // On a terminal what is handed on is echoed: no typed character may act on the terminal from there.
+    if (this.o.terminal) pass = this.visible.pass(pass);
     if (pass.length) face.write(pass);
     if (this.queued < QUEUE_MAX / 2) this.source.resume();
     this.schedule();

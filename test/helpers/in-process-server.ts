@@ -25,6 +25,8 @@ export interface InProcessServer {
   port: number;
   engine: FakeEngine;
   store: Store;
+  /** The command core the server runs every command through. */
+  core: CommandCore;
   ledger: CallbackLedger;
   /** What the server logged, one line per entry. */
   log: string[];
@@ -81,6 +83,7 @@ export async function startInProcessServer(raw: Record<string, unknown> = {}): P
     port,
     engine,
     store,
+    core,
     ledger,
     log,
     keys,

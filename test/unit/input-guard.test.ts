@@ -213,3 +213,26 @@ test('prompt: the line readline holds when the input ends is measured before it 
   assert.deepEqual(r.overflows, [64]);
   assert.deepEqual(r.lines, []);
 });
+
+test('terminal: C1 controls, bidi and zero-width characters are handed on as U+FFFD, also when split between two pieces', async () => {
+  const source = new PassThrough();
+  const g = new InputGuard(source, { terminal: true, output: new PassThrough().resume() });
+  let seen = '';
+  g.input.on('data', (d: Buffer) => (seen += d.toString()));
+  const typed = Buffer.from('a\u009b2J\u202eb\u200bc\u2068d\ufeffe\u00e9\r', 'utf8');
+  // U+009B is two bytes: the first piece ends after its first byte.
+  source.write(typed.subarray(0, 2));
+  await tick();
+  source.write(typed.subarray(2));
+  await tick();
+  assert.equal(seen, 'a\ufffd2J\ufffdb\ufffdc\ufffdd\ufffde\u00e9\r');
+  g.close();
+});
+
+test('without a terminal nothing is echoed, and lines pass as they came', async () => {
+  const r = rig(false);
+  r.source.write('a\u009bb\n');
+  await tick();
+  assert.equal(r.seen(), 'a\u009bb\n');
+  r.g.close();
+});
