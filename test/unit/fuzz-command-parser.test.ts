@@ -116,7 +116,8 @@ describe('fuzz: CommandCore over the fake engine', () => {
   let h: InProcessServer;
   let calls: EngineCall[];
   before(async () => {
-    h = await startInProcessServer();
+    // The fuzz sends far more commands than a person would: the command rate must not be what refuses them.
+    h = await startInProcessServer({ server: { commands_per_minute: 1_000_000, command_burst: 1_000_000 } });
     h.addUser('alice');
     calls = recordEngineCalls(h.engine);
   });
