@@ -84,7 +84,11 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   const repaired = new Set<string>();
 
   for (const row of store.containers.all()) {
-    if (workInFlight(row, now, grace)) {
+    // A removal whose container is already gone has nothing left in flight but
+    // deleting its row (an rm that could not write it, e.g. on a full disk,
+    // while its process lives on as dcm-server): repaired now, whoever owns it.
+    const removed = row.state === 'removing' && row.docker_id !== null && !(await containerExists(deps, liveById, row.docker_id));
+    if (!removed && workInFlight(row, now, grace)) {
       young.add(row.id);
       continue;
     }
