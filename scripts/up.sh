@@ -46,6 +46,8 @@ node dist/bin/dcm-admin.mjs status >&2
 
 sd=""
 [ "$state_dir" = /var/lib/dcm ] || sd=" --state-dir $state_dir"
+# The other terminal has neither variable set: name a non-default configuration too.
+[ "$config" = /etc/dcm/config.yaml ] || sd="$sd --config $config"
 port=2222
 [ -z "$listen" ] || port=${listen##*:}
 cat >&2 <<MSG
