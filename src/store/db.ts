@@ -51,7 +51,7 @@ export function integrityCheck(db: Db): string {
 }
 
 /** Longest a backup or restore copy may take (a copy that keeps meeting a lock gives up). */
-export const COPY_TIMEOUT_MS = 60_000;
+const COPY_TIMEOUT_MS = 60_000;
 /** Asked of SQLite's backup step: every page in one step, i.e. under one read transaction. */
 const ALL_PAGES = 0x7fffffff;
 
