@@ -13,8 +13,9 @@
  * answers, the engine is alive and the call keeps waiting, checked again
  * every RECHECK_MS. So a command answers within FIRST_CHECK_MS +
  * PING_TIMEOUT_MS while the engine is down, and a slow call on a live engine
- * is never cut short. A streamed answer (logs) is watched until its headers
- * come.
+ * is never cut short. Calls waiting at the same moment share one ping (a
+ * burst of slow calls on a busy engine costs it one ping, not one each). A
+ * streamed answer (logs) is watched until its headers come.
  */
 import { request } from 'node:http';
 import { DcmError } from '../errors.js';
@@ -41,7 +42,7 @@ interface Modem {
 }
 
 /** Whether the engine answers a ping on a new connection within `timeoutMs`. */
-export function pingSocket(socketPath: string, timeoutMs: number): Promise<boolean> {
+function pingSocket(socketPath: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (ok: boolean) => {
@@ -65,6 +66,12 @@ export function pingSocket(socketPath: string, timeoutMs: number): Promise<boole
 /** Makes every call through `modem` fail as "container engine unavailable" once the engine stops answering. */
 export function watchEngineCalls(modem: Modem, socketPath: string, timing: WatchTiming = WATCH_TIMING): void {
   const dial = modem.dial.bind(modem);
+  let pinging: Promise<boolean> | null = null;
+  /** The ping in flight, or a new one: its answer holds for every call checking meanwhile. */
+  const ping = () =>
+    (pinging ??= pingSocket(socketPath, timing.pingTimeoutMs).finally(() => {
+      pinging = null;
+    }));
   modem.dial = (options: DialOptions, callback: DialCallback) => {
     const abort = new AbortController();
     const theirs = options.abortSignal;
@@ -81,7 +88,7 @@ export function watchEngineCalls(modem: Modem, socketPath: string, timing: Watch
     };
     const check = async () => {
       if (settled) return;
-      if (await pingSocket(socketPath, timing.pingTimeoutMs)) {
+      if (await ping()) {
         if (!settled) timer = setTimeout(check, timing.recheckMs);
         return;
       }

@@ -24,8 +24,7 @@ export interface EndFacts {
 }
 
 /** What `status` says of a container removed from the engine outside dcm. */
-export const GONE_STATUS =
-  'removed from the container engine outside dcm; remove it with rm (the administrator can run dcm-admin reconcile)';
+const GONE_STATUS = 'removed from the container engine outside dcm; remove it with rm (the administrator can run dcm-admin reconcile)';
 
 export function shownState(row: ContainerRow, st: ContainerStatus | null): ShownState {
   if (row.state !== 'created') return row.state;

@@ -56,7 +56,7 @@ export async function repairRow(deps: Deps, row: ContainerRow, live: ContainerSt
 }
 
 /** Removes a container; one already gone (another repair, or the engine was faster) is what was wanted. */
-async function removeContainer(deps: Deps, id: string): Promise<void> {
+export async function removeContainer(deps: Deps, id: string): Promise<void> {
   try {
     await deps.engine.remove(id, true);
   } catch (e) {

@@ -18,12 +18,12 @@
  */
 import { removeUserNetwork, type NetworkRemoval } from './user-network.js';
 import { DcmError } from '../errors.js';
-import { LABEL_ID, LABEL_OWNER, installationFilter, provenance } from '../engine/labels.js';
+import { LABEL_OWNER, installationFilter, provenance } from '../engine/labels.js';
 import { removeTree } from '../storage/remove-tree.js';
 import { userDirs } from '../storage/user-dirs.js';
 import type { Deps } from './deps.js';
 import { myWorkOwner, workOwnerAlive } from '../store/work-owner.js';
-import { workInFlight } from './crashed-work.js';
+import { removeContainer, repairRow, workInFlight } from './crashed-work.js';
 import { pausePoint } from './pause-point.js';
 
 export interface DelUserReport {
@@ -122,12 +122,8 @@ async function removeContainers(deps: Deps, name: string, report: DelUserReport)
   const labelled = await engine.list([...installationFilter(store.installation.id), `${LABEL_OWNER}=${name}`]);
   for (const c of store.containers.byOwner(name)) {
     store.containers.setState(c.id, 'removing');
-    const ids = new Set([
-      ...(c.docker_id ? [c.docker_id] : []),
-      ...labelled.filter((l) => l.labels[LABEL_ID] === String(c.id)).map((l) => l.id),
-    ]);
-    for (const id of ids) await engine.remove(id, true).catch((e: unknown) => ignoreGone(e, engine, id));
-    store.containers.delete(c.id);
+    // Its container, by Docker id or by label, then the row with its ports and reservations.
+    await repairRow(deps, c, labelled);
     report.containers.push(c.id);
   }
   await sweepEngine(deps, name, true);
@@ -179,7 +175,7 @@ async function sweepEngine(deps: Deps, name: string, keepImages: boolean): Promi
   const mine = [...installationFilter(store.installation.id), `${LABEL_OWNER}=${name}`];
   const claimed = new Set(store.containers.byOwner(name).map((r) => r.docker_id));
   for (const c of await engine.list(mine)) {
-    if (!claimed.has(c.id)) await engine.remove(c.id, true).catch((e: unknown) => ignoreGone(e, engine, c.id));
+    if (!claimed.has(c.id)) await removeContainer(deps, c.id);
   }
   if (keepImages) return;
   // An image any row holds (the user's own kept ones, or one the admin
@@ -187,9 +183,4 @@ async function sweepEngine(deps: Deps, name: string, keepImages: boolean): Promi
   for (const i of await engine.listImages(mine)) {
     if (store.images.refsForDockerId(i.id).length === 0) await engine.removeImage(i.id).catch(() => undefined);
   }
-}
-
-/** A container already gone is what we wanted; anything else is an error. */
-async function ignoreGone(e: unknown, engine: Deps['engine'], id: string): Promise<void> {
-  if (await engine.inspect(id).catch(() => null)) throw e;
 }

@@ -8,19 +8,18 @@ import { lineFor } from '../store/db-errors.js';
 import type { Deps } from './deps.js';
 import { LEGACY_NOTE, reconcile, type ReconcileReport } from './reconcile.js';
 
-/** How many things a reconcile repaired (what it left alone is not counted). */
-export function repairedCount(r: ReconcileReport): number {
-  return (
-    r.rowsWithoutContainer.length +
-    r.containersWithoutRow.length +
-    r.staleReservations.length +
-    r.imagesWithoutEngineImage.length +
-    r.imagesWithoutRow.length +
-    r.imagesRetagged.length +
-    r.deadClaims +
-    r.usersDeleted.length +
-    r.restartPolicySet.length
-  );
+/** Report fields that name what a reconcile left alone, not what it repaired. */
+const NOT_REPAIRED: ReadonlySet<string> = new Set<keyof ReconcileReport>(['legacyLeftAlone', 'dryRun']);
+
+/** How many things a reconcile repaired: every list's length and every count in the report, but what it left alone. */
+function repairedCount(r: ReconcileReport): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(r)) {
+    if (NOT_REPAIRED.has(k)) continue;
+    if (Array.isArray(v)) n += v.length;
+    else if (typeof v === 'number') n += v;
+  }
+  return n;
 }
 
 export async function reconcileAtStart(deps: Deps, log: (line: string) => void): Promise<void> {

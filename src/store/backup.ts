@@ -22,8 +22,8 @@ import Database from 'better-sqlite3';
 import { DcmError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { explainStorageFailure } from './db-errors.js';
-import { onlineCopy } from './db.js';
-import { readMigrations } from './migrate.js';
+import { integrityCheck, onlineCopy } from './db.js';
+import { appliedMigrations, readMigrations } from './migrate.js';
 import { Store } from './store.js';
 
 /** What a database file holds, as far as a backup or restore reports it. */
@@ -86,7 +86,7 @@ function settle(file: string, what: string): DbFacts & { applied: { version: num
     let integrity: string;
     try {
       db.pragma('journal_mode = DELETE');
-      integrity = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+      integrity = integrityCheck(db);
     } catch (e) {
       const code = (e as { code?: string }).code ?? '';
       if (code === 'SQLITE_NOTADB') throw new DcmError('invalid', `${what} is not a database: refused`);
@@ -100,7 +100,7 @@ function settle(file: string, what: string): DbFacts & { applied: { version: num
     const row = db.prepare('SELECT id FROM installation WHERE one = 1').get() as { id: string } | undefined;
     if (!row) throw new DcmError('invalid', `${what} has no installation id: refused`);
     const count = (t: string) => (db.prepare(`SELECT COUNT(*) AS n FROM ${t}`).get() as { n: number }).n;
-    const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as { version: number; name: string }[];
+    const applied = appliedMigrations(db);
     return {
       installation: row.id,
       schema: applied.at(-1)?.version ?? 0,

@@ -45,8 +45,13 @@ export function immediate<T>(db: Db, fn: () => T): T {
   return db.transaction(fn).immediate();
 }
 
+/** SQLite's integrity_check: "ok", or its findings joined. */
+export function integrityCheck(db: Db): string {
+  return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+}
+
 /** Longest a backup or restore copy may take (a copy that keeps meeting a lock gives up). */
-export const COPY_TIMEOUT_MS = 60_000;
+const COPY_TIMEOUT_MS = 60_000;
 /** Asked of SQLite's backup step: every page in one step, i.e. under one read transaction. */
 const ALL_PAGES = 0x7fffffff;
 

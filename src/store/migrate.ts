@@ -49,7 +49,7 @@ export function migrate(db: Database.Database, dir = join(PACKAGE_ROOT, 'migrati
     version INTEGER PRIMARY KEY, name TEXT NOT NULL,
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))`);
   const apply = db.transaction(() => {
-    const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as { version: number; name: string }[];
+    const applied = appliedMigrations(db);
     applied.forEach((a, i) => {
       const w = wanted[i];
       if (a.version !== i + 1) throw new DcmError('config', `database migration history has a gap before ${f4(a.version)}_${a.name}`);
@@ -73,6 +73,11 @@ export function migrate(db: Database.Database, dir = join(PACKAGE_ROOT, 'migrati
 function upToDate(db: Database.Database, wanted: Migration[]): boolean {
   const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
   if (!table) return false;
-  const applied = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as { version: number; name: string }[];
+  const applied = appliedMigrations(db);
   return applied.length === wanted.length && applied.every((a, i) => a.version === wanted[i]!.version && a.name === wanted[i]!.name);
+}
+
+/** The migrations applied to `db`, oldest first (its schema_migrations table must exist). */
+export function appliedMigrations(db: Database.Database): { version: number; name: string }[] {
+  return db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as { version: number; name: string }[];
 }

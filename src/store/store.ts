@@ -2,7 +2,7 @@
  * The store: one database handle, kept private, and a repository per table.
  * Every query lives in a repository, so no layer above writes SQL.
  */
-import { openDb, immediate, onlineCopy, type Db, type OpenOptions } from './db.js';
+import { openDb, immediate, integrityCheck, onlineCopy, type Db, type OpenOptions } from './db.js';
 import { UsersRepo } from './users-repo.js';
 import { ContainersRepo } from './containers-repo.js';
 import { ImagesRepo } from './images-repo.js';
@@ -69,7 +69,7 @@ export class Store {
 
   /** SQLite's integrity_check: "ok", or its findings joined. */
   integrityCheck(): string {
-    return (this.#db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+    return integrityCheck(this.#db);
   }
 
   close(): void {
