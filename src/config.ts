@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DcmError } from './errors.js';
-import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT, stateDirOf } from './paths.js';
+import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT, dbFileOf, stateDirOf } from './paths.js';
 import { userSubnetProblems } from './net/user-subnets.js';
 import { algorithmsSchema } from './ssh/algorithms.js';
 import { parseSize } from './sizes.js';
@@ -495,7 +495,7 @@ export function resolveConfig(raw: unknown, stateDir: string, file: string | nul
     users: c.users,
     stateDir,
     configFile: file,
-    dbFile: join(stateDir, 'dcm.db'),
+    dbFile: dbFileOf(stateDir),
     storageDir: c.storage.dir ?? join(stateDir, 'storage'),
     initScript: c.init_script ?? join(PACKAGE_ROOT, 'images', 'dcm-init.sh'),
     uidRange: c.storage.uid_range,

@@ -20,6 +20,9 @@ export function stateDirOf(src: { stateDir?: string; ignoreEnv?: boolean }): str
   return src.stateDir ?? (src.ignoreEnv ? undefined : process.env.DCM_STATE_DIR) ?? DEFAULT_STATE_DIR;
 }
 
+/** The database of an installation: config.dbFile, and what dcm-admin restore replaces without reading the configuration. */
+export const dbFileOf = (stateDir: string): string => join(stateDir, 'dcm.db');
+
 /**
  * dcm-server's command sockets live in <state dir>/run, a directory owned by
  * root that no one else may change (0711: the service account may reach its

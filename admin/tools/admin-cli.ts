@@ -29,7 +29,7 @@ export interface AdminTool {
   runAlone?(src: ConfigSource, args: ParsedArgs): Promise<AdminResult>;
 }
 
-export function toolHelp(t: AdminTool): string {
+function toolHelp(t: AdminTool): string {
   return helpText({
     usage: [usageLine(t.name, t.args)],
     summary: t.summary,

@@ -1,5 +1,6 @@
 /** The subcommands of dcm-admin: base images, users, reconcile, status, policy, backup and restore. */
-import { LEGACY_NOTE, reconcile } from '../../src/manager/reconcile.js';
+import { LEGACY_NOTE, reconcile, type ReconcileReport } from '../../src/manager/reconcile.js';
+import { repairedCount } from '../../src/manager/reconcile-at-start.js';
 import { imagesTable, table } from '../../src/shell/render.js';
 import { list, str } from '../../src/shell/command.js';
 import { DcmError, EXIT } from '../../src/errors.js';
@@ -162,6 +163,24 @@ const usersGroup: AdminTool = {
   },
 };
 
+/** The lists of a reconcile report that name what was repaired (legacy objects are left alone). */
+type RepairedList = Exclude<
+  { [K in keyof ReconcileReport]: ReconcileReport[K] extends unknown[] ? K : never }[keyof ReconcileReport],
+  'legacyLeftAlone'
+>;
+
+/** How `dcm-admin reconcile` names each, in the order it prints them: a list added to the report must be named here. */
+const REPAIRED: Record<RepairedList, string> = {
+  rowsWithoutContainer: 'rows without a container',
+  containersWithoutRow: 'containers without a row',
+  staleReservations: 'interrupted creates/removes',
+  imagesWithoutEngineImage: 'image rows without an image',
+  imagesWithoutRow: 'images without a row',
+  imagesRetagged: 'image rows without their tag',
+  usersDeleted: 'users whose dcm-userdel died',
+  restartPolicySet: 'containers without the restart policy unless-stopped',
+};
+
 const reconcileCmd: AdminTool = {
   name: 'dcm-admin reconcile',
   summary:
@@ -170,23 +189,16 @@ const reconcileCmd: AdminTool = {
   async run(app, a) {
     const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
     const verb = r.dryRun ? 'would repair' : 'repaired';
-    const parts: [string, (string | number)[]][] = [
-      ['rows without a container', r.rowsWithoutContainer],
-      ['containers without a row', r.containersWithoutRow.map((i) => i.slice(0, 12))],
-      ['interrupted creates/removes', r.staleReservations],
-      ['image rows without an image', r.imagesWithoutEngineImage],
-      ['images without a row', r.imagesWithoutRow],
-      ['image rows without their tag', r.imagesRetagged],
-      ['users whose dcm-userdel died', r.usersDeleted],
-      ['containers without the restart policy unless-stopped', r.restartPolicySet],
-    ];
-    const found = parts.filter(([, v]) => v.length);
     const lines = [
-      ...found.map(([k, v]) => `${verb} ${v.length} ${k}: ${v.join(', ')}`),
+      ...Object.entries(REPAIRED).flatMap(([k, label]) => {
+        const v = r[k as RepairedList];
+        const shown = k === 'containersWithoutRow' ? v.map((i) => String(i).slice(0, 12)) : v;
+        return v.length ? [`${verb} ${v.length} ${label}: ${shown.join(', ')}`] : [];
+      }),
       ...(r.deadClaims ? [`${verb} ${r.deadClaims} start/commit claims of processes that died`] : []),
       ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`),
     ];
-    const text = found.length || r.deadClaims ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
+    const text = repairedCount(r) ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');
     return { text, json: r };
   },
 };

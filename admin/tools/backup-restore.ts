@@ -1,8 +1,7 @@
 /** dcm-admin backup and restore: the database's copies (src/store/backup.ts does the work). */
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { DcmError } from '../../src/errors.js';
-import { rootSocketPath, stateDirOf } from '../../src/paths.js';
+import { dbFileOf, rootSocketPath, stateDirOf } from '../../src/paths.js';
 import { restoreBackup, writeBackup } from '../../src/store/backup.js';
 import type { AdminTool } from './admin-cli.js';
 
@@ -49,7 +48,7 @@ export const restore: AdminTool = {
     const stateDir = stateDirOf(src);
     if (await serverAnswers(stateDir))
       throw new DcmError('conflict', 'dcm-server is running on this installation: stop it first, then restore');
-    const r = await restoreBackup(join(stateDir, 'dcm.db'), a.positional[0]!);
+    const r = await restoreBackup(dbFileOf(stateDir), a.positional[0]!);
     const kept = r.before ? `; the database as it was is kept in ${r.before}` : '';
     return { text: `restored ${r.dbFile} from ${r.file} (${holds(r)}) in ${r.ms} ms${kept}`, json: r };
   },

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import type { Config } from '../../src/config.js';
-import { PACKAGE_ROOT } from '../../src/paths.js';
+import { DEFAULT_CONFIG_FILE, DEFAULT_STATE_DIR, PACKAGE_ROOT } from '../../src/paths.js';
 import type { Store } from '../../src/store/store.js';
 import { str } from '../../src/shell/command.js';
 import type { AdminTool } from './admin-cli.js';
@@ -33,8 +33,8 @@ export interface OpensshFiles {
 
 function opensshFiles(config: Config): OpensshFiles {
   const extra = [
-    ...(config.stateDir !== '/var/lib/dcm' ? [` --state-dir ${config.stateDir}`] : []),
-    ...(config.configFile && config.configFile !== '/etc/dcm/config.yaml' ? [` --config ${config.configFile}`] : []),
+    ...(config.stateDir !== DEFAULT_STATE_DIR ? [` --state-dir ${config.stateDir}`] : []),
+    ...(config.configFile && config.configFile !== DEFAULT_CONFIG_FILE ? [` --config ${config.configFile}`] : []),
   ].join('');
   return {
     wrapper: [

@@ -2,7 +2,7 @@
  * Help generated from an ArgSpec, for shell commands and programs alike:
  * usage line(s), summary, details, then one line per option.
  */
-import type { FlagSpec } from './parse.js';
+import { type ArgSpec, type FlagSpec, usageLine } from './parse.js';
 
 export interface HelpPage {
   /** Usage lines, the first after "usage: ", the others aligned under it. */
@@ -27,9 +27,14 @@ export function helpText(h: HelpPage): string {
   ].join('\n');
 }
 
-export function optionLines(flags: Record<string, FlagSpec>, width: number): string[] {
+function optionLines(flags: Record<string, FlagSpec>, width: number): string[] {
   return Object.entries(flags).map(([n, f]) => {
     const left = `${f.short ? `-${f.short}, ` : '    '}--${n}${f.type === 'bool' ? '' : ` ${f.value ?? 'VALUE'}`}`;
     return `  ${left.padEnd(width)} ${f.help}`;
   });
+}
+
+/** Help of a program whose options are exactly its spec's (dcm-server, dcm-shell). */
+export function programHelp(name: string, spec: ArgSpec, summary: string): string {
+  return helpText({ usage: [usageLine(name, spec)], summary, options: spec.flags, width: 26 });
 }

@@ -8,13 +8,13 @@
  */
 import { takeOptions, type ArgSpec, type FlagSpec, type ParsedArgs } from '../args/parse.js';
 
-export const STATE_DIR_FLAG: FlagSpec = {
+const STATE_DIR_FLAG: FlagSpec = {
   type: 'string',
   value: 'DIR',
   notEmpty: true,
   help: 'dcm state directory (default /var/lib/dcm, or $DCM_STATE_DIR)',
 };
-export const CONFIG_FLAG: FlagSpec = {
+const CONFIG_FLAG: FlagSpec = {
   type: 'string',
   value: 'FILE',
   notEmpty: true,

@@ -37,6 +37,8 @@ import { shellIdentity } from './shell-identity.js';
 /** A request must arrive this fast; a command then runs as long as it needs, its output sent as it comes. */
 const REQUEST_TIMEOUT_MS = 5000;
 
+const MALFORMED = 'malformed request on the command socket (dcm and dcm-server of different versions?)';
+
 /** What connecting to a socket proves about the caller. */
 export type SocketTrust = { kind: 'root' } | { kind: 'service'; account: string; uid: number; gid: number };
 
@@ -146,11 +148,7 @@ export class CommandServer {
     try {
       req = JSON.parse(text) as CommandRequest;
     } catch {
-      return refuse(
-        sock,
-        'dcm',
-        new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'),
-      );
+      return refuse(sock, 'dcm', new DcmError('usage', MALFORMED));
     }
     if (req?.v !== PROTOCOL_VERSION) {
       const e = new DcmError('usage', versionMismatch(req?.v));
@@ -160,11 +158,7 @@ export class CommandServer {
       return refuse(sock, 'dcm', e);
     }
     if ((req.door !== 'local' && req.door !== 'shell') || typeof req.facts !== 'object' || req.facts === null) {
-      return refuse(
-        sock,
-        'dcm',
-        new DcmError('usage', 'malformed request on the command socket (dcm and dcm-server of different versions?)'),
-      );
+      return refuse(sock, 'dcm', new DcmError('usage', MALFORMED));
     }
     let caller: Caller;
     let words: string[];

@@ -8,18 +8,17 @@
 import { DcmError, exitCodeFor } from '../errors.js';
 import { lineFor } from '../store/db-errors.js';
 import { openServer } from '../main.js';
-import { HELP_FLAG, parseArgs, usageLine } from '../args/parse.js';
-import { helpText } from '../args/help.js';
+import { HELP_FLAG, parseArgs } from '../args/parse.js';
+import { programHelp } from '../args/help.js';
 import { DCM_SERVER_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
 import { printable } from '../names.js';
 
 const help = () =>
-  helpText({
-    usage: [usageLine('dcm-server', SPEC)],
-    summary: "dcm's own SSH server: users log in with their keys to the dcm shell, and the one-shot doors hand it their commands.",
-    options: SPEC.flags,
-    width: 26,
-  });
+  programHelp(
+    'dcm-server',
+    SPEC,
+    "dcm's own SSH server: users log in with their keys to the dcm shell, and the one-shot doors hand it their commands.",
+  );
 
 // One event per line, with anything a client chose (names, commands) escaped.
 const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${printable(l)}\n`);

@@ -17,18 +17,17 @@ import { gatherDoorFacts } from '../local/door-facts.js';
 import { viaServer } from '../local/server-door.js';
 import type { NoServer } from '../local/socket-choice.js';
 import { stateDirOf } from '../paths.js';
-import { HELP_FLAG, parseArgs, usageLine } from '../args/parse.js';
-import { helpText } from '../args/help.js';
+import { HELP_FLAG, parseArgs } from '../args/parse.js';
+import { programHelp } from '../args/help.js';
 import { DCM_SHELL_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
 import { processOutput } from './process-output.js';
 
 const help = () =>
-  helpText({
-    usage: [usageLine('dcm-shell', SPEC)],
-    summary: "The dcm shell as OpenSSH's forced command: runs SSH_ORIGINAL_COMMAND, or the interactive shell on a terminal.",
-    options: SPEC.flags,
-    width: 26,
-  });
+  programHelp(
+    'dcm-shell',
+    SPEC,
+    "The dcm shell as OpenSSH's forced command: runs SSH_ORIGINAL_COMMAND, or the interactive shell on a terminal.",
+  );
 
 async function main(): Promise<void> {
   const args = parseArgs('dcm-shell', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG } });

@@ -10,9 +10,8 @@
  * interactive shell) everything runs here (dcm-here.ts).
  */
 import { exitCodeFor, userLine } from '../errors.js';
-import { forwardCommand } from '../local/command-client.js';
 import { gatherDoorFacts } from '../local/door-facts.js';
-import { commandSocketFor } from '../local/socket-choice.js';
+import { viaServer } from '../local/server-door.js';
 import { stateDirOf } from '../paths.js';
 import { isHelpRequest } from '../shell/help-request.js';
 import { DCM_FLAGS, finish, takeGlobalOptions } from './cli-options.js';
@@ -27,9 +26,10 @@ async function main(): Promise<void> {
       // Under sudo this refuses --state-dir/--config and ignores the environment.
       const source = localSource(facts, opts);
       // Only root may use this door; anyone else is told so by the in-process rules.
-      const socket = facts.euid === 0 ? commandSocketFor(stateDirOf(source), 0) : null;
-      const r = socket ? await forwardCommand(socket, facts, { door: 'local', words: opts.rest }, processOutput()) : null;
-      if (r) return finish(r.code);
+      if (facts.euid === 0) {
+        const r = await viaServer(stateDirOf(source), facts, { door: 'local', words: opts.rest }, processOutput());
+        if ('code' in r) return finish(r.code);
+      }
     }
     const { runDcmHere } = await import('./dcm-here.js');
     await runDcmHere(opts);

@@ -21,11 +21,6 @@ import { rootSocketPath, serviceSocketPath, socketDir } from '../paths.js';
  */
 export type NoServer = 'not-running' | 'no-access';
 
-export function commandSocketFor(stateDir: string, euid: number): string | null {
-  const c = socketChoice(stateDir, euid);
-  return 'path' in c ? c.path : null;
-}
-
 /** The socket this door may use, or why there is none. */
 export function socketChoice(stateDir: string, euid: number): { path: string } | { why: NoServer } {
   const path = euid === 0 ? rootSocketPath(stateDir) : serviceSocketPath(stateDir);

@@ -21,6 +21,8 @@
 /** C1 controls, the Arabic letter mark, zero-width and bidi marks, separators, bidi overrides and isolates, word joiner and invisible operators, BOM. */
 const HIDDEN = /[\u0080-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 const REPLACEMENT = '\ufffd';
+/** No carried bytes (shared: never written to). */
+const NONE = Buffer.alloc(0);
 
 /** How many bytes a UTF-8 sequence with this lead byte has (0 for a continuation or invalid byte). */
 function sequenceLength(lead: number): number {
@@ -32,12 +34,12 @@ function sequenceLength(lead: number): number {
 
 export class VisibleText {
   /** The start of a character whose rest has not come yet. */
-  private carry: Buffer = Buffer.alloc(0);
+  private carry: Buffer = NONE;
 
   /** The bytes to hand on for `b`: the same, unless it holds a hidden character or ends inside one. */
   pass(b: Buffer): Buffer {
     const all = this.carry.length ? Buffer.concat([this.carry, b]) : b;
-    this.carry = Buffer.alloc(0);
+    this.carry = NONE;
     let highAt = -1;
     for (let i = 0; i < all.length; i++)
       if (all[i]! >= 0x80) {
