@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type ssh2 from 'ssh2';
 import { TestEnv, type TestUser } from '../helpers/env.js';
-import { clientCfg, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
+import { clientCfg, endSuite, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
 
 const PORT = tp(32800);
 const PER_MINUTE = 120;
@@ -60,10 +60,7 @@ describe('per-user command rate under a flood', () => {
     assert.equal(made.code, 0, made.stderr);
     server = await startServer(env, PORT);
   });
-  after(async () => {
-    await server?.stop();
-    await env.cleanup();
-  });
+  after(() => endSuite(server, env));
 
   test('the flood is refused past the rate (exit 5, one line), the session limit holds, alice is served throughout', async () => {
     const a = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));
