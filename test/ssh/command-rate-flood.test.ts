@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import type ssh2 from 'ssh2';
 import { TestEnv, type TestUser } from '../helpers/env.js';
 import { clientCfg, endSuite, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
+import { pct } from '../helpers/stats.js';
 
 const PORT = tp(32800);
 const PER_MINUTE = 120;
@@ -19,8 +20,6 @@ const BURST = 60;
 const SESSIONS = 4;
 const RATE_LINE = /^dcm: too many commands: at most 120 a minute; try again in \d+ s\n$/;
 const SESSION_LINE = `dcm: too many open sessions for mallory (limit ${SESSIONS}): close one and try again\n`;
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 /** An interactive shell session, held open until closed. */
 function openShell(c: ssh2.Client): Promise<{ ch: ssh2.ClientChannel; stderr: () => string; exit: Promise<number | null> }> {
