@@ -12,10 +12,10 @@
 import { TestEnv } from '../test/helpers/env.js';
 import { tp } from '../test/helpers/ports.js';
 import { clientCfg, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../test/helpers/ssh.js';
+import { pct } from '../test/helpers/stats.js';
 
 const PORT = tp(31998);
 const FLOOD_MS = 15_000;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 async function main(): Promise<void> {
   const env = new TestEnv({ tag: 'benchflood', sshPorts: '31990-31994' });

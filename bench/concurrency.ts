@@ -16,12 +16,11 @@ import { cpus } from 'node:os';
 import { TestEnv, run } from '../test/helpers/env.js';
 import { tp } from '../test/helpers/ports.js';
 import { clientCfg, ssh2Connect, ssh2Exec, sshOpts, startServer } from '../test/helpers/ssh.js';
+import { pct } from '../test/helpers/stats.js';
 
 const sessions = Math.min(Number(process.argv[process.argv.indexOf('--sessions') + 1]) || 100, 200);
 const PORT = tp(33750);
 const KEX = ['-o', 'KexAlgorithms=curve25519-sha256'];
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -10,10 +10,10 @@
  *
  *   npm run bench:create-burst [-- --users N --per-user K]
  */
-import { TestEnv, BASE_IMAGE, type TestUser } from '../test/helpers/env.js';
+import { BASE_IMAGE, type TestUser } from '../test/helpers/env.js';
 import { tp } from '../test/helpers/ports.js';
 import { startServer, type ServerProc } from '../test/helpers/ssh.js';
-import { burstProblems, burstWords, createBurst, fakeGpuNodes, rawDockerRuns, useOwnSubnets } from '../test/helpers/create-burst.js';
+import { burstEnv, burstProblems, burstWords, createBurst, fakeGpuNodes, rawDockerRuns } from '../test/helpers/create-burst.js';
 
 const arg = (name: string, dflt: number, max: number) => Math.min(Number(process.argv[process.argv.indexOf(name) + 1]) || dflt, max);
 const USERS = arg('--users', 20, 20);
@@ -23,23 +23,14 @@ const EXTRA_PORTS = [tp(31995), tp(31996), tp(31997)];
 
 async function main(): Promise<void> {
   const gpus = await fakeGpuNodes(4);
-  const env = new TestEnv({
-    tag: 'benchburst',
-    sshPorts: '31800-31994',
-    ipAliases: ['127.0.0.1', '127.0.0.2'],
-    extraYaml: `${gpus.yaml}mount_probe_timeout: 60
-engine:
-  ready_timeout: 300
-server:
-  max_startups_per_address: ${USERS + 10}
-defaults:
-  limits: { memory: 64m, cpus: 0.25 }
-  gpus: { max: 1 }
-`,
+  const env = burstEnv('benchburst', '31800-31994', gpus.yaml, {
+    probeTimeout: 60,
+    readyTimeout: 300,
+    startupsPerAddress: USERS + 10,
+    subnetsFrom: 180,
   });
   let server: ServerProc | undefined;
   try {
-    useOwnSubnets(env, 180);
     await env.registerBase();
     const users: TestUser[] = [];
     for (let i = 0; i < USERS; i++) users.push(await env.addUser(`burst${i}`));

@@ -21,6 +21,7 @@ import { TestEnv, run, sshInto, BASE_IMAGE, BIN } from '../test/helpers/env.js';
 import { tp } from '../test/helpers/ports.js';
 import { openApp } from '../src/main.js';
 import { clientCfg, ssh2Connect, ssh2Exec, startServer } from '../test/helpers/ssh.js';
+import { median } from '../test/helpers/stats.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 7, 30);
 const DEADLINE = Date.now() + 10 * 60 * 1000;
@@ -49,8 +50,6 @@ function cliJson(e: TestEnv, ...args: string[]): Promise<{ id: number; sshPort: 
     });
   });
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const env = new TestEnv({ tag: 'bench', sshPorts: '33600-33649' });

@@ -16,13 +16,13 @@ import { assemble } from '../src/main.js';
 import { makeScaleInstall, scaleUser } from '../test/helpers/scale-db.js';
 import { rawDb } from '../test/helpers/raw-db.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { pct } from '../test/helpers/stats.js';
 
 const arg = (name: string, dflt: number) => Math.min(Number(process.argv[process.argv.indexOf(name) + 1]) || dflt, 100_000);
 const USERS = arg('--users', 1000);
 const PER_USER = arg('--per-user', 10);
 const SHOWS = 500;
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms`;
 

@@ -20,14 +20,13 @@ import { TestEnv, run } from '../test/helpers/env.js';
 import { tp } from '../test/helpers/ports.js';
 import { doorBin, sshOpts, startServer } from '../test/helpers/ssh.js';
 import { startSshd } from '../test/helpers/sshd.js';
+import { median } from '../test/helpers/stats.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 25, 200);
 const DEADLINE = Date.now() + 5 * 60 * 1000;
 const SERVER_PORT = tp(33740);
 const SSHD_PORT = tp(33741);
 const KEX = ['-o', 'KexAlgorithms=curve25519-sha256'];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timed(args: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();

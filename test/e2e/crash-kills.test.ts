@@ -42,6 +42,17 @@ interface Leftovers {
   halfUsers: number;
 }
 
+const zero: Leftovers = {
+  containersWithoutRow: 0,
+  rowsHalfWay: 0,
+  portsHeldByNothing: 0,
+  gpusHeldByNothing: 0,
+  imagesWithoutRow: 0,
+  imageRowsBroken: 0,
+  claims: 0,
+  halfUsers: 0,
+};
+
 const total = (l: Leftovers) => Object.values(l).reduce((a, b) => a + b, 0);
 
 async function dockerLines(args: string[]): Promise<string[]> {
@@ -78,16 +89,7 @@ async function leftovers(users: string[], deleted: string[] = []): Promise<Lefto
     : [];
   const db = new Database(join(env.stateDir, 'dcm.db'), { readonly: true });
   try {
-    const l: Leftovers = {
-      containersWithoutRow: 0,
-      rowsHalfWay: 0,
-      portsHeldByNothing: 0,
-      gpusHeldByNothing: 0,
-      imagesWithoutRow: 0,
-      imageRowsBroken: 0,
-      claims: 0,
-      halfUsers: 0,
-    };
+    const l: Leftovers = { ...zero };
     const liveIds = new Set(containers.map(([id]) => id));
     const kept = new Set((db.prepare('SELECT docker_id FROM kept_images').all() as { docker_id: string }[]).map((r) => r.docker_id));
     for (const u of users) {
@@ -274,17 +276,6 @@ test(`SIGKILL at ${CREATE_STEPS.length + 7 + USERDEL_STEPS.length} steps of crea
 function nonZero(l: Leftovers): Partial<Leftovers> {
   return Object.fromEntries(Object.entries(l).filter(([, v]) => v > 0));
 }
-
-const zero: Leftovers = {
-  containersWithoutRow: 0,
-  rowsHalfWay: 0,
-  portsHeldByNothing: 0,
-  gpusHeldByNothing: 0,
-  imagesWithoutRow: 0,
-  imageRowsBroken: 0,
-  claims: 0,
-  halfUsers: 0,
-};
 
 test('a create killed after the engine made its container: rm works at once and the container limit is free again', async () => {
   await addUsers(['rmnow']);

@@ -8,9 +8,9 @@
 import { tp } from '../helpers/ports.js';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestEnv, type TestUser } from '../helpers/env.js';
-import { startServer, type ServerProc } from '../helpers/ssh.js';
-import { burstProblems, burstWords, createBurst, fakeGpuNodes, useOwnSubnets } from '../helpers/create-burst.js';
+import type { TestEnv, TestUser } from '../helpers/env.js';
+import { endSuite, startServer, type ServerProc } from '../helpers/ssh.js';
+import { burstEnv, burstProblems, burstWords, createBurst, fakeGpuNodes } from '../helpers/create-burst.js';
 
 const PORT = tp(32801);
 const USERS = 6;
@@ -24,29 +24,14 @@ const users: TestUser[] = [];
 
 before(async () => {
   gpus = await fakeGpuNodes(2);
-  env = new TestEnv({
-    tag: 'burst',
-    sshPorts: '32820-32869',
-    ipAliases: ['127.0.0.1', '127.0.0.2'],
-    // A busy machine must not turn a slow start into a refusal: the races are what is tested.
-    extraYaml: `${gpus.yaml}mount_probe_timeout: 30
-engine:
-  ready_timeout: 120
-server:
-  max_startups_per_address: 20
-defaults:
-  limits: { memory: 64m, cpus: 0.25 }
-  gpus: { max: 1 }
-`,
-  });
-  useOwnSubnets(env, 120);
+  // A busy machine must not turn a slow start into a refusal: the races are what is tested.
+  env = burstEnv('burst', '32820-32869', gpus.yaml, { probeTimeout: 30, readyTimeout: 120, startupsPerAddress: 20, subnetsFrom: 120 });
   await env.registerBase();
   for (let i = 0; i < USERS; i++) users.push(await env.addUser(`burst${i}`));
   server = await startServer(env, PORT);
 });
 after(async () => {
-  await server?.stop();
-  await env.cleanup();
+  await endSuite(server, env);
   gpus.remove();
 });
 

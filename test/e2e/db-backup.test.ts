@@ -12,7 +12,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, 
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestEnv, type TestUser } from '../helpers/env.js';
-import { sleep, ssh, startServer, type ServerProc } from '../helpers/ssh.js';
+import { endSuite, sleep, ssh, startSuite, type ServerProc } from '../helpers/ssh.js';
 import { integrityCheck } from '../helpers/raw-db.js';
 import { tempDir } from '../helpers/tmp.js';
 import { mountTmpfs, unmountTmpfs } from '../helpers/tmpfs.js';
@@ -46,14 +46,12 @@ describe('dcm-admin backup while dcm-server runs', () => {
   let alice: TestUser;
 
   before(async () => {
-    await env.registerBase();
-    alice = await env.addUser('alice');
-    server = await startServer(env, SERVER_PORT);
+    ({
+      server,
+      users: [alice],
+    } = await startSuite(env, SERVER_PORT, 'alice'));
   });
-  after(async () => {
-    await server?.stop();
-    await env.cleanup();
-  });
+  after(() => endSuite(server, env));
 
   test('a backup taken while a create runs passes integrity_check and holds the rows of that moment; 0600', async () => {
     const out = join(tempDir('dcm-backup-'), 'dcm-backup.db');

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { TestEnv, dockerInspect, run, type TestUser } from '../helpers/env.js';
-import { ssh, startServer, type ServerProc } from '../helpers/ssh.js';
+import { endSuite, ssh, startSuite, type ServerProc } from '../helpers/ssh.js';
 import { holdWriteLock } from '../helpers/db-lock.js';
 import { integrityCheck } from '../helpers/raw-db.js';
 import { BUSY_TIMEOUT_MS } from '../../src/store/db-errors.js';
@@ -108,14 +108,12 @@ describe('a locked database under dcm-server', () => {
   let alice: TestUser;
 
   before(async () => {
-    await env.registerBase();
-    alice = await env.addUser('alice');
-    server = await startServer(env, SERVER_PORT);
+    ({
+      server,
+      users: [alice],
+    } = await startSuite(env, SERVER_PORT, 'alice'));
   });
-  after(async () => {
-    await server?.stop();
-    await env.cleanup();
-  });
+  after(() => endSuite(server, env));
 
   test('a lock taken in the middle of a create and held shorter than the bound: the create finishes and is recorded', async () => {
     // Taken the moment the create's row exists, before the engine has made the container.

@@ -15,6 +15,15 @@ import { TestEnv, dockerInspect, run } from '../helpers/env.js';
 const dev = mkdtempSync(join(tmpdir(), 'dcm-fake-gpus-'));
 const node = (n: string) => join(dev, n);
 const inventory = [0, 1, 2, 3].map((i) => `    - { id: "${i}", devices: [${node(`nvidia${i}`)}] }`).join('\n');
+/** The four GPUs (and the shared node) of env and env3, at most one per create. */
+const FOUR_GPUS = `gpus:
+  inventory:
+${inventory}
+  shared_devices: [${node('nvidiactl')}]
+defaults:
+  limits: { memory: 128m, cpus: 0.25, max_containers: 10 }
+  gpus: { max: 1 }
+`;
 
 const env = new TestEnv({
   tag: 'polgpu',
@@ -23,14 +32,7 @@ const env = new TestEnv({
   // probe must not be what decides a create (the race for reservations is).
   extraYaml: `
 mount_probe_timeout: 30
-gpus:
-  inventory:
-${inventory}
-  shared_devices: [${node('nvidiactl')}]
-defaults:
-  limits: { memory: 128m, cpus: 0.25, max_containers: 10 }
-  gpus: { max: 1 }
-`,
+${FOUR_GPUS}`,
 });
 
 // A second installation whose one GPU is given back when its container stops.
@@ -53,15 +55,7 @@ defaults:
 const env3 = new TestEnv({
   tag: 'polgpu3',
   sshPorts: '33200-33209',
-  extraYaml: `
-gpus:
-  inventory:
-${inventory}
-  shared_devices: [${node('nvidiactl')}]
-defaults:
-  limits: { memory: 128m, cpus: 0.25, max_containers: 10 }
-  gpus: { max: 1 }
-`,
+  extraYaml: FOUR_GPUS,
 });
 
 const users = ['ua', 'ub', 'uc', 'ud'];

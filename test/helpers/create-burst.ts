@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { type TestEnv, type TestUser, run } from './env.js';
+import { TestEnv, type TestUser, run } from './env.js';
 import { clientCfg, ssh2Connect, ssh2Exec } from './ssh.js';
 
 /**
@@ -18,7 +18,7 @@ import { clientCfg, ssh2Connect, ssh2Exec } from './ssh.js';
  * that the burst's networks do not race other runs' test installations on the
  * shared engine for the same blocks of the default range.
  */
-export function useOwnSubnets(env: TestEnv, first: number): void {
+function useOwnSubnets(env: TestEnv, first: number): void {
   const range = `10.${first + (Math.floor(Number(process.env.DCM_TEST_PORT_OFFSET ?? 0) / 1000) % 50)}.0.0/16`;
   const text = readFileSync(env.configFile, 'utf8');
   writeFileSync(env.configFile, text.replace(/^network:\n/m, `network:\n  user_subnets: "${range}"\n`));
@@ -33,6 +33,35 @@ export async function fakeGpuNodes(count: number): Promise<{ dir: string; yaml: 
   }
   const inventory = Array.from({ length: count }, (_, i) => `    - { id: "${i}", devices: [${join(dir, `nvidia${i}`)}] }`).join('\n');
   return { dir, yaml: `gpus:\n  inventory:\n${inventory}\n`, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The installation a burst runs on: two ip aliases, the GPUs `gpusYaml`
+ * describes (fakeGpuNodes), small containers of at most one GPU each, and a
+ * users' subnet range of this run's own from 10.<subnetsFrom>.0.0 (useOwnSubnets).
+ */
+export function burstEnv(
+  tag: string,
+  sshPorts: string,
+  gpusYaml: string,
+  o: { probeTimeout: number; readyTimeout: number; startupsPerAddress: number; subnetsFrom: number },
+): TestEnv {
+  const env = new TestEnv({
+    tag,
+    sshPorts,
+    ipAliases: ['127.0.0.1', '127.0.0.2'],
+    extraYaml: `${gpusYaml}mount_probe_timeout: ${o.probeTimeout}
+engine:
+  ready_timeout: ${o.readyTimeout}
+server:
+  max_startups_per_address: ${o.startupsPerAddress}
+defaults:
+  limits: { memory: 64m, cpus: 0.25 }
+  gpus: { max: 1 }
+`,
+  });
+  useOwnSubnets(env, o.subnetsFrom);
+  return env;
 }
 
 export interface BurstAnswer {

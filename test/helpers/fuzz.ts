@@ -321,23 +321,6 @@ export function commandLine(r: Rng, opts: { maxChars?: number } = {}): string {
   return line.length > max ? line.slice(0, max) : line;
 }
 
-/** Raw bytes of a typed line: the line as UTF-8, with invalid UTF-8 spliced in now and then. */
-export function lineBytes(r: Rng, line: string): Buffer {
-  const b = Buffer.from(line, 'utf8');
-  if (!r.chance(0.3)) return b;
-  const bad = r.pick([
-    [0xff],
-    [0xc0, 0x80], // overlong NUL
-    [0xe2, 0x82], // truncated sequence
-    [0xed, 0xa0, 0x80], // encoded surrogate
-    [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
-    [0x80, 0x80, 0x80],
-    [0xfe, 0xfe],
-  ]);
-  const at = r.int(0, b.length);
-  return Buffer.concat([b.subarray(0, at), Buffer.from(bad), b.subarray(at)]);
-}
-
 /**
  * C0 and C1 controls, DEL, and the characters that reorder or hide text on a
  * terminal: what a refusal line must never carry raw.

@@ -16,10 +16,9 @@ import { loadOrCreateHostKey } from '../../src/ssh/host-key.js';
 import { DcmSshServer } from '../../src/ssh/server.js';
 import { Store } from '../../src/store/store.js';
 import { CallbackLedger } from './callback-ledger.js';
+import { BASE_IMAGE } from './env.js';
 import { FakeEngine } from './fake-engine.js';
 import { tempDir } from './tmp.js';
-
-export const BASE_REF = 'dcm/debian-base:bookworm';
 
 export interface InProcessServer {
   port: number;
@@ -68,8 +67,8 @@ function userKeyPair(): { private: string; public: string } {
 export async function startInProcessServer(raw: Record<string, unknown> = {}): Promise<InProcessServer> {
   const stateDir = tempDir('dcm-inproc-');
   const { core, store, engine } = wireCore(stateDir, raw);
-  const baseId = engine.addImage(BASE_REF);
-  store.images.insert({ ref: BASE_REF, docker_id: baseId, owner: null, source: null });
+  const baseId = engine.addImage(BASE_IMAGE);
+  store.images.insert({ ref: BASE_IMAGE, docker_id: baseId, owner: null, source: null });
   const log: string[] = [];
   const ledger = new CallbackLedger();
   const key = loadOrCreateHostKey(stateDir);

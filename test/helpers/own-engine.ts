@@ -8,7 +8,8 @@
  * by the PID of the process this helper spawned, never by name. The base
  * image is copied in from the shared engine (docker save | docker load).
  * stop() removes the engine's containers and networks (all the test's), then
- * the daemon, its bridge and its directories.
+ * the daemon, its bridge, whatever prepare() made and its directories.
+ * remap-engine.ts starts its --userns-remap daemon with this same starter.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -34,29 +35,46 @@ export interface OwnEngine {
   stop(): Promise<void>;
 }
 
-/** A 10.218.X.0/24 no host interface uses. */
-async function freeSubnet(): Promise<number> {
+/** How one private daemon differs from another (the defaults are the plain own engine's). */
+export interface OwnEngineOptions {
+  /** Its bridge is <bridgePrefix><random tag> on a private 10.<net>.X.0/24; its directory dcm-<name>-XXXXXX. */
+  name?: string;
+  bridgePrefix?: string;
+  net?: number;
+  /** dockerd flags of its own. */
+  args?: (tag: string) => string[];
+  /**
+   * Runs before the daemon first starts, with its directory and this start's
+   * random tag; what it registers with undo() is undone by stop() (last first).
+   */
+  prepare?: (dir: string, tag: string, undo: (fn: () => Promise<void> | void) => void) => Promise<void>;
+}
+
+/** A 10.NET.X.0/24 no host interface uses. */
+async function freeSubnet(net: number): Promise<number> {
   const addrs = (await run('ip', ['-4', '-o', 'addr'])).stdout;
   for (let i = 0; i < 50; i++) {
     const x = randomInt(1, 255);
-    if (!addrs.includes(`10.218.${x}.`)) return x;
+    if (!addrs.includes(`10.${net}.${x}.`)) return x;
   }
-  throw new Error('no free 10.218.X.0/24 subnet');
+  throw new Error(`no free 10.${net}.X.0/24 subnet`);
 }
 
-async function must(cmd: string, args: string[]): Promise<void> {
+export async function must(cmd: string, args: string[]): Promise<void> {
   const r = await run(cmd, args);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
 }
 
-export async function startOwnEngine(): Promise<OwnEngine> {
+export async function startOwnEngine(o: OwnEngineOptions = {}): Promise<OwnEngine> {
+  const net = o.net ?? 218;
   const tag = randomBytes(3).toString('hex');
-  const bridge = `dcmoe${tag}`;
-  const dir = mkdtempSync(join(tmpdir(), 'dcm-own-engine-'));
+  const bridge = `${o.bridgePrefix ?? 'dcmoe'}${tag}`;
+  const dir = mkdtempSync(join(tmpdir(), `dcm-${o.name ?? 'own-engine'}-`));
   const socket = join(dir, 'docker.sock');
   const logFile = join(dir, 'dockerd.log');
+  const extraArgs = o.args?.(tag) ?? [];
   let proc: ChildProcess | null = null;
-  let bridgeMade = false;
+  const undo: (() => Promise<void> | void)[] = [];
   const docker = (...args: string[]) => run('docker', ['-H', `unix://${socket}`, ...args]);
 
   const alive = () => proc !== null && proc.exitCode === null && proc.signalCode === null;
@@ -78,6 +96,7 @@ export async function startOwnEngine(): Promise<OwnEngine> {
     proc = spawn(
       'dockerd',
       [
+        ...extraArgs,
         '--data-root',
         join(dir, 'data'),
         '--exec-root',
@@ -96,7 +115,9 @@ export async function startOwnEngine(): Promise<OwnEngine> {
     const deadline = Date.now() + 30_000;
     while ((await docker('info', '--format', '{{.ID}}')).code !== 0) {
       if (!alive() || Date.now() > deadline) {
-        throw new Error(`dockerd did not start: ${readFileSync(logFile, 'utf8').split('\n').slice(-5).join('\n')}`);
+        throw new Error(
+          `${['dockerd', ...extraArgs].join(' ')} did not start: ${readFileSync(logFile, 'utf8').split('\n').slice(-5).join('\n')}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -111,7 +132,7 @@ export async function startOwnEngine(): Promise<OwnEngine> {
       await docker('network', 'prune', '-f');
     }
     await stopDaemon();
-    if (bridgeMade) await run('ip', ['link', 'del', bridge]);
+    for (const u of undo.splice(0).reverse()) await u();
     // Mounts dockerd may have left below our directory (only ours, deepest first).
     const left = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
@@ -123,10 +144,13 @@ export async function startOwnEngine(): Promise<OwnEngine> {
   };
 
   try {
-    const x = await freeSubnet();
+    await o.prepare?.(dir, tag, (fn) => undo.push(fn));
+    const x = await freeSubnet(net);
     await must('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    bridgeMade = true;
-    await must('ip', ['addr', 'add', `10.218.${x}.1/24`, 'dev', bridge]);
+    undo.push(async () => {
+      await run('ip', ['link', 'del', bridge]);
+    });
+    await must('ip', ['addr', 'add', `10.${net}.${x}.1/24`, 'dev', bridge]);
     await must('ip', ['link', 'set', bridge, 'up']);
     mkdirSync(join(dir, 'data'));
     mkdirSync(join(dir, 'exec'));

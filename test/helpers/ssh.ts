@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { ROOT, run, type RunResult, type TestEnv } from './env.js';
+import { ROOT, run, type RunResult, type TestEnv, type TestUser } from './env.js';
 
 /** A door program: the bundled build when it is current, else the compiled module. */
 export function doorBin(name: 'dcm-server' | 'dcm-shell'): string {
@@ -67,6 +67,20 @@ export async function startServer(
     throw e;
   }
   return s;
+}
+
+/** A suite's fixture, before its tests: the base image, the users `names` (fresh keys), then dcm-server on `port`. */
+export async function startSuite(env: TestEnv, port: number, ...names: string[]): Promise<{ server: ServerProc; users: TestUser[] }> {
+  await env.registerBase();
+  const users: TestUser[] = [];
+  for (const n of names) users.push(await env.addUser(n));
+  return { server: await startServer(env, port), users };
+}
+
+/** After the suite's tests: its server stopped (if it started) and the installation removed. */
+export async function endSuite(server: ServerProc | undefined, env: TestEnv): Promise<void> {
+  await server?.stop();
+  await env.cleanup();
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,7 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type ssh2 from 'ssh2';
 import { TestEnv, type TestUser } from '../helpers/env.js';
-import { clientCfg, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
+import { clientCfg, endSuite, sleep, ssh2Connect, ssh2Exec, startServer, type ServerProc } from '../helpers/ssh.js';
+import { pct } from '../helpers/stats.js';
 
 const PORT = tp(32800);
 const PER_MINUTE = 120;
@@ -19,8 +20,6 @@ const BURST = 60;
 const SESSIONS = 4;
 const RATE_LINE = /^dcm: too many commands: at most 120 a minute; try again in \d+ s\n$/;
 const SESSION_LINE = `dcm: too many open sessions for mallory (limit ${SESSIONS}): close one and try again\n`;
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 
 /** An interactive shell session, held open until closed. */
 function openShell(c: ssh2.Client): Promise<{ ch: ssh2.ClientChannel; stderr: () => string; exit: Promise<number | null> }> {
@@ -60,10 +59,7 @@ describe('per-user command rate under a flood', () => {
     assert.equal(made.code, 0, made.stderr);
     server = await startServer(env, PORT);
   });
-  after(async () => {
-    await server?.stop();
-    await env.cleanup();
-  });
+  after(() => endSuite(server, env));
 
   test('the flood is refused past the rate (exit 5, one line), the session limit holds, alice is served throughout', async () => {
     const a = await ssh2Connect(clientCfg(PORT, 'alice', alice.keyFile));

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { BIN, TestEnv, run, type RunResult, type TestUser } from '../helpers/env.js';
-import { KEY, Typist, doorBin, ssh } from '../helpers/ssh.js';
+import { KEY, Typist, doorBin, ssh, sshOpts } from '../helpers/ssh.js';
 import { startSshd, type Sshd } from '../helpers/sshd.js';
 
 const SSHD_PORT = tp(32020);
@@ -293,30 +293,7 @@ describe('dcm-shell behind OpenSSH', () => {
   });
 
   test('without a pty and without a command, plain lines in and out', async () => {
-    const p = spawn(
-      'ssh',
-      [
-        '-T',
-        '-F',
-        '/dev/null',
-        '-i',
-        alice.keyFile,
-        '-p',
-        String(SSHD_PORT),
-        '-o',
-        'IdentitiesOnly=yes',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'StrictHostKeyChecking=no',
-        '-o',
-        'UserKnownHostsFile=/dev/null',
-        '-o',
-        'LogLevel=ERROR',
-        'root@127.0.0.1',
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const p = spawn('ssh', ['-T', ...sshOpts(alice.keyFile, SSHD_PORT), 'root@127.0.0.1'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stdin.end('show --json\nwhoami --json\n');

@@ -43,6 +43,20 @@ async function deadToken(): Promise<string> {
   return token;
 }
 
+/** A 'creating' row of alice's, of the image `imageId`, whose work belongs to the process `owner`. */
+function insertRow(store: Store, id: number, imageId: string, owner: string | null): void {
+  store.containers.insert({
+    id,
+    owner: 'alice',
+    name: null,
+    image_ref: 'x',
+    image_id: imageId,
+    ip: '127.0.0.1',
+    instance: 'i',
+    work_owner: owner,
+  });
+}
+
 function setup(raw: Record<string, unknown> = {}) {
   const dir = tempDir('dcm-crashed-');
   const config = resolveConfig({ instance: 'unit', network: { ssh_ports: '20000-20009' }, ...raw }, dir, null);
@@ -55,16 +69,7 @@ function setup(raw: Record<string, unknown> = {}) {
   new UserManager(deps).add({ name: 'alice', keys: [KEY], groups: [] });
   /** A row left in `state` by the process `owner`, with its port and, when `container`, a labelled container whose id was never recorded. */
   const leftRow = async (id: number, state: 'creating' | 'removing', owner: string | null, container: boolean) => {
-    store.containers.insert({
-      id,
-      owner: 'alice',
-      name: null,
-      image_ref: 'x',
-      image_id: base,
-      ip: '127.0.0.1',
-      instance: 'i',
-      work_owner: owner,
-    });
+    insertRow(store, id, base, owner);
     if (state === 'removing') store.containers.setState(id, 'removing');
     store.containers.addPort({ ip: '127.0.0.1', port: id, container_id: id, container_port: 22, kind: 'ssh' });
     if (container) {
@@ -197,16 +202,7 @@ test('dcm-server reconciles every server.reconcile_interval seconds and logs onl
       'nothing repaired: nothing logged',
     );
     const id = Number(tpRange('32595-32599').split('-')[0]);
-    store.containers.insert({
-      id,
-      owner: 'alice',
-      name: null,
-      image_ref: 'x',
-      image_id: base,
-      ip: '127.0.0.1',
-      instance: 'i',
-      work_owner: await deadToken(),
-    });
+    insertRow(store, id, base, await deadToken());
     const crashedAt = Date.now();
     while (store.containers.get(id) && Date.now() - crashedAt < 5000) await new Promise((r) => setTimeout(r, 50));
     assert.equal(store.containers.get(id), undefined, lines.join('\n'));

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { assemble } from '../../src/main.js';
 import { makeScaleInstall, scaleUser } from '../helpers/scale-db.js';
 import { tempDir } from '../helpers/tmp.js';
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
+import { pct } from '../helpers/stats.js';
 
 test("show with 1,000 users and 10,000 containers: the engine hands back only the user's 10, in under 20 ms", async () => {
   const s = makeScaleInstall(tempDir('dcm-showscale-'), 1000, 10);
