@@ -12,7 +12,7 @@ import { LEGACY_NOTE, reconcile, type ReconcileReport } from './reconcile.js';
 const NOT_REPAIRED: ReadonlySet<string> = new Set<keyof ReconcileReport>(['legacyLeftAlone', 'dryRun']);
 
 /** How many things a reconcile repaired: every list's length and every count in the report, but what it left alone. */
-function repairedCount(r: ReconcileReport): number {
+export function repairedCount(r: ReconcileReport): number {
   let n = 0;
   for (const [k, v] of Object.entries(r)) {
     if (NOT_REPAIRED.has(k)) continue;

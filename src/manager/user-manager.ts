@@ -28,8 +28,14 @@ export type { DelUserReport };
  * user whose things are being removed.
  */
 export function assertNotBlocked(store: Store, name: string): void {
-  if (store.users.get(name)?.blocked) {
-    throw new DcmError('denied', `the account ${name} is being deleted by the administrator; no commands are accepted`);
+  const row = store.users.get(name);
+  if (row) assertRowNotBlocked(row);
+}
+
+/** assertNotBlocked for a row the caller has just read (no second query). */
+export function assertRowNotBlocked(user: UserRow): void {
+  if (user.blocked) {
+    throw new DcmError('denied', `the account ${user.name} is being deleted by the administrator; no commands are accepted`);
   }
 }
 

@@ -6,7 +6,7 @@
 import { DcmError, exitCodeFor, userLine } from '../errors.js';
 import type { ContainerManager } from '../manager/container-manager.js';
 import type { ImageManager } from '../manager/image-manager.js';
-import { assertNotBlocked, type UserManager } from '../manager/user-manager.js';
+import { assertRowNotBlocked, type UserManager } from '../manager/user-manager.js';
 import type { Deps } from '../manager/deps.js';
 import type { Managers } from '../manager/managers.js';
 import { optionWords, parseArgs } from '../args/parse.js';
@@ -66,7 +66,7 @@ export class CommandCore {
     try {
       const user = this.deps.store.users.get(userName);
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
-      assertNotBlocked(this.deps.store, user.name);
+      assertRowNotBlocked(user);
       if (!name) return await this.stream(userName, ['help'], output, signal);
       const wait = this.rate.take(user.name);
       if (wait > 0)
