@@ -41,21 +41,69 @@ fi
 # /usr/local/bin/docker may be a newer client than Debian's; it negotiates the
 # API version with the 20.10 daemon, so whichever `docker` is first in PATH works.
 command -v docker >/dev/null || die "no docker CLI in PATH after installing docker.io"
-if docker info >/dev/null 2>&1; then
-  step "dockerd: running"
-else
+# dockerd's data root: /var/lib/docker unless /etc/docker/daemon.json names another.
+docker_data_root() {
+  local root=""
+  [ -f /etc/docker/daemon.json ] &&
+    root=$(sed -n 's/.*"data-root"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' /etc/docker/daemon.json | head -n 1)
+  printf '%s\n' "${root:-/var/lib/docker}"
+}
+
+# Starts dockerd detached and waits for it. Returns 0 once it answers, 1 when
+# it exited during start-up, 2 when it did not answer within 60 s.
+start_dockerd() {
   # No systemd here (containers, CI): start the daemon by hand, detached from
   # this shell's stdin so it survives the script and never waits on a terminal.
-  step "dockerd: not reachable, starting it (log: $DOCKERD_LOG)"
   nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
   dockerd_pid=$!
   for _ in $(seq 1 60); do
-    docker info >/dev/null 2>&1 && break
-    kill -0 "$dockerd_pid" 2>/dev/null || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd exited during start-up"; }
+    docker info >/dev/null 2>&1 && return 0
+    kill -0 "$dockerd_pid" 2>/dev/null || return 1
     sleep 1
   done
-  docker info >/dev/null 2>&1 || { tail -n 20 "$DOCKERD_LOG" >&2; die "dockerd did not answer within 60 s"; }
-  step "dockerd: started (pid $dockerd_pid)"
+  docker info >/dev/null 2>&1 && return 0
+  return 2
+}
+
+# What went wrong, in a few lines: the panic or fatal line itself (a Go panic's
+# stack is long and the cause sits at its top), then the log's last lines.
+explain_dockerd_log() {
+  grep -m 3 -E '^panic:|level=fatal|failed to start daemon' "$DOCKERD_LOG" >&2 || true
+  tail -n 8 "$DOCKERD_LOG" >&2
+}
+
+if docker info >/dev/null 2>&1; then
+  step "dockerd: running"
+else
+  step "dockerd: not reachable, starting it (log: $DOCKERD_LOG)"
+  rc=0
+  start_dockerd || rc=$?
+  # A dockerd killed mid-work (a power cut, a sandbox torn down) can leave its
+  # network store in a state that makes the next start panic while restoring
+  # networks. The store only caches what containers re-create when they start,
+  # so moving it aside is the usual remedy; it drops user-defined networks, so
+  # it is done by itself only in CI (or when the admin says so), and otherwise
+  # the exact command is printed.
+  if [ "$rc" -eq 1 ] && grep -q -E 'initNetworkController|Error initializing network controller' "$DOCKERD_LOG"; then
+    netdb="$(docker_data_root)/network/files/local-kv.db"
+    if [ -f "$netdb" ] && { [ "${CI:-}" = "true" ] || [ "${DCM_SETUP_RESET_NETWORK_STORE:-}" = "1" ]; }; then
+      explain_dockerd_log
+      aside="$netdb.broken-$(date +%Y%m%d%H%M%S)"
+      step "dockerd: its network store does not load; moving it to $aside and starting again"
+      mv "$netdb" "$aside"
+      cp "$DOCKERD_LOG" "$DOCKERD_LOG.broken-network-store"
+      rc=0
+      start_dockerd || rc=$?
+    elif [ -f "$netdb" ]; then
+      explain_dockerd_log
+      die "dockerd fails while loading its network store ($netdb). To start without it (user-defined networks are dropped; containers keep their data): DCM_SETUP_RESET_NETWORK_STORE=1 bash scripts/setup-host.sh"
+    fi
+  fi
+  case "$rc" in
+    0) step "dockerd: started (pid $dockerd_pid)" ;;
+    1) explain_dockerd_log; die "dockerd exited during start-up" ;;
+    *) explain_dockerd_log; die "dockerd did not answer within 60 s" ;;
+  esac
 fi
 
 # --- 3. Node dependencies ----------------------------------------------------
