@@ -12,18 +12,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { tp } from '../helpers/ports.js';
+import { INSTANCE_PREFIX, tp } from '../helpers/ports.js';
 import { BASE_IMAGE, TestEnv, dockerInspect, run } from '../helpers/env.js';
 import { startServer } from '../helpers/ssh.js';
 
 const LEGACY = 'legacy object without installation label: left alone';
 
 // Two installations, same instance name, same SSH port range, different addresses.
-const shared = `t-inst-${randomBytes(3).toString('hex')}`;
+const shared = `${INSTANCE_PREFIX}inst-${randomBytes(3).toString('hex')}`;
 const a = new TestEnv({ tag: 'insta', sshPorts: '30800-30809', ipAliases: ['127.0.0.31'], instance: shared });
 const b = new TestEnv({ tag: 'instb', sshPorts: '30800-30809', ipAliases: ['127.0.0.32'], instance: shared });
 // Two more with one instance name, on distinct ports (so their names differ even without ids).
-const sharedToo = `t-inst-${randomBytes(3).toString('hex')}`;
+const sharedToo = `${INSTANCE_PREFIX}inst-${randomBytes(3).toString('hex')}`;
 const c = new TestEnv({ tag: 'instc', sshPorts: '30840-30844', instance: sharedToo });
 const d = new TestEnv({ tag: 'instd', sshPorts: '30845-30849', instance: sharedToo });
 const legacy = new TestEnv({ tag: 'instl', sshPorts: '30820-30829' });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { tpRange } from './ports.js';
+import { INSTANCE_PREFIX, tpRange } from './ports.js';
 
 /** Repository root (dist/test/helpers → ../../..). Tests run the bundled programs in dist/bin, as shipped. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -66,7 +66,7 @@ export class TestEnv {
 
   constructor(readonly opts: EnvOptions) {
     this.stateDir = mkdtempSync(join(tmpdir(), `dcm-${opts.tag}-`));
-    this.instance = opts.instance ?? `t-${opts.tag}-${randomBytes(3).toString('hex')}`;
+    this.instance = opts.instance ?? `${INSTANCE_PREFIX}${opts.tag}-${randomBytes(3).toString('hex')}`;
     this.configFile = join(this.stateDir, 'config.yaml');
     const aliases = opts.ipAliases ?? ['127.0.0.1'];
     writeFileSync(

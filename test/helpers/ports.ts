@@ -19,3 +19,11 @@ export function tpRange(range: string): string {
   const [lo, hi] = range.split('-').map(Number);
   return `${tp(lo!)}-${tp(hi!)}`;
 }
+
+/**
+ * First characters of every test instance name in this run: `t<slot>-`. A port
+ * slot is held by one live run at a time, so when scripts/port-slot.sh takes a
+ * slot, Docker objects whose dcm.instance starts with its prefix are leftovers
+ * of a run that was killed before its cleanup, and it removes them.
+ */
+export const INSTANCE_PREFIX = `t${Math.floor(OFFSET / 4000)}-`;
