@@ -10,9 +10,11 @@
  * stop() removes the engine's containers and networks (all the test's), then
  * the daemon, its bridge, whatever prepare() made and its directories.
  * remap-engine.ts starts its --userns-remap daemon with this same starter.
+ * powerCut() is a host that loses power: every process of this engine is
+ * killed at once and what a reboot clears (its exec root, its bridges) is gone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
@@ -31,6 +33,13 @@ export interface OwnEngine {
   /** SIGSTOP / SIGCONT: a daemon that holds its socket open and answers nothing. */
   freeze(): void;
   thaw(): void;
+  /**
+   * The host loses power: SIGKILL to dockerd, its containerd, every shim and
+   * every container process of this engine at once (no stop, no clean-up),
+   * then what a reboot clears: the exec root (on /run, a tmpfs, on a real
+   * host) and the bridges of the engine's networks. Start it with startDaemon().
+   */
+  powerCut(): Promise<{ killed: number }>;
   /** Stops the daemon and removes everything this helper made. */
   stop(): Promise<void>;
 }
@@ -63,6 +72,38 @@ async function freeSubnet(net: number): Promise<number> {
 export async function must(cmd: string, args: string[]): Promise<void> {
   const r = await run(cmd, args);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+}
+
+/** The cgroups (paths below a hierarchy's root) of the containers among `pids`: the engine puts each in /docker/<container id>. */
+function containerCgroups(pids: number[]): string[] {
+  const groups = new Set<string>();
+  for (const pid of pids) {
+    try {
+      for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+        const path = line.split(':').slice(2).join(':');
+        if (/^\/docker\/[0-9a-f]{64}$/.test(path)) groups.add(path);
+      }
+    } catch {
+      // gone while we looked
+    }
+  }
+  return [...groups];
+}
+
+/** Every directory of these cgroups, in each v1 hierarchy and in the v2 one. */
+function cgroupDirs(groups: string[]): string[] {
+  const roots = readdirSync('/sys/fs/cgroup').map((h) => `/sys/fs/cgroup/${h}`);
+  return groups.flatMap((g) => [...roots.map((r) => r + g), `/sys/fs/cgroup${g}`]).filter((d) => existsSync(d));
+}
+
+/** Lazily unmounts every mount below `dir` (only ours, deepest first). */
+async function unmountBelow(dir: string): Promise<void> {
+  const left = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+  for (const m of left) await run('umount', ['-l', m]);
 }
 
 export async function startOwnEngine(o: OwnEngineOptions = {}): Promise<OwnEngine> {
@@ -123,6 +164,79 @@ export async function startOwnEngine(o: OwnEngineOptions = {}): Promise<OwnEngin
     }
   };
 
+  /** PIDs of this engine's processes: the daemon's descendants, and shims (re-parented to init) that name its exec root. */
+  const engineProcesses = (): number[] => {
+    const children = new Map<number, number[]>();
+    const mine = new Set<number>();
+    const execRoot = join(dir, 'exec') + '/';
+    for (const e of readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+        if (
+          readFileSync(`/proc/${e}/cmdline`, 'utf8')
+            .split('\0')
+            .some((a) => a.startsWith(execRoot))
+        )
+          mine.add(Number(e));
+      } catch {
+        // gone while we looked
+      }
+    }
+    if (proc?.pid && alive()) mine.add(proc.pid);
+    const todo = [...mine];
+    while (todo.length) for (const c of children.get(todo.pop()!) ?? []) if (!mine.has(c)) todo.push(c), mine.add(c);
+    return [...mine];
+  };
+
+  const powerCut = async () => {
+    const bridges = (await docker('network', 'ls', '-q', '--filter', 'driver=bridge')).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((id) => `br-${id.slice(0, 12)}`);
+    const exited = proc && alive() ? new Promise<void>((r) => proc!.once('exit', () => r())) : Promise.resolve();
+    const pids = engineProcesses();
+    const groups = containerCgroups(pids);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    // A paused container's processes are frozen, and a frozen process acts on
+    // SIGKILL only once thawed (cgroup v1): thaw them so they die, as power loss would have it.
+    for (const g of groups) {
+      for (const [file, value] of [
+        [`/sys/fs/cgroup/freezer${g}/freezer.state`, 'THAWED'],
+        [`/sys/fs/cgroup${g}/cgroup.freeze`, '0'],
+      ]) {
+        if (existsSync(file)) writeFileSync(file, value);
+      }
+    }
+    await exited;
+    for (const deadline = Date.now() + 10_000; pids.some((p) => existsSync(`/proc/${p}`)); ) {
+      if (Date.now() > deadline) throw new Error(`still alive after SIGKILL: ${pids.filter((p) => existsSync(`/proc/${p}`)).join(' ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // A reboot: no cgroup of the engine's containers survives (they are empty now),
+    for (const dir of cgroupDirs(groups)) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // not there under this controller
+      }
+    }
+    // no mount of the engine's survives, the exec root's tmpfs is empty, the networks' bridges are gone.
+    await unmountBelow(dir);
+    rmSync(join(dir, 'exec'), { recursive: true, force: true });
+    mkdirSync(join(dir, 'exec'));
+    for (const b of bridges) await run('ip', ['link', 'del', b]);
+    return { killed: pids.length };
+  };
+
   const stop = async () => {
     if (alive()) {
       proc!.kill('SIGCONT');
@@ -133,13 +247,8 @@ export async function startOwnEngine(o: OwnEngineOptions = {}): Promise<OwnEngin
     }
     await stopDaemon();
     for (const u of undo.splice(0).reverse()) await u();
-    // Mounts dockerd may have left below our directory (only ours, deepest first).
-    const left = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m.startsWith(dir + '/'))
-      .sort((a, b) => b.length - a.length);
-    for (const m of left) await run('umount', ['-l', m]);
+    // Mounts dockerd may have left below our directory.
+    await unmountBelow(dir);
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -172,6 +281,7 @@ export async function startOwnEngine(o: OwnEngineOptions = {}): Promise<OwnEngin
     startDaemon,
     freeze: () => proc?.kill('SIGSTOP'),
     thaw: () => proc?.kill('SIGCONT'),
+    powerCut,
     stop,
   };
 }
