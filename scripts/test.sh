@@ -18,8 +18,10 @@ NO_DOCKER=(
   dist/test/unit
   dist/test/ssh/protocol-inprocess.test.js
   dist/test/ssh/fuzz-exec-inprocess.test.js
+  dist/test/ssh/fuzz-shell-inprocess.test.js
   dist/test/ssh/escape-user-text.test.js
   dist/test/ssh/server-limits.test.js
+  dist/test/ssh/fuzz-ssh-socket.test.js
   dist/test/e2e/args-and-exit-codes.test.js
 )
 dirs=()

@@ -28,7 +28,15 @@
  * Without a terminal, input is passed on in whole lines only, so a dropped
  * over-long line leaves no fragment behind. On a terminal, characters that
  * would act on it when echoed (C1 controls, bidi and zero-width characters)
- * are handed on as U+FFFD (visible-text.ts).
+ * are handed on as U+FFFD (visible-text.ts), and three keys are not handed
+ * on at all (found by fuzzing, test/ssh/fuzz-shell-inprocess.test.ts):
+ * - Ctrl-Z: readline (also inside inquirer) answers it by sending SIGTSTP to
+ *   its own process, which stopped the whole server, every user's session
+ *   with it, wherever its process group is not orphaned (dcm-server in the
+ *   foreground of a shell, as scripts/up.sh runs it; a test runner). The
+ *   shell has no jobs to suspend, so the key does nothing.
+ * - Ctrl-\ and Ctrl-] (FS, GS): readline has no binding for them and inserts
+ *   them into the line as text, so they were echoed raw to the terminal.
  */
 import { PassThrough, type Writable } from 'node:stream';
 import { VisibleText } from './visible-text.js';
@@ -48,6 +56,9 @@ const CR = 0x0d;
 const LF = 0x0a;
 const CTRL_C = 0x03;
 const CTRL_Y = 0x19;
+const CTRL_Z = 0x1a;
+const FS = 0x1c;
+const GS = 0x1d;
 const ESC = 0x1b;
 /**
  * Most bytes of one escape sequence: readline's longest, ESC ESC [ [ 1 2 3 ; 5 ~,
@@ -58,6 +69,8 @@ const EMPTY = Buffer.alloc(0);
 
 /** Bytes readline reads as keys (Enter, Ctrl-…, Backspace, ESC), not as text to insert. */
 const isKeyByte = (c: number) => c < 0x20 || c === 0x7f;
+/** Keys never handed on to readline or inquirer on a terminal (see above). */
+const isDroppedKey = (c: number) => c === CTRL_Z || c === FS || c === GS;
 
 export interface GuardOptions {
   /** Characters pass at once (echo, line editing); without a terminal, whole lines. */
@@ -294,6 +307,8 @@ export class InputGuard {
       }
     } else if (bytes.length === 1 && (bytes[0] === CR || bytes[0] === LF || bytes[0] === CTRL_C)) {
       this.count = 0; // the line ends (counted again from the measured line when there is one)
+    } else if (bytes.length === 1 && isDroppedKey(bytes[0]!)) {
+      return EMPTY; // readline would stop the server's process, or echo the key raw (see above)
     }
     return bytes;
   }
@@ -366,7 +381,7 @@ export class InputGuard {
         continue;
       }
       // Yank inserts killed text without typing it: repeated, it doubles an answer per key.
-      if (c === CTRL_Y) continue;
+      if (c === CTRL_Y || isDroppedKey(c)) continue;
       if (++this.count > this.answerMax) {
         keep.length = 0; // nothing of the cancelled answer is handed on
         this.overflow();

@@ -159,7 +159,7 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     promptCancel = cancel;
     guard.release();
     try {
-      return await fn({ input: guard.input, output: io.output, signal: cancel.signal, beforePrompt: () => guard.answerMode() });
+      return await fn({ input: guard.input, output: io.output, signal: cancel.signal, beforePrompt: () => guard.answerMode(), chalk: c });
     } catch (e) {
       // An over-long answer cancels the wizard with its own line.
       if (cancel.signal.reason instanceof DcmError) throw cancel.signal.reason;

@@ -6,6 +6,7 @@
  */
 import { Writable } from 'node:stream';
 import { confirm, input, select } from '@inquirer/prompts';
+import type { ChalkInstance } from 'chalk';
 import { DcmError } from '../errors.js';
 import { checkContainerName, checkPort } from '../names.js';
 import type { CommandCore } from './core.js';
@@ -18,6 +19,46 @@ export interface PromptIo {
   signal?: AbortSignal;
   /** Called as each question starts (the shell gives each its own input budget). */
   beforePrompt?: () => void;
+  /** The session's colour (none without it): the questions are styled with it. */
+  chalk?: ChalkInstance;
+}
+
+/**
+ * The questions' look in the session's colour. Inquirer's own default colours
+ * follow the server process's terminal, not the user's: without this a user
+ * with NO_COLOR or TERM=dumb got escape codes in every question.
+ */
+function promptTheme(c: ChalkInstance | undefined) {
+  const plain = (t: string) => t;
+  const paint = (f: (t: string) => string) => (c && c.level > 0 ? f : plain);
+  return {
+    prefix: { idle: paint((t) => c!.blue(t))('?'), done: paint((t) => c!.green(t))('✔') },
+    spinner: { frames: ['-', '\\', '|', '/'] },
+    style: {
+      answer: paint((t) => c!.cyan(t)),
+      message: paint((t) => c!.bold(t)),
+      error: (t: string) => paint((x) => c!.red(x))(`> ${t}`),
+      defaultAnswer: (t: string) => paint((x) => c!.dim(x))(`(${t})`),
+      help: paint((t) => c!.dim(t)),
+      highlight: paint((t) => c!.cyan(t)),
+      key: (t: string) => paint((x) => c!.cyan.bold(x))(`<${t}>`),
+    },
+  };
+}
+
+/** A select question's look: the common one, and its own parts (disabled entries, descriptions, the keys line). */
+function selectTheme(c: ChalkInstance | undefined) {
+  const t = promptTheme(c);
+  const dim = t.style.help;
+  return {
+    ...t,
+    style: {
+      ...t.style,
+      disabled: (x: string) => dim(`- ${x}`),
+      description: t.style.highlight,
+      keysHelpTip: (keys: [string, string][]) => keys.map(([key, action]) => `${t.style.message(key)} ${dim(action)}`).join(dim(' • ')),
+    },
+  };
 }
 
 /** True for the errors inquirer raises on Ctrl-C or when the session goes away. */
@@ -79,6 +120,7 @@ export async function createWizard(
       message: 'Image',
       choices: images.map((i) => ({ name: `${i.name}  (${i.kind === 'base' ? 'base image' : 'your image'})`, value: i.name })),
       default: images.find((i) => i.ref === core.deps.config.default_image)?.name,
+      theme: selectTheme(io.chalk),
     },
     promptContext(io),
   );
@@ -91,6 +133,7 @@ export async function createWizard(
           message: 'Preset',
           choices: [{ name: 'none', value: '' }, ...granted.map((p) => ({ name: p, value: p }))],
           default: given.preset ?? '',
+          theme: selectTheme(io.chalk),
         },
         promptContext(io),
       )
@@ -100,6 +143,7 @@ export async function createWizard(
       message: 'Extra ports to publish (e.g. "8080 8888", empty for none)',
       default: given.ports.join(' '),
       validate: validWith((s) => splitPorts(s).forEach((p) => checkPort(p))),
+      theme: promptTheme(io.chalk),
     },
     promptContext(io),
   );
@@ -108,6 +152,7 @@ export async function createWizard(
       message: 'Name (empty: use the id)',
       default: given.name ?? '',
       validate: validWith((s) => s.trim() && checkContainerName(s.trim())),
+      theme: promptTheme(io.chalk),
     },
     promptContext(io),
   );
@@ -122,5 +167,5 @@ export async function createWizard(
 
 /** Yes/no before something is removed; "no" is the default. */
 export function confirmRemoval(what: string, io: PromptIo): Promise<boolean> {
-  return confirm({ message: `Remove ${what}?`, default: false }, promptContext(io));
+  return confirm({ message: `Remove ${what}?`, default: false, theme: promptTheme(io.chalk) }, promptContext(io));
 }

@@ -4,7 +4,9 @@
  * The fuzz tests check these against the typed allowlist: no user text reaches
  * the engine except through fields that were validated.
  */
+import assert from 'node:assert/strict';
 import type { Engine } from '../../src/engine/engine.js';
+import { checkContainerName } from '../../src/names.js';
 
 export interface EngineCall {
   method: string;
@@ -54,4 +56,19 @@ export function stringLeaves(v: unknown, at = ''): { at: string; value: string }
       ...stringLeaves(x, at ? `${at}.${k}` : k),
     ]);
   return [];
+}
+
+/** What may reach the engine from a user's command: dcm's own names, ids and validated values. */
+const ENGINE_TEXT = /^[A-Za-z0-9._:/=@+,-]*$/;
+
+/** Fails (naming `label`) when a call carries text outside ENGINE_TEXT or a container with an invalid hostname. */
+export function assertEngineTyped(calls: EngineCall[], label: string): void {
+  for (const c of calls) {
+    for (const leaf of stringLeaves(c.args))
+      assert.match(leaf.value, ENGINE_TEXT, `${label}: ${c.method} argument ${leaf.at} carries ${JSON.stringify(leaf.value)}`);
+    if (c.method === 'createContainer') {
+      const spec = c.args[0] as { hostname: string };
+      assert.doesNotThrow(() => checkContainerName(spec.hostname), `${label}: hostname ${spec.hostname}`);
+    }
+  }
 }

@@ -23,6 +23,16 @@ export function fuzzCount(n: number): number {
   return Math.max(1, Math.round(n * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
 }
 
+/**
+ * A time budget for a fuzz loop: `ms` times DCM_FUZZ_SCALE. A loop that
+ * reaches it stops early and says how many cases ran, so a loaded machine
+ * runs fewer of the same seed's cases instead of outrunning the file's bound.
+ */
+export function fuzzBudgetMs(ms: number): number {
+  const scale = Number(process.env.DCM_FUZZ_SCALE ?? 1);
+  return Math.round(ms * (Number.isFinite(scale) && scale > 0 ? scale : 1));
+}
+
 /** A line to print once per target: how to run exactly these inputs again. */
 export function seedLine(target: string, seed: number): string {
   return `fuzz ${target}: seed ${seed} (DCM_FUZZ_SEED=${seed} reproduces)`;
@@ -327,3 +337,123 @@ export function commandLine(r: Rng, opts: { maxChars?: number } = {}): string {
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding raw control characters is the point
 export const UNSAFE_ON_TERMINAL = /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
+
+/**
+ * Keys of a terminal as readline and inquirer read them: editing and history
+ * keys, Ctrl-C/-D/-U/-Z, arrows in their CSI and SS3 forms, Meta keys, undo
+ * and redo.
+ */
+const KEYS = [
+  '\r',
+  '\n',
+  '\t',
+  '\x7f',
+  '\x08',
+  '\x01',
+  '\x02',
+  '\x03',
+  '\x05',
+  '\x06',
+  '\x0b',
+  '\x0c',
+  '\x0e',
+  '\x10',
+  '\x15',
+  '\x17',
+  '\x19',
+  '\x1a',
+  '\x1e',
+  '\x1f',
+  '\x1b[A',
+  '\x1b[B',
+  '\x1b[C',
+  '\x1b[D',
+  '\x1bOA',
+  '\x1bOD',
+  '\x1b[H',
+  '\x1b[F',
+  '\x1b[1~',
+  '\x1b[3~',
+  '\x1b[4~',
+  '\x1b[1;5C',
+  '\x1b[1;5D',
+  '\x1b[3;5~',
+  '\x1bb',
+  '\x1bf',
+  '\x1bd',
+  '\x1by',
+  '\x1b\x7f',
+  '\x1b\x1b[A',
+];
+
+/** Escape sequences cut short: what a terminal (or a client) sends when it stops in the middle. */
+const PARTIAL_ESCAPES = [
+  '\x1b',
+  '\x1b[',
+  '\x1b[1',
+  '\x1b[1;',
+  '\x1b[12;5',
+  '\x1bO',
+  '\x1b[[',
+  '\x1b]',
+  '\x1b]0;title',
+  '\x1bP',
+  '\x1b\x1b',
+  '\x1b[200~',
+];
+
+/** Byte sequences that are not UTF-8: lone continuation bytes, overlong forms, encoded surrogates, cut characters, bytes never used. */
+const INVALID_UTF8 = [
+  [0x80],
+  [0xbf],
+  [0xc0, 0x80],
+  [0xc1, 0xbf],
+  [0xe0, 0x80, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf5],
+  [0xfe],
+  [0xff],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
+  [0xc2],
+  [0xc2, 0x9b],
+  [0xc2, 0x9d],
+];
+
+/** Text holding a byte a line editor reads as a key (C0 or DEL). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding key bytes is the point
+const isKeyText = (s: string) => /[\x00-\x1f\x7f]/.test(s);
+
+/**
+ * What a hostile user types into the interactive shell, as the bytes its
+ * terminal would send: command lines, editing keys, escape sequences cut
+ * short, bracketed paste, invalid UTF-8, NUL, raw random bytes, runs of one
+ * key and very long lines, a few pieces of each in one go. Ctrl-D (which ends the shell on an
+ * empty line) comes rarely, so sessions last.
+ */
+export function typedInput(r: Rng): Buffer {
+  const parts: Buffer[] = [];
+  const n = r.int(1, 10);
+  for (let i = 0; i < n; i++) {
+    const k = r.int(0, 99);
+    if (k < 25) parts.push(Buffer.from(commandLine(r, { maxChars: 300 })));
+    else if (k < 45) parts.push(Buffer.from(r.pick(KEYS)));
+    else if (k < 55) parts.push(Buffer.from(r.pick(PARTIAL_ESCAPES)));
+    else if (k < 63) parts.push(Buffer.from(r.pick(CONTROL)));
+    else if (k < 71) parts.push(Buffer.from(r.pick(INVALID_UTF8)));
+    else if (k < 77) parts.push(Buffer.from(`\x1b[200~${commandLine(r, { maxChars: 200 })}${r.chance(0.8) ? '\x1b[201~' : ''}`));
+    else if (k < 80) {
+      // A very long line: one piece of text repeated to 2-9 KB (the prompt takes 4096 bytes).
+      let p = piece(r);
+      while (isKeyText(p)) p = piece(r);
+      parts.push(Buffer.from(p.repeat(Math.ceil(r.int(2000, 9000) / Buffer.byteLength(p)))));
+    } else if (k < 82) parts.push(Buffer.from(r.pick(KEYS).repeat(r.int(2, 200))));
+    else if (k < 86) parts.push(r.bytes(r.int(1, 64)));
+    else if (k < 90) parts.push(Buffer.from('\x00'.repeat(r.int(1, 4))));
+    else if (k < 91) parts.push(Buffer.from('\x04'));
+    else parts.push(Buffer.from(`${r.pick(COMMANDS)} ${word(r)}`));
+  }
+  return Buffer.concat(parts);
+}

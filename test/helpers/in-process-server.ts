@@ -161,3 +161,30 @@ export function rawChannelRequest(ch: ssh2.ClientChannel, kind: 'exec' | 'pty', 
   if (kind === 'exec') p.exec(inner.outgoing.id, command, false);
   else p.pty(inner.outgoing.id, 24, 80, 0, 0, 'xterm', null, false);
 }
+
+/**
+ * Times `show` on an open connection every `everyMs` until stopped (a second
+ * user's view of the server while a fuzz runs); every answer must be exit 0.
+ */
+export function showTimer(c: ssh2.Client, everyMs: number) {
+  const times: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t0 = Date.now();
+      const r = await clientExec(c, 'show');
+      times.push(Date.now() - t0);
+      if (r.code !== 0) failures.push(`exit ${r.code}: ${r.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    times,
+    failures,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}

@@ -13,9 +13,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type ssh2 from 'ssh2';
 import { Rng, UNSAFE_ON_TERMINAL, caseLabel, commandLine, fuzzCount, fuzzSeed, seedLine } from '../helpers/fuzz.js';
-import { recordEngineCalls, stringLeaves, type EngineCall } from '../helpers/engine-calls.js';
-import { clientExec, startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
-import { checkContainerName } from '../../src/names.js';
+import { assertEngineTyped, recordEngineCalls, type EngineCall } from '../helpers/engine-calls.js';
+import { clientExec, showTimer, startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
 import { sleep } from '../helpers/ssh.js';
 
 const SEED = fuzzSeed();
@@ -23,44 +22,8 @@ const SEED = fuzzSeed();
 const ANSWER_MS = 5000;
 /** Bound on the other user's `show` while the fuzz runs. */
 const SHOW_MAX_MS = 2000;
-const ENGINE_TEXT = /^[A-Za-z0-9._:/=@+,-]*$/;
 
-/** Times bob's `show` every `everyMs` until stopped; every answer must be exit 0. */
-function showTimer(c: ssh2.Client, everyMs: number) {
-  const times: number[] = [];
-  const failures: string[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const t0 = Date.now();
-      const r = await clientExec(c, 'show');
-      times.push(Date.now() - t0);
-      if (r.code !== 0) failures.push(`exit ${r.code}: ${r.stderr}`);
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    times,
-    failures,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
-}
-
-function assertEngineTyped(calls: EngineCall[], label: string): void {
-  for (const c of calls) {
-    for (const leaf of stringLeaves(c.args))
-      assert.match(leaf.value, ENGINE_TEXT, `${label}: ${c.method} argument ${leaf.at} carries ${JSON.stringify(leaf.value)}`);
-    if (c.method === 'createContainer') {
-      const spec = c.args[0] as { hostname: string };
-      assert.doesNotThrow(() => checkContainerName(spec.hostname), `${label}: hostname ${spec.hostname}`);
-    }
-  }
-}
-
-describe('fuzz: interactive shell and exec over SSH, in process', () => {
+describe('fuzz: exec requests over SSH, in process', () => {
   let h: InProcessServer;
   let calls: EngineCall[];
   let bob: ssh2.Client;

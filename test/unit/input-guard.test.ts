@@ -26,7 +26,8 @@ function rig(terminal: boolean, output: NodeJS.WritableStream = new PassThrough(
 test('terminal: a line over the cap is reported once, and none of it is handed on up to Enter', async () => {
   const r = rig(true);
   r.source.write('abcdefghijklmnop\rok\r');
-  await tick();
+  // Until all is handed on: one fixed tick was not always enough on a loaded machine.
+  await settle(r.source, r.g);
   assert.equal(r.seen(), 'ok\r');
   assert.deepEqual(r.overflows, [8]);
   r.g.close();
@@ -235,4 +236,73 @@ test('without a terminal nothing is echoed, and lines pass as they came', async 
   await tick();
   assert.equal(r.seen(), 'a\u009bb\n');
   r.g.close();
+});
+
+/**
+ * Replaces process.kill while `fn` runs and returns the signals sent to this
+ * process, none of them delivered: readline answers Ctrl-Z with SIGTSTP to
+ * its own process, which would stop the test runner as it stopped the server.
+ */
+async function signalsToSelf(fn: () => Promise<void>): Promise<string[]> {
+  const real = process.kill;
+  const sent: string[] = [];
+  process.kill = ((pid: number, signal?: string | number) => {
+    if (pid === process.pid) {
+      sent.push(String(signal));
+      return true;
+    }
+    return real.call(process, pid, signal);
+  }) as typeof process.kill;
+  try {
+    await fn();
+  } finally {
+    process.kill = real;
+  }
+  return sent;
+}
+
+test('terminal: Ctrl-Z, Ctrl-\\ and Ctrl-] are not handed on, at the prompt and in a wizard question', async () => {
+  const r = rig(true);
+  r.source.write('ab\x1acd\x1b\x1ae\x1c\x1df\r');
+  await tick();
+  assert.equal(r.seen(), 'abcd\x1bef\r');
+  r.g.answerMode();
+  r.source.write('x\x1ay\x1c\x1dz\r');
+  await tick();
+  assert.equal(r.seen(), 'abcd\x1bef\rxyz\r');
+  r.g.close();
+});
+
+test('prompt: Ctrl-Z never makes readline stop the process (SIGTSTP to itself), and the line goes on', async () => {
+  const r = promptRig();
+  const listeners = process.listenerCount('SIGCONT');
+  const sent = await signalsToSelf(async () => {
+    r.source.write('\x1awho\x1aami\r');
+    await settle(r.source, r.g);
+  });
+  assert.deepEqual(sent, []);
+  assert.equal(process.listenerCount('SIGCONT'), listeners, 'readline waits for SIGCONT');
+  assert.deepEqual(r.lines, ['whoami']);
+  r.done();
+});
+
+test('prompt: Ctrl-\\ and Ctrl-] never reach the line, so they are never echoed raw', async () => {
+  const source = new PassThrough();
+  let screen = '';
+  const output = new Writable({
+    write(c, _e, cb) {
+      screen += c.toString();
+      cb();
+    },
+  });
+  const g = new InputGuard(source, { terminal: true, output });
+  const rl = createInterface({ input: g.input, output, terminal: true });
+  const lines: string[] = [];
+  rl.on('line', (l) => lines.push(l));
+  source.write('a\x1cb\x1dc\r');
+  await settle(source, g);
+  assert.deepEqual(lines, ['abc']);
+  assert.ok(!screen.includes('\x1c') && !screen.includes('\x1d'), `echoed: ${JSON.stringify(screen)}`);
+  rl.close();
+  g.close();
 });
