@@ -220,10 +220,12 @@ const mountSchema = z
       if (!/^\/[^:,\0]*$/.test(sample)) return bad('an absolute path without ":" or ","');
       if (sample.split('/').includes('..')) bad('must not contain ".."');
     }),
-    target: absPath.refine(
-      (t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t),
-      "not /, /root, /home, /proc, /sys, /dev, /etc or dcm's own paths",
-    ),
+    target: absPath
+      .refine((t) => !/[{}]/.test(t), '{user}, {uid}, {gid} and {home} are for the source only')
+      .refine(
+        (t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t),
+        "not /, /root, /home, /proc, /sys, /dev, /etc or dcm's own paths",
+      ),
     mode: z.enum(['ro', 'rw']).default('ro'),
     /** Added to the containers of every user it is offered to (mounts.allow), unless they say --no-default-mounts. */
     default: z.boolean().default(false),

@@ -7,7 +7,7 @@
  * came from, so refusals and `dcm-admin policy show` can name it. Pure.
  */
 import type { Config, PolicyLayer } from '../config.js';
-import { ALWAYS_AVAILABLE, COMMAND_DEFAULTS, GRANTABLE_COMMANDS, isGrantable, type GrantableCommand } from './command-grants.js';
+import { ALWAYS_AVAILABLE, COMMAND_DEFAULTS, GRANTABLE_COMMANDS, type GrantableCommand } from './command-grants.js';
 
 /** A value and the layer that set it: "built-in", "defaults", "group NAME", "user NAME". */
 export interface Sourced<T> {
@@ -125,14 +125,18 @@ export function effectivePolicy(cfg: PolicyConfig, user: string, groups: string[
 /** Whether a user has a command: a deny in any layer wins, then an allow in any layer, then the built-in default. */
 export type CommandGrant = { granted: true; from: string } | { granted: false; from: string; rule: string };
 
-export function commandGrant(p: Pick<EffectivePolicy, 'commands'>, name: string): CommandGrant {
+export function commandGrant(
+  p: Pick<EffectivePolicy, 'commands'>,
+  name: string,
+  defaults: Readonly<Record<string, boolean>> = COMMAND_DEFAULTS,
+): CommandGrant {
   if ((ALWAYS_AVAILABLE as readonly string[]).includes(name)) return { granted: true, from: 'built-in' };
-  if (!isGrantable(name)) return { granted: false, from: 'built-in', rule: `commands: ${name} is not a command the policy knows` };
+  if (!Object.hasOwn(defaults, name)) return { granted: false, from: 'built-in', rule: `commands: ${name} is not a command the policy knows` };
   const deny = p.commands.deny.find((d) => d.value === name);
   if (deny) return { granted: false, from: deny.from, rule: `commands.deny ${JSON.stringify(name)} (${deny.from})` };
   const allow = p.commands.allow.find((a) => a.value === name);
   if (allow) return { granted: true, from: allow.from };
-  if (COMMAND_DEFAULTS[name]) return { granted: true, from: 'built-in' };
+  if (defaults[name]) return { granted: true, from: 'built-in' };
   return { granted: false, from: 'built-in', rule: `commands.allow: ${name} is off unless a layer allows it (built-in)` };
 }
 
