@@ -131,7 +131,8 @@ export function commandGrant(
   defaults: Readonly<Record<string, boolean>> = COMMAND_DEFAULTS,
 ): CommandGrant {
   if ((ALWAYS_AVAILABLE as readonly string[]).includes(name)) return { granted: true, from: 'built-in' };
-  if (!Object.hasOwn(defaults, name)) return { granted: false, from: 'built-in', rule: `commands: ${name} is not a command the policy knows` };
+  if (!Object.hasOwn(defaults, name))
+    return { granted: false, from: 'built-in', rule: `commands: ${name} is not a command the policy knows` };
   const deny = p.commands.deny.find((d) => d.value === name);
   if (deny) return { granted: false, from: deny.from, rule: `commands.deny ${JSON.stringify(name)} (${deny.from})` };
   const allow = p.commands.allow.find((a) => a.value === name);
