@@ -13,6 +13,7 @@ import { PATH_FLAGS, finish, takeGlobalOptions } from '../src/doors/cli-options.
 import { clip } from '../src/names.js';
 import { runTool } from './tools/admin-cli.js';
 import { ADMIN_COMMANDS } from './tools/admin-commands.js';
+import { VERSION_FLAG, printVersion } from '../src/doors/version-flag.js';
 
 const wordsOf = (t: { name: string }) => t.name.split(' ').slice(1);
 
@@ -20,7 +21,7 @@ function help(): string {
   const lines = ADMIN_COMMANDS.map((t) => `  ${wordsOf(t).join(' ').padEnd(14)} ${t.summary}`);
   const page = helpText({
     usage: [`${usageLine('dcm-admin', { positional: ['COMMAND'], flags: PATH_FLAGS })} [options]`],
-    options: PATH_FLAGS,
+    options: { ...PATH_FLAGS, version: VERSION_FLAG },
     width: 26,
   });
   return [page, '', 'commands:', ...lines, '', '"dcm-admin COMMAND --help" explains one.'].join('\n');
@@ -38,6 +39,7 @@ function main(): void {
       const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.configFile ? ['--config', g.configFile] : [])];
       return void runTool(tool, [...globals, ...words.slice(wordsOf(tool).length), ...g.rest.slice(0, lead)]);
     }
+    if (g.rest.length === 1 && g.rest[0] === '--version') return void printVersion(g);
     const first = g.rest[0];
     if (first !== undefined && !first.startsWith('-')) {
       const named = g.rest

@@ -35,6 +35,11 @@ if [ ! -e "$config" ]; then
 host: 127.0.0.1
 defaults:
   limits: { memory: 2g, cpus: 2, pids: 1024, max_containers: 10 }
+  # Which commands users have: every one but those denied here (a deny in any
+  # layer wins); commands that run users' own images come in off, to allow here.
+  # commands: { deny: [commit] }
+# mounts:                       # the catalogue; sources may use {user} {uid} {gid} {home}
+#   home: { source: "/home/{user}", target: /host-home, mode: rw, default: true }
 YAML
   chmod 644 "$config"
   echo "dcm-up: wrote a starter configuration to $config" >&2

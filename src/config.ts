@@ -17,6 +17,8 @@ import { DEFAULT_CONFIG_FILE, PACKAGE_ROOT, dbFileOf, stateDirOf } from './paths
 import { userSubnetProblems } from './net/user-subnets.js';
 import { algorithmsSchema } from './ssh/algorithms.js';
 import { parseSize } from './sizes.js';
+import { sampleOf, templateProblem } from './policy/mount-template.js';
+import { ALWAYS_AVAILABLE, COMMAND_ALIASES, GRANTABLE_COMMANDS, isGrantable } from './policy/command-grants.js';
 
 /** "lo-hi" → {lo, hi}, both within 1..max. */
 const numRange = (max: number, example: string) =>
@@ -64,6 +66,18 @@ const envName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
   .refine((n) => !n.startsWith('DCM_'), 'DCM_* variables are set by dcm itself')
   .refine((n) => n !== 'NVIDIA_VISIBLE_DEVICES', 'NVIDIA_VISIBLE_DEVICES is set by dcm to the GPUs a container reserved');
+
+/** A user command named in `commands.allow`/`deny`: one the table in policy/command-grants.ts knows. */
+const commandName = z.string().superRefine((s, ctx) => {
+  if (isGrantable(s)) return;
+  const alias = Object.hasOwn(COMMAND_ALIASES, s) ? COMMAND_ALIASES[s] : undefined;
+  const message = (ALWAYS_AVAILABLE as readonly string[]).includes(s)
+    ? `${s} is always available and cannot be granted or denied`
+    : alias
+      ? `${s} is another name for ${alias}: write ${alias}`
+      : `unknown command "${s.slice(0, 40)}": one of ${GRANTABLE_COMMANDS.join(', ')}`;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+});
 
 /** Linux capabilities an admin may add back on top of CapDrop ALL. */
 const KNOWN_CAPABILITIES = [
@@ -181,6 +195,14 @@ const layerSchema = z
       })
       .strict()
       .optional(),
+    /** Which commands this layer's users have: allow accumulates, deny accumulates and wins (policy/command-grants.ts). */
+    commands: z
+      .object({
+        allow: z.array(commandName).optional(),
+        deny: z.array(commandName).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -189,12 +211,24 @@ export type PolicyLayer = z.infer<typeof layerSchema>;
 /** A host directory the admin offers for mounting, by name. */
 const mountSchema = z
   .object({
-    source: absPath,
-    target: absPath.refine(
-      (t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t),
-      "not /, /root, /home, /proc, /sys, /dev, /etc or dcm's own paths",
-    ),
+    /** A host path; it may use {user}, {uid}, {gid} and start with {home} (policy/mount-template.ts). */
+    source: z.string().superRefine((p, ctx) => {
+      const bad = (message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, message });
+      const problem = templateProblem(p);
+      if (problem) return bad(problem);
+      const sample = sampleOf(p);
+      if (!/^\/[^:,\0]*$/.test(sample)) return bad('an absolute path without ":" or ","');
+      if (sample.split('/').includes('..')) bad('must not contain ".."');
+    }),
+    target: absPath
+      .refine((t) => !/[{}]/.test(t), '{user}, {uid}, {gid} and {home} are for the source only')
+      .refine(
+        (t) => t !== '/' && !/^\/(root|home|proc|sys|dev|etc|usr\/local\/lib\/dcm)(\/|$)/.test(t),
+        "not /, /root, /home, /proc, /sys, /dev, /etc or dcm's own paths",
+      ),
     mode: z.enum(['ro', 'rw']).default('ro'),
+    /** Added to the containers of every user it is offered to (mounts.allow), unless they say --no-default-mounts. */
+    default: z.boolean().default(false),
   })
   .strict();
 

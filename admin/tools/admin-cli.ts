@@ -6,7 +6,8 @@ import { DcmError, exitCodeFor } from '../../src/errors.js';
 import { explainStorageFailure, lineFor } from '../../src/store/db-errors.js';
 import { openApp, type App } from '../../src/main.js';
 import type { ConfigSource } from '../../src/config.js';
-import { COMMON_FLAGS, parseArgs, usageLine, type ArgSpec, type ParsedArgs } from '../../src/args/parse.js';
+import { COMMON_FLAGS, optionWords, parseArgs, takeOptions, usageLine, type ArgSpec, type ParsedArgs } from '../../src/args/parse.js';
+import { VERSION_FLAG } from '../../src/doors/version-flag.js';
 import { helpText } from '../../src/args/help.js';
 import { PATH_FLAGS, finish, globalsOf } from '../../src/doors/cli-options.js';
 
@@ -34,13 +35,18 @@ function toolHelp(t: AdminTool): string {
     usage: [usageLine(t.name, t.args)],
     summary: t.summary,
     details: t.details,
-    options: { ...t.args.flags, json: COMMON_FLAGS.json!, ...PATH_FLAGS },
+    options: { ...t.args.flags, json: COMMON_FLAGS.json!, ...PATH_FLAGS, version: VERSION_FLAG },
     width: 26,
   });
 }
 
 export async function runTool(t: AdminTool, argv = process.argv.slice(2)): Promise<void> {
   try {
+    // --version answers alone, before the tool's own arguments are required.
+    if (optionWords(argv).includes('--version')) {
+      const { printVersion } = await import('../../src/doors/version-flag.js');
+      return await printVersion(globalsOf(takeOptions(t.name, argv, PATH_FLAGS, { program: true }).flags));
+    }
     // The tool's own flags, --json and --help, and --state-dir/--config, in any order.
     const args = parseArgs(t.name, argv, t.args, { program: true, extra: { ...COMMON_FLAGS, ...PATH_FLAGS } });
     const opts = globalsOf(args.flags);

@@ -35,6 +35,6 @@ function optionLines(flags: Record<string, FlagSpec>, width: number): string[] {
 }
 
 /** Help of a program whose options are exactly its spec's (dcm-server, dcm-shell). */
-export function programHelp(name: string, spec: ArgSpec, summary: string): string {
-  return helpText({ usage: [usageLine(name, spec)], summary, options: spec.flags, width: 26 });
+export function programHelp(name: string, spec: ArgSpec, summary: string, more: Record<string, FlagSpec> = {}): string {
+  return helpText({ usage: [usageLine(name, spec)], summary, options: { ...spec.flags, ...more }, width: 26 });
 }

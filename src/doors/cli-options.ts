@@ -34,6 +34,7 @@ export const DCM_SYNOPSIS = [
   'sudo dcm COMMAND [ARGS] [--json]     as yourself, through sudo',
   'dcm --user NAME COMMAND [ARGS]       as root, acting for a user',
   'sudo dcm                             the interactive shell (on a terminal)',
+  "dcm --version                        dcm's version and the container engine's",
 ];
 
 /** `dcm-shell`: the forced command; the wrapper or the command= line fixes its options, the user's words come in SSH_ORIGINAL_COMMAND. */

@@ -12,21 +12,24 @@ import { HELP_FLAG, parseArgs } from '../args/parse.js';
 import { programHelp } from '../args/help.js';
 import { DCM_SERVER_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
 import { printable } from '../names.js';
+import { VERSION_FLAG, printVersion } from './version-flag.js';
 
 const help = () =>
   programHelp(
     'dcm-server',
     SPEC,
     "dcm's own SSH server: users log in with their keys to the dcm shell, and the one-shot doors hand it their commands.",
+    { version: VERSION_FLAG },
   );
 
 // One event per line, with anything a client chose (names, commands) escaped.
 const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${printable(l)}\n`);
 
 async function main(): Promise<void> {
-  const args = parseArgs('dcm-server', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG } });
+  const args = parseArgs('dcm-server', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG, version: VERSION_FLAG } });
   if (args.flags.help) return finish(0, help() + '\n');
   const { stateDir, configFile } = globalsOf(args.flags);
+  if (args.flags.version) return printVersion({ stateDir, configFile });
   const listen = typeof args.flags.listen === 'string' ? args.flags.listen : undefined;
   const server = await openServer({ stateDir, configFile, listen, log });
   const { host, port } = server.address;

@@ -21,18 +21,21 @@ import { HELP_FLAG, parseArgs } from '../args/parse.js';
 import { programHelp } from '../args/help.js';
 import { DCM_SHELL_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
 import { processOutput } from './process-output.js';
+import { VERSION_FLAG, printVersion } from './version-flag.js';
 
 const help = () =>
   programHelp(
     'dcm-shell',
     SPEC,
     "The dcm shell as OpenSSH's forced command: runs SSH_ORIGINAL_COMMAND, or the interactive shell on a terminal.",
+    { version: VERSION_FLAG },
   );
 
 async function main(): Promise<void> {
-  const args = parseArgs('dcm-shell', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG } });
+  const args = parseArgs('dcm-shell', process.argv.slice(2), SPEC, { program: true, extra: { help: HELP_FLAG, version: VERSION_FLAG } });
   if (args.flags.help) return finish(0, help() + '\n');
   const opts = globalsOf(args.flags);
+  if (args.flags.version) return printVersion({ ...opts, ignoreEnv: true });
   const command = process.env.SSH_ORIGINAL_COMMAND;
   let why: NoServer | undefined;
   if (command !== undefined && command.trim() !== '') {

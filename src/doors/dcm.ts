@@ -21,6 +21,10 @@ import { localSource } from './identity.js';
 async function main(): Promise<void> {
   try {
     const opts = takeGlobalOptions('dcm', process.argv.slice(2), DCM_FLAGS);
+    if (opts.rest.length === 1 && opts.rest[0] === '--version') {
+      const { printVersion } = await import('./version-flag.js');
+      return await printVersion(localSource(gatherDoorFacts(opts.user), opts));
+    }
     if (opts.rest.length > 0 && !isHelpRequest(opts.rest)) {
       const facts = gatherDoorFacts(opts.user);
       // Under sudo this refuses --state-dir/--config and ignores the environment.

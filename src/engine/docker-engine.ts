@@ -11,7 +11,18 @@ import type Docker from 'dockerode';
 import { DcmError } from '../errors.js';
 import { remapOfLocalEngine } from './userns-remap.js';
 import { dockerAtSocket } from './docker-client.js';
-import type { ContainerSpec, ContainerStatus, Engine, EngineInfo, ImageStatus, NetworkSpec, NetworkStatus, RunState } from './engine.js';
+import type {
+  ContainerSpec,
+  ContainerStatus,
+  Engine,
+  EngineInfo,
+  EngineRequest,
+  EngineVersion,
+  ImageStatus,
+  NetworkSpec,
+  NetworkStatus,
+  RunState,
+} from './engine.js';
 import { tailLogs } from './capped-logs.js';
 import { followLogs } from './follow-logs.js';
 import { exitFacts } from './exit-facts.js';
@@ -54,7 +65,34 @@ export class DockerEngine implements Engine {
     }
   }
 
+  async version(): Promise<EngineVersion> {
+    try {
+      const v = (await this.docker.version()) as { Version?: string; ApiVersion?: string };
+      return { version: v.Version ?? 'unknown', apiVersion: v.ApiVersion ?? 'unknown' };
+    } catch (e) {
+      throw wrap('engine version', e);
+    }
+  }
+
   async createContainer(s: ContainerSpec): Promise<string> {
+    const { query, body } = await this.createBody(s);
+    try {
+      // _query and _body: the name goes in the query and only the body in the body (dockerode
+      // would otherwise repeat every field in the query string); createRequest shows exactly this.
+      const c = await this.docker.createContainer({ _query: query, _body: body } as unknown as Docker.ContainerCreateOptions);
+      return c.id;
+    } catch (e) {
+      throw wrap('create container', e);
+    }
+  }
+
+  async createRequest(s: ContainerSpec): Promise<EngineRequest> {
+    const { query, body } = await this.createBody(s);
+    return { method: 'POST', path: `/containers/create?${new URLSearchParams(query).toString()}`, body };
+  }
+
+  /** The Engine API create request for a spec: the fixed hardening plus the spec's allowlisted values. */
+  private async createBody(s: ContainerSpec): Promise<{ query: { name: string }; body: Record<string, unknown> }> {
     const exposed: Record<string, object> = {};
     const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
     for (const p of s.publish) {
@@ -74,47 +112,42 @@ export class DockerEngine implements Engine {
     const asRequest = gpuIds.length > 0 && (await this.hasNvidiaRuntime());
     // With the NVIDIA runtime, the runtime adds the GPU's nodes itself.
     const nodes = asRequest ? devices.filter((d) => d.gpuId === undefined) : devices;
-    try {
-      const c = await this.docker.createContainer({
-        name: s.name,
-        Hostname: s.hostname,
-        Image: s.image,
-        Labels: s.labels,
-        Entrypoint: s.entrypoint,
-        Cmd: s.cmd,
-        Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
-        ExposedPorts: exposed,
-        ...(s.network ? { NetworkingConfig: { EndpointsConfig: { [s.network]: {} } } } : {}),
-        Tty: false,
-        OpenStdin: false,
-        HostConfig: {
-          Binds: s.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
-          PortBindings: bindings,
-          CapDrop: ['ALL'],
-          CapAdd: s.capAdd,
-          SecurityOpt: ['no-new-privileges:true'],
-          PidsLimit: s.pidsLimit,
-          Memory: s.memoryBytes,
-          MemorySwap: s.memoryBytes, // no swap beyond the memory limit
-          NanoCpus: s.nanoCpus,
-          Devices: nodes.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: 'rw' })),
-          ...(asRequest ? { Runtime: 'nvidia', DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpuIds, Capabilities: [['gpu']] }] } : {}),
-          Privileged: false,
-          ReadonlyRootfs: false,
-          NetworkMode: s.network,
-          IpcMode: 'private',
-          PidMode: '',
-          Init: false,
-          // Back after an engine or host restart when it was running; a container the user stopped
-          // (an API stop or kill) stays stopped. See restart-policy.ts.
-          RestartPolicy: { Name: RESTART_POLICY },
-          LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
-        },
-      });
-      return c.id;
-    } catch (e) {
-      throw wrap('create container', e);
-    }
+    const body = {
+      Hostname: s.hostname,
+      Image: s.image,
+      Labels: s.labels,
+      Entrypoint: s.entrypoint,
+      Cmd: s.cmd,
+      Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
+      ExposedPorts: exposed,
+      NetworkingConfig: { EndpointsConfig: { [s.network]: {} } },
+      Tty: false,
+      OpenStdin: false,
+      HostConfig: {
+        Binds: s.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
+        PortBindings: bindings,
+        CapDrop: ['ALL'],
+        CapAdd: s.capAdd,
+        SecurityOpt: ['no-new-privileges:true'],
+        PidsLimit: s.pidsLimit,
+        Memory: s.memoryBytes,
+        MemorySwap: s.memoryBytes, // no swap beyond the memory limit
+        NanoCpus: s.nanoCpus,
+        Devices: nodes.map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: 'rw' })),
+        ...(asRequest ? { Runtime: 'nvidia', DeviceRequests: [{ Driver: 'nvidia', DeviceIDs: gpuIds, Capabilities: [['gpu']] }] } : {}),
+        Privileged: false,
+        ReadonlyRootfs: false,
+        NetworkMode: s.network,
+        IpcMode: 'private',
+        PidMode: '',
+        Init: false,
+        // Back after an engine or host restart when it was running; a container the user stopped
+        // (an API stop or kill) stays stopped. See restart-policy.ts.
+        RestartPolicy: { Name: RESTART_POLICY },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+      },
+    };
+    return { query: { name: s.name }, body };
   }
 
   /** Whether dockerd has the NVIDIA runtime; asked once per process (asked again after a failed ask: the engine may have been down). */

@@ -101,9 +101,29 @@ export interface ImageStatus {
   labels: Record<string, string>;
 }
 
+/** What the engine says it is (Docker's /version). */
+export interface EngineVersion {
+  /** e.g. "20.10.24". */
+  version: string;
+  /** The Engine API version it serves, e.g. "1.41". */
+  apiVersion: string;
+}
+
+/** One Engine API request as it would go over the socket (create --dry-run prints it). */
+export interface EngineRequest {
+  method: 'POST';
+  /** Path and query, e.g. /containers/create?name=dcm-1a2b3c4d-20001. */
+  path: string;
+  body: unknown;
+}
+
 export interface Engine {
   ping(): Promise<void>;
+  /** The engine's own version. */
+  version(): Promise<EngineVersion>;
   createContainer(spec: ContainerSpec): Promise<string>;
+  /** The request createContainer would send for `spec`, with the same hardening; nothing is sent. */
+  createRequest(spec: ContainerSpec): Promise<EngineRequest>;
   start(id: string): Promise<void>;
   stop(id: string, timeoutSec: number): Promise<void>;
   restart(id: string, timeoutSec: number): Promise<void>;

@@ -5,11 +5,11 @@
 import { DcmError } from '../errors.js';
 import { parseImageNameTag } from '../names.js';
 import { LABEL_INSTANCE, LABEL_OWNER, LABEL_ROOT_LOGIN, imageLabels, installationFilter } from '../engine/labels.js';
-import type { ContainerStatus } from '../engine/engine.js';
+import type { ContainerStatus, EngineVersion } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
-import { createContainer, type CreateRequest } from './create-container.js';
+import { createContainer, planCreate, type CreatePlan, type CreateRequest } from './create-container.js';
 import { resolveContainer, userRepo } from './resolve.js';
 import { prepareForStart } from './engine-userns.js';
 import { afterStop, beforeStart } from './policy-hooks.js';
@@ -37,6 +37,16 @@ export class ContainerManager {
     const row = await createContainer(this.deps, user, req, progress);
     // What the engine says now, not what a successful create should mean.
     return this.view(row, await this.status(row));
+  }
+
+  /** create --dry-run: the request a create would send now; nothing is made or written. */
+  planCreate(user: UserRow, req: CreateRequest): Promise<CreatePlan> {
+    return planCreate(this.deps, user, req);
+  }
+
+  /** What the engine the containers run on says it is (throws 'unavailable' when it does not answer). */
+  engineVersion(): Promise<EngineVersion> {
+    return this.deps.engine.version();
   }
 
   /** Runs one lifecycle action and returns the container as it is afterwards. */

@@ -9,12 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
 import { checkContainerName } from '../names.js';
 import { chooseAllocation } from '../net/port-allocator.js';
-import { LABEL_ROOT_LOGIN, containerLabels, containerName } from '../engine/labels.js';
-import { decide, type Decision, type PolicyRequest, type Usage } from '../policy/decide.js';
+import { LABEL_ROOT_LOGIN, containerLabels, containerName, namePrefix } from '../engine/labels.js';
+import { decide, type Decision, type PolicyRequest, type PolicyUser, type Usage } from '../policy/decide.js';
+import { hostHome } from './host-home.js';
 import { probeDevices, probeMounts } from '../policy-io/probe-mounts.js';
 import { userDirs } from '../storage/user-dirs.js';
 import { bindOwners, verifyStorageBinds } from '../storage/verify-binds.js';
-import type { ContainerSpec } from '../engine/engine.js';
+import type { ContainerSpec, EngineRequest } from '../engine/engine.js';
 import type { ContainerRow } from '../store/containers-repo.js';
 import type { ImageRow } from '../store/images-repo.js';
 import type { UserRow } from '../store/users-repo.js';
@@ -40,6 +41,10 @@ export interface CreateRequest {
   mounts?: string[];
   /** `--gpus N` or `--gpus 0,3`. */
   gpus?: { count: number } | { ids: string[] };
+  /** Modes asked with `--mount NAME:ro` (or `:rw`). */
+  mountModes?: Record<string, 'ro' | 'rw'>;
+  /** false for `--no-default-mounts`. */
+  defaultMounts?: boolean;
 }
 
 /** Where the init script is mounted inside every container. */
@@ -58,17 +63,13 @@ export async function createContainer(
   const name = req.name === undefined ? null : checkContainerName(req.name);
   const image = resolveImage(store, user.name, req.image ?? config.default_image);
   const groups = store.users.groups(user.name);
-  const preq: PolicyRequest = {
-    image: { ref: image.ref, own: image.owner === user.name },
-    ...(req.preset !== undefined ? { preset: req.preset } : {}),
-    mounts: req.mounts ?? [],
-    ports: req.ports ?? [],
-    ...(req.gpus ? { gpus: req.gpus } : {}),
-  };
+  const preq = policyRequest(req, image, user.name);
   const runningNow = await runningSnapshot(deps, user.name);
   // Decide once before touching the host (so a refused create never probes or
   // reserves anything), then again inside the reservation transaction.
-  const first = decideWithUsage(deps, user, groups, preq, runningNow);
+  // Looked up once, outside any transaction (getent may ask a directory service).
+  const who = policyUser(deps, user);
+  const first = decideWithUsage(deps, user, who, groups, preq, runningNow);
   const hostChecks = async () => {
     await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
     await probeDevices(
@@ -89,7 +90,7 @@ export async function createContainer(
   const owners = checked.value;
   const network = net.value;
 
-  const { row, decision } = await reserve(deps, user, { name, image, groups, preq, runningNow });
+  const { row, decision } = await reserve(deps, user, { name, image, who, groups, preq, runningNow });
   await pausePoint('create:after-reserve');
   let dockerId: string | null = null;
   try {
@@ -134,7 +135,14 @@ export async function createContainer(
  * decide() with usage read from the store now: call inside store.tx() for a
  * race-free answer. Rows still being created count as running: they will be.
  */
-function decideWithUsage(deps: Deps, user: UserRow, groups: string[], preq: PolicyRequest, runningNow: RunningSnapshot): Decision {
+function decideWithUsage(
+  deps: Deps,
+  user: UserRow,
+  who: PolicyUser,
+  groups: string[],
+  preq: PolicyRequest,
+  runningNow: RunningSnapshot,
+): Decision {
   const { store, config } = deps;
   const creating = store.containers.byOwner(user.name).filter((r) => r.state === 'creating').length;
   const totals = store.policy.totals(user.name);
@@ -146,14 +154,34 @@ function decideWithUsage(deps: Deps, user: UserRow, groups: string[], preq: Poli
     cpus: totals.cpus,
     gpusInUse: store.policy.reservations().map((r) => r.gpu_id),
   };
-  const d = decide(preq, { name: user.name, uid: user.uid, gid: user.gid }, groups, usage, config);
+  const d = decide(preq, who, groups, usage, config);
   if (!d.ok) throw new DcmError(d.code, d.message, d.rule);
   return d;
+}
+
+/** What the user asked for, as the policy reads it. */
+function policyRequest(req: CreateRequest, image: ImageRow, user: string): PolicyRequest {
+  return {
+    image: { ref: image.ref, own: image.owner === user },
+    ...(req.preset !== undefined ? { preset: req.preset } : {}),
+    mounts: req.mounts ?? [],
+    ...(req.mountModes ? { mountModes: req.mountModes } : {}),
+    ...(req.defaultMounts === false ? { defaultMounts: false } : {}),
+    ports: req.ports ?? [],
+    ...(req.gpus ? { gpus: req.gpus } : {}),
+  };
+}
+
+/** The caller as the policy sees them; their host home only when a mount source asks for it. */
+function policyUser(deps: Deps, user: UserRow): PolicyUser {
+  const needsHome = Object.values(deps.config.mounts).some((m) => m.source.startsWith('{home}'));
+  return { name: user.name, uid: user.uid, gid: user.gid, ...(needsHome ? { home: hostHome(user.name, user.uid) } : {}) };
 }
 
 interface ReserveInput {
   name: string | null;
   image: ImageRow;
+  who: PolicyUser;
   groups: string[];
   preq: PolicyRequest;
   runningNow: RunningSnapshot;
@@ -172,7 +200,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
     const res = store.tx(() => {
       assertNotBlocked(store, user.name); // dcm-userdel may have begun since the command started
       assertKeysInSync(store, user.name); // a key revocation may have been refused since
-      const decision = decideWithUsage(deps, user, inp.groups, inp.preq, inp.runningNow);
+      const decision = decideWithUsage(deps, user, inp.who, inp.groups, inp.preq, inp.runningNow);
       if (inp.name && store.containers.ownedByName(user.name, inp.name)) {
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);
       }
@@ -186,15 +214,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
         extraPorts: ports,
         hostBusy,
       });
-      if ('reason' in choice) {
-        if (choice.reason === 'ports-taken') {
-          throw new DcmError(
-            'conflict',
-            `port${ports.length > 1 ? 's' : ''} ${ports.join(', ')} already in use on every address (${decision.ipAliases.join(', ')})`,
-          );
-        }
-        throw new DcmError('limit', 'no free SSH port left on this server; ask the administrator');
-      }
+      if ('reason' in choice) throw allocationRefusal(choice.reason, decision);
       const r: ContainerRow = {
         id: choice.sshPort,
         owner: user.name,
@@ -229,6 +249,82 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
     store.containers.delete(row.id);
   }
   throw new DcmError('conflict', 'could not find free host ports; try again');
+}
+
+/** What `create --dry-run` shows: the one Engine API request a create would send now. */
+export interface CreatePlan {
+  request: EngineRequest;
+  /** Values that are only decided when the container is really made. */
+  notes: string[];
+}
+
+/**
+ * create --dry-run: the same checks as a create (policy, names, mount and
+ * device probes, a free SSH port), then the request createContainer would
+ * send, built by the engine adapter itself. Nothing is written or made: no
+ * row, no port reservation, no network, no storage re-owned, no crash repair.
+ */
+export async function planCreate(deps: Deps, user: UserRow, req: CreateRequest): Promise<CreatePlan> {
+  const { store, engine, config } = deps;
+  const name = req.name === undefined ? null : checkContainerName(req.name);
+  const image = resolveImage(store, user.name, req.image ?? config.default_image);
+  const groups = store.users.groups(user.name);
+  const preq = policyRequest(req, image, user.name);
+  assertNotBlocked(store, user.name);
+  const d = decideWithUsage(deps, user, policyUser(deps, user), groups, preq, await runningSnapshot(deps, user.name));
+  if (name && store.containers.ownedByName(user.name, name)) throw new DcmError('conflict', `you already have a container named ${name}`);
+  await probeMounts(d.mounts, config.mount_probe_timeout * 1000);
+  await probeDevices(
+    [
+      ...d.gpus.flatMap((g) => g.devices.map((path) => ({ label: `GPU ${g.id}`, path }))),
+      ...d.sharedDevices.map((path) => ({ label: 'a GPU device', path })),
+    ],
+    config.mount_probe_timeout * 1000,
+  );
+  const choice = chooseAllocation({
+    aliases: d.ipAliases,
+    sshRange: d.sshRange,
+    cursor: store.sshPortCursor.read(),
+    usedIds: store.containers.ids(),
+    usedOn: (ip) => store.containers.portsOnIp(ip),
+    extraPorts: d.ports,
+    hostBusy: new Set(),
+  });
+  if ('reason' in choice) throw allocationRefusal(choice.reason, d);
+  const row: ContainerRow = {
+    id: choice.sshPort,
+    owner: user.name,
+    name,
+    docker_id: null,
+    image_ref: image.ref,
+    image_id: image.docker_id,
+    ip: choice.ip,
+    instance: randomBytes(16).toString('hex'),
+    state: 'creating',
+    created_at: new Date().toISOString(),
+    work_owner: null,
+  };
+  const net = store.networks.active(user.name);
+  const notes = [
+    `SSH port ${row.id} on ${row.ip} is the one a create would take now; another create meanwhile may take it first`,
+    'DCM_INSTANCE is made afresh for every container',
+  ];
+  let network = net?.docker_id ? net.name : null;
+  if (!network) {
+    network = `${namePrefix(config.instance, store.installation.id)}-net-${user.name}-NEW`;
+    notes.push('your network is made at your first create; NEW stands for the random part of its name');
+  }
+  return { request: await engine.createRequest({ ...buildSpec(deps, user, row, d), network }), notes };
+}
+
+/** One line for a port choice that found nothing. */
+function allocationRefusal(reason: string, d: Decision): DcmError {
+  if (reason === 'ports-taken')
+    return new DcmError(
+      'conflict',
+      `port${d.ports.length > 1 ? 's' : ''} ${d.ports.join(', ')} already in use on every address (${d.ipAliases.join(', ')})`,
+    );
+  return new DcmError('limit', 'no free SSH port left on this server; ask the administrator');
 }
 
 /** Inside the container a device node appears under /dev with its own name. */

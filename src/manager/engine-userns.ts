@@ -10,6 +10,7 @@
  */
 import { verifyStorageBinds } from '../storage/verify-binds.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fixedParent } from '../policy/mount-template.js';
 import type { PolicyFinding } from '../policy/policy-check.js';
 import { DcmError } from '../errors.js';
 import type { Engine, UsernsRemap } from '../engine/engine.js';
@@ -90,7 +91,11 @@ export async function rwMountProblems(
   const out: PolicyFinding[] = [];
   for (const [name, m] of Object.entries(config.mounts)) {
     if (m.mode !== 'rw') continue;
-    const hazard = await Promise.race([setuidHazard(m.source).catch(() => null), sleep(timeoutMs, null, { ref: false })]);
+    // A templated source (/home/{user}) is checked where every user's copy lies (/home, and any mount below it);
+    // one that starts with {home} only at create, for the user's own home.
+    const at = fixedParent(m.source);
+    if (at === null) continue;
+    const hazard = await Promise.race([setuidHazard(at).catch(() => null), sleep(timeoutMs, null, { ref: false })]);
     if (hazard)
       out.push({
         level: 'error',

@@ -13,6 +13,7 @@ import { BASE_CAPABILITIES } from './capabilities.js';
 import { effectivePolicy, type EffectivePolicy, type Sourced } from './effective.js';
 import { normaliseForPolicy, matchesRef } from './image-ref.js';
 import { formatSize } from '../sizes.js';
+import { expandSource, type MountVars } from './mount-template.js';
 
 /** What the user asked for, already parsed into typed values. */
 export interface PolicyRequest {
@@ -21,6 +22,10 @@ export interface PolicyRequest {
   preset?: string;
   /** Names from the admin's mount catalogue. */
   mounts?: string[];
+  /** A mode the user asked for a mount (`--mount data:ro`): ro makes any mount read-only; rw is refused for a ro one. */
+  mountModes?: Record<string, 'ro' | 'rw'>;
+  /** false: leave out the catalogue's `default: true` mounts (`--no-default-mounts`). */
+  defaultMounts?: boolean;
   /** `--gpus N` or `--gpus 0,3`. */
   gpus?: { count: number } | { ids: string[] };
   ports?: number[];
@@ -31,6 +36,8 @@ export interface PolicyUser {
   name: string;
   uid: number;
   gid: number;
+  /** Home of the host account of the same name and uid, for mount sources that use {home}; null or absent: none. */
+  home?: string | null;
 }
 
 /** What the user holds now (all their containers, running or not). */
@@ -108,7 +115,12 @@ export function decide(req: PolicyRequest, user: PolicyUser, groups: string[], u
   const img = checkImage(req.image, pol);
   if (img) return img;
 
-  const mounts = chooseMounts(req.mounts ?? [], preset?.mounts ?? [], pol, cfg);
+  const mounts = chooseMounts(req, preset?.mounts ?? [], pol, cfg, {
+    user: user.name,
+    uid: user.uid,
+    gid: user.gid,
+    home: user.home ?? null,
+  });
   if ('ok' in mounts) return mounts;
 
   const memoryBytes = preset?.memory ?? (pol.limits.memory.value as number);
@@ -164,28 +176,49 @@ function checkImage(image: PolicyRequest['image'], pol: EffectivePolicy): Refusa
   return null;
 }
 
-function chooseMounts(asked: string[], fromPreset: string[], pol: EffectivePolicy, cfg: PolicyConfig): PolicyMount[] | Refusal {
+function chooseMounts(
+  req: PolicyRequest,
+  fromPreset: string[],
+  pol: EffectivePolicy,
+  cfg: PolicyConfig,
+  vars: MountVars,
+): PolicyMount[] | Refusal {
   const denied = (n: string) => pol.mounts.deny.find((d) => d.value === n);
+  const offered = (n: string) => cfg.mounts[n] !== undefined && pol.mounts.allow.some((a) => a.value === n);
   const names: string[] = [];
   // Always-mounts and the preset's come first; a deny rule removes even those.
   for (const n of [...pol.mounts.always.map((m) => m.value), ...fromPreset]) if (!denied(n) && !names.includes(n)) names.push(n);
-  for (const n of asked) {
+  // Default mounts: those of the catalogue marked default that are offered to this user, unless they said no.
+  if (req.defaultMounts !== false)
+    for (const [n, m] of Object.entries(cfg.mounts)) if (m.default && offered(n) && !denied(n) && !names.includes(n)) names.push(n);
+  for (const n of req.mounts ?? []) {
     const d = denied(n);
     if (d) return refuse('denied', `mount ${q(n)} is not allowed`, `mounts.deny ${q(n)} ${at(d)}`);
-    if (!cfg.mounts[n] || !pol.mounts.allow.some((a) => a.value === n)) {
-      const offered =
+    if (names.includes(n)) continue; // asked for one they get anyway (perhaps to make it read-only)
+    if (!offered(n)) {
+      const mine =
         pol.mounts.allow
           .filter((a) => !denied(a.value))
           .map((a) => a.value)
           .join(', ') || 'none';
-      return refuse('denied', `mount ${q(n)} is not offered to you (yours: ${offered})`, 'mounts.allow');
+      return refuse('denied', `mount ${q(n)} is not offered to you (yours: ${mine})`, 'mounts.allow');
     }
-    if (!names.includes(n)) names.push(n);
+    names.push(n);
   }
-  const out = names.map((name) => {
+  // A mode asked for a mount that is not in the container is a mistake worth saying.
+  for (const n of Object.keys(req.mountModes ?? {}))
+    if (!names.includes(n)) return refuse('invalid', `mount ${q(n)} is not one of this container's mounts`, 'mounts');
+  const out: PolicyMount[] = [];
+  for (const name of names) {
     const m = cfg.mounts[name]!;
-    return { name, source: m.source, target: m.target, readOnly: m.mode === 'ro' };
-  });
+    const asked = req.mountModes?.[name];
+    // A user may make a mount read-only, never the reverse.
+    if (asked === 'rw' && m.mode === 'ro')
+      return refuse('denied', `mount ${q(name)} is read-only: it cannot be mounted read-write`, `mounts.${name}.mode ro`);
+    const source = expandSource(m.source, vars);
+    if ('error' in source) return refuse('denied', `mount ${q(name)} cannot be made for you: ${source.error}`, `mounts.${name}.source`);
+    out.push({ name, source: source.path, target: m.target, readOnly: m.mode === 'ro' || asked === 'ro' });
+  }
   const targets = new Set<string>();
   for (const m of out) {
     if (targets.has(m.target)) return refuse('invalid', `two mounts want ${m.target}`, `mounts (${names.join(', ')})`);

@@ -7,6 +7,7 @@
  * came from, so refusals and `dcm-admin policy show` can name it. Pure.
  */
 import type { Config, PolicyLayer } from '../config.js';
+import { ALWAYS_AVAILABLE, COMMAND_DEFAULTS, GRANTABLE_COMMANDS, type GrantableCommand } from './command-grants.js';
 
 /** A value and the layer that set it: "built-in", "defaults", "group NAME", "user NAME". */
 export interface Sourced<T> {
@@ -47,6 +48,8 @@ export interface EffectivePolicy {
     ssh: Sourced<{ lo: number; hi: number }>;
   };
   gpus: { max: Sourced<number>; allow: Sourced<string[] | null>; deny: Sourced<string>[] };
+  /** Command grants as the layers said them; commandGrant() decides with the built-in defaults. */
+  commands: { allow: Sourced<string>[]; deny: Sourced<string>[] };
 }
 
 export type PolicyConfig = Pick<Config, 'defaults' | 'groups' | 'users' | 'network'>;
@@ -87,6 +90,7 @@ export function effectivePolicy(cfg: PolicyConfig, user: string, groups: string[
       ssh: { value: cfg.network.ssh_ports, from: 'network.ssh_ports' },
     },
     gpus: { max: builtin(0), allow: builtin(null), deny: [] },
+    commands: { allow: [], deny: [] },
   };
   for (const [from, l] of layersFor(cfg, user, groups)) {
     const set = <T>(v: T | undefined): Sourced<T> | undefined => (v === undefined ? undefined : { value: v, from });
@@ -112,6 +116,32 @@ export function effectivePolicy(cfg: PolicyConfig, user: string, groups: string[
     p.gpus.max = set(l.gpus?.max) ?? p.gpus.max;
     p.gpus.allow = set<string[] | null>(l.gpus?.allow) ?? p.gpus.allow;
     add(p.gpus.deny, l.gpus?.deny);
+    add(p.commands.allow, l.commands?.allow);
+    add(p.commands.deny, l.commands?.deny);
   }
   return p;
+}
+
+/** Whether a user has a command: a deny in any layer wins, then an allow in any layer, then the built-in default. */
+export type CommandGrant = { granted: true; from: string } | { granted: false; from: string; rule: string };
+
+export function commandGrant(
+  p: Pick<EffectivePolicy, 'commands'>,
+  name: string,
+  defaults: Readonly<Record<string, boolean>> = COMMAND_DEFAULTS,
+): CommandGrant {
+  if ((ALWAYS_AVAILABLE as readonly string[]).includes(name)) return { granted: true, from: 'built-in' };
+  if (!Object.hasOwn(defaults, name))
+    return { granted: false, from: 'built-in', rule: `commands: ${name} is not a command the policy knows` };
+  const deny = p.commands.deny.find((d) => d.value === name);
+  if (deny) return { granted: false, from: deny.from, rule: `commands.deny ${JSON.stringify(name)} (${deny.from})` };
+  const allow = p.commands.allow.find((a) => a.value === name);
+  if (allow) return { granted: true, from: allow.from };
+  if (defaults[name]) return { granted: true, from: 'built-in' };
+  return { granted: false, from: 'built-in', rule: `commands.allow: ${name} is off unless a layer allows it (built-in)` };
+}
+
+/** The grantable commands a user has, in the table's order. */
+export function grantedCommands(p: Pick<EffectivePolicy, 'commands'>): GrantableCommand[] {
+  return GRANTABLE_COMMANDS.filter((c) => commandGrant(p, c).granted);
 }

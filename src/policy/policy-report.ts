@@ -3,7 +3,8 @@
  * layer it came from). Pure; rendering to a table is the caller's.
  */
 import { formatSize } from '../sizes.js';
-import type { EffectivePolicy, Sourced } from './effective.js';
+import { commandGrant, type EffectivePolicy, type Sourced } from './effective.js';
+import { GRANTABLE_COMMANDS } from './command-grants.js';
 
 /** One line of the report. */
 export interface PolicyRow {
@@ -47,5 +48,10 @@ export function policyRows(p: EffectivePolicy): PolicyRow[] {
   one('gpus.allow', p.gpus.allow, (v) => (v === null ? 'every GPU' : v.join(', ') || '(none)'));
   if (p.gpus.allow.value === null) rows[rows.length - 1]!.value = 'every GPU';
   many('gpus.deny', p.gpus.deny);
+  // Each command once: granted or not, and by which layer (a deny names its rule).
+  for (const c of GRANTABLE_COMMANDS) {
+    const g = commandGrant(p, c);
+    rows.push({ field: `commands.${c}`, value: g.granted ? 'granted' : 'not granted', from: g.from });
+  }
   return rows;
 }

@@ -16,6 +16,8 @@ export interface CommandContext {
   out: CommandStream;
   /** Aborted when the client goes away or presses Ctrl-C; only commands that run until stopped watch it. */
   signal: AbortSignal;
+  /** Whether the policy gives the caller this command (canonical name): help lists only those. */
+  available: (command: string) => boolean;
 }
 
 /** What a command produced when it ended: text for people, data for --json (written after anything it streamed). */

@@ -12,7 +12,8 @@ import type { Managers } from '../manager/managers.js';
 import { optionWords, parseArgs } from '../args/parse.js';
 import type { CommandContext } from './command.js';
 import type { CommandOutput, CommandStream } from './command-output.js';
-import { commandHelp, findCommand } from './commands/index.js';
+import { commandHelp, findCommand, helpPage } from './commands/index.js';
+import { commandGrant, effectivePolicy, type CommandGrant } from '../policy/effective.js';
 import { clip, printable } from '../names.js';
 import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
 import { CommandRate } from './command-rate.js';
@@ -76,6 +77,9 @@ export class CommandCore {
         );
       const cmd = findCommand(name);
       if (!cmd) throw new DcmError('usage', `unknown command: ${clip(name)} (type "help" for the list)`);
+      // Before its arguments are read: a command the user does not have is not there, --help included.
+      const grant = this.grant(user.name, cmd.name);
+      if (!grant.granted) throw new DcmError('denied', `command ${clip(name)} is not available to you — policy: ${grant.rule}`);
       const args = parseArgs(cmd.name, rest, cmd.args);
       if (args.flags.help) {
         await output.write(commandHelp(cmd) + '\n');
@@ -98,6 +102,7 @@ export class CommandCore {
         users: this.users,
         out,
         signal,
+        available: (command) => this.grant(user.name, command).granted,
       };
       const result = await cmd.run(ctx, args);
       const body = json ? JSON.stringify(result.json, null, 2) : result.text;
@@ -115,6 +120,17 @@ export class CommandCore {
       output.line(`dcm: ${printable(output.admin && e instanceof StorageFailure ? e.detail : line)}`, 'error');
       return exitCodeFor(e);
     }
+  }
+
+  /** Whether the policy gives `user` the command (canonical name), read from the configuration in use now. */
+  grant(user: string, command: string): CommandGrant {
+    const { config, store } = this.deps;
+    return commandGrant(effectivePolicy(config, user, store.users.groups(user)), command);
+  }
+
+  /** `help [COMMAND]` as this user would see it: only the commands they have. */
+  helpFor(user: string, topic?: string): string {
+    return helpPage((c) => this.grant(user, c).granted, topic);
   }
 
   /** stream() with the whole output kept and returned at the end, as a user (tests and benchmarks). */

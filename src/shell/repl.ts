@@ -58,7 +58,8 @@ export async function runRepl(o: ReplOptions): Promise<number> {
   const { core, user, io } = o;
   const c = makeChalk(o.colour);
   const prompt = io.terminal ? `${c.bold.cyan(user)}${c.dim('@dcm')}> ` : '';
-  const completer = makeCompleter(core.deps.store, user);
+  // Completion offers only the commands the policy gives the user (read afresh at each Tab: the policy may change).
+  const completer = makeCompleter(core.deps.store, user, (command) => core.grant(user, command).granted);
   const out = (s: string) => io.output.write(s);
   // All input passes the guard: bounded lines and answers, fed in slices, held while a command runs.
   const guard = new InputGuard(io.input, { terminal: io.terminal, output: io.output });
@@ -239,6 +240,8 @@ export async function runRepl(o: ReplOptions): Promise<number> {
   async function interactiveCommand(words: string[]): Promise<void> {
     const cmd = findCommand(words[0]!);
     if (!io.terminal || !cmd || optionWords(words).some((w) => w === '--json' || w === '--help' || w === '-h')) return runWords(words);
+    // A command the user does not have opens no wizard and asks nothing: the core says it is not available.
+    if (!core.grant(user, cmd.name).granted) return runWords(words);
     if (cmd.name === 'create') {
       let a: ReturnType<typeof parseArgs>;
       try {
@@ -251,7 +254,12 @@ export async function runRepl(o: ReplOptions): Promise<number> {
         createWizard(core, user, promptIo, { name: str(a.flags.name), ports: list(a.flags.port), preset: str(a.flags.preset) }),
       );
       // Flags the wizard does not ask about are kept as typed.
-      built.push(...list(a.flags.mount).flatMap((m) => ['--mount', m]), ...(str(a.flags.gpus) ? ['--gpus', str(a.flags.gpus)!] : []));
+      built.push(
+        ...list(a.flags.mount).flatMap((m) => ['--mount', m]),
+        ...(str(a.flags.gpus) ? ['--gpus', str(a.flags.gpus)!] : []),
+        ...(a.flags['no-default-mounts'] ? ['--no-default-mounts'] : []),
+        ...(a.flags['dry-run'] ? ['--dry-run'] : []),
+      );
       out(c.dim(`running: ${printable(built.join(' '))}\n`));
       return runWords(built);
     }

@@ -7,6 +7,8 @@ import type {
   ContainerStatus,
   Engine,
   EngineInfo,
+  EngineRequest,
+  EngineVersion,
   ImageStatus,
   NetworkSpec,
   NetworkStatus,
@@ -43,6 +45,13 @@ export class FakeEngine implements Engine {
   }
 
   async ping() {}
+  async version(): Promise<EngineVersion> {
+    this.maybeFail('version');
+    return { version: 'fake-1.0', apiVersion: '1.41' };
+  }
+  async createRequest(spec: ContainerSpec): Promise<EngineRequest> {
+    return { method: 'POST', path: `/containers/create?name=${spec.name}`, body: { ...spec, name: undefined } };
+  }
   async createContainer(spec: ContainerSpec) {
     this.maybeFail('createContainer');
     const id = String(++this.n).padStart(64, 'a');

@@ -13,27 +13,64 @@ import { logs } from './logs.js';
 import { rm } from './rm.js';
 import { rmi } from './rmi.js';
 import { show } from './show.js';
+import { version } from './version.js';
 import { whoami } from './whoami.js';
 
 const help: Command = {
   name: 'help',
   summary: 'list commands, or explain one',
   args: { positional: ['COMMAND?'], flags: {} },
-  async run(_ctx, a) {
+  async run(ctx, a) {
     const name = a.positional[0];
     if (name) {
       const c = findCommand(name);
       if (!c) return { text: `no such command: ${clip(name)}`, json: null };
+      if (!ctx.available(c.name)) return { text: notAvailable(name), json: null };
       return { text: commandHelp(c), json: { name: c.name, usage: usageLine(c.name, c.args), summary: c.summary } };
     }
     return {
-      text: overview(),
-      json: COMMANDS.map((c) => ({ name: c.name, aliases: c.aliases ?? [], summary: c.summary, usage: usageLine(c.name, c.args) })),
+      text: overview(ctx.available),
+      json: COMMANDS.filter((c) => ctx.available(c.name)).map((c) => ({
+        name: c.name,
+        aliases: c.aliases ?? [],
+        summary: c.summary,
+        usage: usageLine(c.name, c.args),
+      })),
     };
   },
 };
 
-export const COMMANDS: Command[] = [create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, gpus, whoami, help];
+const notAvailable = (name: string) => `command ${clip(name)} is not available to you`;
+
+/** Every command, for help typed before anyone is known. */
+const everything = () => true;
+
+/** `help [TOPIC]` for a user who has the commands `available` says (the overview lists only those). */
+export function helpPage(available: (command: string) => boolean, topic?: string): string {
+  if (topic === undefined) return overview(available);
+  const c = findCommand(topic);
+  if (!c) return `no such command: ${clip(topic)}`;
+  return available(c.name) ? commandHelp(c) : notAvailable(topic);
+}
+
+export const COMMANDS: Command[] = [
+  create,
+  show,
+  start,
+  stop,
+  restart,
+  pause,
+  unpause,
+  rm,
+  logs,
+  commit,
+  images,
+  rmi,
+  gpus,
+  whoami,
+  version,
+  help,
+];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
@@ -49,9 +86,10 @@ export function commandHelp(c: Command): string {
   });
 }
 
-function overview(): string {
-  const w = Math.max(...COMMANDS.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
-  const rows = COMMANDS.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
+function overview(available: (command: string) => boolean): string {
+  const shown = COMMANDS.filter((c) => available(c.name));
+  const w = Math.max(...shown.map((c) => c.name.length + (c.aliases?.length ? c.aliases.join(',').length + 3 : 0)));
+  const rows = shown.map((c) => `  ${(c.name + (c.aliases?.length ? ` (${c.aliases.join(',')})` : '')).padEnd(w)}  ${c.summary}`);
   return [
     'commands:',
     ...rows,
@@ -66,5 +104,5 @@ export function staticHelp(words: string[]): string | null {
   const [first, second] = words;
   if (!isHelpRequest(words) || optionWords(words).includes('--json')) return null;
   const c = first === 'help' && second ? findCommand(second) : undefined;
-  return c ? commandHelp(c) : overview();
+  return c ? commandHelp(c) : overview(everything);
 }
