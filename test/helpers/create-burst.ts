@@ -18,7 +18,7 @@ import { clientCfg, ssh2Connect, ssh2Exec } from './ssh.js';
  * that the burst's networks do not race other runs' test installations on the
  * shared engine for the same blocks of the default range.
  */
-function useOwnSubnets(env: TestEnv, first: number): void {
+export function useOwnSubnets(env: TestEnv, first: number): void {
   const range = `10.${first + (Math.floor(Number(process.env.DCM_TEST_PORT_OFFSET ?? 0) / 1000) % 50)}.0.0/16`;
   const text = readFileSync(env.configFile, 'utf8');
   writeFileSync(env.configFile, text.replace(/^network:\n/m, `network:\n  user_subnets: "${range}"\n`));
