@@ -105,7 +105,11 @@ export async function createBurst(
 }
 
 /** The same number of plain `docker run`s of the same image, all at once (labelled for the env's cleanup). */
-export async function rawDockerRuns(env: TestEnv, image: string, count: number): Promise<{ wallMs: number; failed: number }> {
+export async function rawDockerRuns(
+  env: TestEnv,
+  image: string,
+  count: number,
+): Promise<{ wallMs: number; failed: number; firstError: string }> {
   const t0 = Date.now();
   const rs = await Promise.all(
     Array.from({ length: count }, () =>
@@ -126,7 +130,8 @@ export async function rawDockerRuns(env: TestEnv, image: string, count: number):
   const wallMs = Date.now() - t0;
   const ids = rs.map((r) => r.stdout.trim()).filter(Boolean);
   if (ids.length) await run('docker', ['rm', '-f', ...ids], {}, 300_000);
-  return { wallMs, failed: rs.filter((r) => r.code !== 0).length };
+  const bad = rs.filter((r) => r.code !== 0);
+  return { wallMs, failed: bad.length, firstError: bad[0]?.stderr.trim().split('\n').pop() ?? '' };
 }
 
 interface Inspected {
