@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     console.log(`ratio dcm creates / docker runs: ${(wallMs / raw.wallMs).toFixed(2)}`);
     console.log(`invariants: ${problems.length ? problems.join('; ') : 'no ip:port or GPU given twice; database and engine agree'}`);
     // What the server told the administrator about creates that failed inside dcm (at most 5 lines).
-    const internal = (server.log().match(/^.*create.*\[.*$/gm) ?? []).slice(0, 5);
+    const internal = (server.log().match(/^.*create.*(failed|did not start).*\[.*$/gm) ?? []).slice(0, 5);
     for (const l of internal) console.log(`  server log: ${l}`);
     if (unclear.length) console.log(`unclear refusals: ${unclear.map((a) => JSON.stringify(a.stderr)).join(' ')}`);
     if (problems.length || unclear.length) process.exitCode = 1;
