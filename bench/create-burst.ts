@@ -54,9 +54,14 @@ async function main(): Promise<void> {
     console.log(`  made ${made}, refused ${n - made}`);
     for (const [k, c] of lines) console.log(`    ${c} x ${k}`);
     console.log(`  wall time ${(wallMs / 1000).toFixed(1)} s`);
-    console.log(`${n} plain docker run -d at once: wall time ${(raw.wallMs / 1000).toFixed(1)} s (${raw.failed} failed)`);
+    console.log(
+      `${n} plain docker run -d at once: wall time ${(raw.wallMs / 1000).toFixed(1)} s (${raw.failed} failed${raw.failed ? `: ${raw.firstError}` : ''})`,
+    );
     console.log(`ratio dcm creates / docker runs: ${(wallMs / raw.wallMs).toFixed(2)}`);
     console.log(`invariants: ${problems.length ? problems.join('; ') : 'no ip:port or GPU given twice; database and engine agree'}`);
+    // What the server told the administrator about creates that failed inside dcm (at most 5 lines).
+    const internal = (server.log().match(/^.*create.*(failed|did not start).*\[.*$/gm) ?? []).slice(0, 5);
+    for (const l of internal) console.log(`  server log: ${l}`);
     if (unclear.length) console.log(`unclear refusals: ${unclear.map((a) => JSON.stringify(a.stderr)).join(' ')}`);
     if (problems.length || unclear.length) process.exitCode = 1;
   } finally {

@@ -14,8 +14,14 @@ import type { NetworksRepo, NetworkRow } from '../store/networks-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 
-/** How long one process may take to make a network before another takes over. */
+/**
+ * How long a claim on a network being made holds without being renewed: the
+ * holder renews it every LEASE_MS / 4 while the engine works (a network
+ * create takes well over LEASE_MS on a busy engine), so it runs out only when
+ * the holder's process died or hangs, and only then may another take over.
+ */
 const LEASE_MS = 20_000;
+const RENEW_MS = LEASE_MS / 4;
 /**
  * How long a parallel create waits for the network another process is making.
  * A user's first creates all arrive at once (10 in a 9 a.m. burst); under a
@@ -30,11 +36,28 @@ const MAX_REFUSED = 8;
 type Step = { kind: 'ready' | 'wait'; row: NetworkRow } | { kind: 'mine'; row: NetworkRow };
 
 /**
+ * Calls in flight in this process, per store and user: the creates of one
+ * user that arrive together (dcm-server runs them all in one process) share
+ * one look-up, instead of each polling the database while one of them works.
+ */
+const inFlight = new WeakMap<object, Map<string, Promise<string>>>();
+
+/**
  * The name of the user's network, made first if needed. Safe to call from
  * several processes at once: one makes it, the others wait for it.
  * `routes` gives the host's routes, whose blocks are never handed out.
  */
-export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () => Cidr[] = readHostRoutes): Promise<string> {
+export function ensureUserNetwork(deps: Deps, user: UserRow, routes: () => Cidr[] = readHostRoutes): Promise<string> {
+  const mine = inFlight.get(deps.store) ?? new Map<string, Promise<string>>();
+  inFlight.set(deps.store, mine);
+  const running = mine.get(user.name);
+  if (running) return running;
+  const p = ensureOnce(deps, user, routes).finally(() => mine.delete(user.name));
+  mine.set(user.name, p);
+  return p;
+}
+
+async function ensureOnce(deps: Deps, user: UserRow, routes: () => Cidr[]): Promise<string> {
   const { store, engine } = deps;
   const repo = store.networks;
   const current = repo.active(user.name);
@@ -77,7 +100,7 @@ export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () =>
     const row = step.row;
     let id: string;
     try {
-      id = await makeOrAdopt(deps, row);
+      id = await whileClaimed(deps, row.id, me, () => makeOrAdopt(deps, row));
     } catch (e) {
       if (!(e instanceof DcmError && e.code === 'conflict') || refused.length >= MAX_REFUSED) {
         store.tx(() => repo.release(row.id, me));
@@ -91,9 +114,35 @@ export async function ensureUserNetwork(deps: Deps, user: UserRow, routes: () =>
       store.tx(() => repo.renew(row.id, me, newIdentity(deps, user.name, pickSubnet(deps, repo, [...again, ...refused]))));
       continue;
     }
-    // If our lease ran out and another process took over, it adopts the same
-    // network by its token; either way the next round reads the row's truth.
     if (store.tx(() => repo.setDockerId(row.id, me, id))) return row.name;
+    // Our claim was taken over (this process stalled past the lease). When the
+    // row still names our network, the taker adopts it by its token; when the
+    // taker moved the row to another block, ours is left over: remove it, so
+    // that its block does not stay taken. The next round reads the row's truth.
+    const now = repo.active(user.name);
+    if (now?.token !== row.token) await engine.removeNetwork(id).catch(() => undefined);
+  }
+}
+
+/**
+ * Runs `work` while renewing our claim on the row every RENEW_MS, so that no
+ * other create takes the row over (and makes the same network a second time,
+ * whose block the engine then refuses) only because the engine is slow.
+ */
+async function whileClaimed<T>(deps: Deps, rowId: number, me: string, work: () => Promise<T>): Promise<T> {
+  const repo = deps.store.networks;
+  const timer = setInterval(() => {
+    try {
+      const now = Date.now();
+      deps.store.tx(() => repo.claim(rowId, me, now + LEASE_MS, now));
+    } catch {
+      // The database is busy this once: the next renewal, well inside the lease, tries again.
+    }
+  }, RENEW_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
   }
 }
 

@@ -18,7 +18,7 @@ import { clientCfg, ssh2Connect, ssh2Exec } from './ssh.js';
  * that the burst's networks do not race other runs' test installations on the
  * shared engine for the same blocks of the default range.
  */
-function useOwnSubnets(env: TestEnv, first: number): void {
+export function useOwnSubnets(env: TestEnv, first: number): void {
   const range = `10.${first + (Math.floor(Number(process.env.DCM_TEST_PORT_OFFSET ?? 0) / 1000) % 50)}.0.0/16`;
   const text = readFileSync(env.configFile, 'utf8');
   writeFileSync(env.configFile, text.replace(/^network:\n/m, `network:\n  user_subnets: "${range}"\n`));
@@ -105,7 +105,11 @@ export async function createBurst(
 }
 
 /** The same number of plain `docker run`s of the same image, all at once (labelled for the env's cleanup). */
-export async function rawDockerRuns(env: TestEnv, image: string, count: number): Promise<{ wallMs: number; failed: number }> {
+export async function rawDockerRuns(
+  env: TestEnv,
+  image: string,
+  count: number,
+): Promise<{ wallMs: number; failed: number; firstError: string }> {
   const t0 = Date.now();
   const rs = await Promise.all(
     Array.from({ length: count }, () =>
@@ -126,7 +130,8 @@ export async function rawDockerRuns(env: TestEnv, image: string, count: number):
   const wallMs = Date.now() - t0;
   const ids = rs.map((r) => r.stdout.trim()).filter(Boolean);
   if (ids.length) await run('docker', ['rm', '-f', ...ids], {}, 300_000);
-  return { wallMs, failed: rs.filter((r) => r.code !== 0).length };
+  const bad = rs.filter((r) => r.code !== 0);
+  return { wallMs, failed: bad.length, firstError: bad[0]?.stderr.trim().split('\n').pop() ?? '' };
 }
 
 interface Inspected {

@@ -1,8 +1,9 @@
 /**
  * A unix-socket proxy in front of the real Docker engine that holds back every
- * "create container" request for a while: a busy engine, made on purpose, so
- * that a test can act while a create is in flight (its row reserved, no Docker
- * id yet). Everything else passes straight through, and is counted.
+ * "create container" request (or, with `hold`, every request whose first line
+ * matches) for a while: a busy engine, made on purpose, so that a test can act
+ * while a create is in flight (its row reserved, no Docker id yet). Everything
+ * else passes straight through, and is counted.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
@@ -11,24 +12,33 @@ export interface SlowEngine {
   socket: string;
   /** Bytes the engine has sent to dcm so far, over all connections (what dcm has read of them, give or take socket buffers). */
   fromEngine(): number;
+  /** Requests held back so far. */
+  held(): number;
   close(): Promise<void>;
 }
 
 const CREATE_RE = /^POST \S*\/containers\/create[?\s]/;
 
-export async function slowEngine(socket: string, delayMs: number, upstream = '/var/run/docker.sock'): Promise<SlowEngine> {
+export async function slowEngine(
+  socket: string,
+  delayMs: number,
+  upstream = '/var/run/docker.sock',
+  hold: RegExp = CREATE_RE,
+): Promise<SlowEngine> {
   rmSync(socket, { force: true });
   const open = new Set<Socket>();
   let fromEngine = 0;
+  let held = 0;
   const server: Server = createServer((client) => {
     const engine = createConnection(upstream);
     open.add(client).add(engine);
     // Chunks go out in order; a create request (and whatever follows it) waits.
     let chain = Promise.resolve();
     client.on('data', (chunk: Buffer) => {
-      const hold = CREATE_RE.test(chunk.subarray(0, 200).toString('latin1'));
+      const holdThis = hold.test(chunk.subarray(0, 200).toString('latin1'));
+      if (holdThis) held++;
       chain = chain
-        .then(() => (hold ? new Promise((r) => setTimeout(r, delayMs)) : undefined))
+        .then(() => (holdThis ? new Promise((r) => setTimeout(r, delayMs)) : undefined))
         .then(() => {
           if (!engine.destroyed) engine.write(chunk);
         });
@@ -48,6 +58,7 @@ export async function slowEngine(socket: string, delayMs: number, upstream = '/v
   return {
     socket,
     fromEngine: () => fromEngine,
+    held: () => held,
     close: () =>
       new Promise<void>((r) => {
         for (const s of open) s.destroy();
