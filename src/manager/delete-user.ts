@@ -69,6 +69,7 @@ export async function deleteUser(deps: Deps, name: string, opts: { keepImages: b
   await pausePoint('userdel:after-storage');
 
   store.tx(() => store.users.delete(name));
+  await pausePoint('userdel:after-user-row');
   // Nothing can be made for the name any more (rows need the user row): one last sweep.
   await sweepEngine(deps, name, opts.keepImages);
   // Last: the network, once nothing of the user's is attached to it.

@@ -37,7 +37,8 @@ export type PauseStep =
   | 'userdel:after-mark'
   | 'userdel:after-containers'
   | 'userdel:after-images'
-  | 'userdel:after-storage';
+  | 'userdel:after-storage'
+  | 'userdel:after-user-row';
 
 export async function pausePoint(step: PauseStep): Promise<void> {
   if (ARMED !== step) return;

@@ -256,7 +256,7 @@ export async function repairNetworks(deps: Deps, dryRun: boolean): Promise<Netwo
     if (!dryRun && row.claim !== null) store.tx(() => repo.setDockerId(row.id, row.claim!, found.id));
     else if (!dryRun) store.tx(() => repo.recordDockerId(row.id, found.id));
   }
-  const named = new Set(repo.all().flatMap((r) => [r.name, r.docker_id]));
+  const named = new Set([...repo.all().flatMap((r) => [r.name, r.docker_id]), ...removed.map((r) => r.name)]);
   for (const n of listed) {
     if (named.has(n.name) || named.has(n.id)) continue;
     if (dryRun) {
