@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { resolveConfig } from '../../src/config.js';
 import { Store } from '../../src/store/store.js';
 import { UserManager } from '../../src/manager/user-manager.js';
+import { assemble } from '../../src/main.js';
 import { reconcile } from '../../src/manager/reconcile.js';
 import { crashedRow, workInFlight } from '../../src/manager/crashed-work.js';
 import { networkLabels } from '../../src/engine/labels.js';
@@ -170,4 +171,44 @@ test('a living process removing a container made long ago owns the work; a dead 
   // Without work_since (a row whose work began at its insert), the age is the row's.
   assert.equal(workInFlight({ ...base, work_owner: myWorkOwner() }), false);
   store.close();
+});
+
+/** An engine whose container removals wait until `open()`: a dcm-userdel caught in the middle of its work. */
+class GatedEngine extends FakeEngine {
+  private gate: Promise<void> | null = null;
+  open: () => void = () => undefined;
+  hold(): void {
+    this.gate = new Promise((r) => {
+      this.open = r;
+    });
+  }
+  override async remove(id: string) {
+    await this.gate;
+    return super.remove(id);
+  }
+}
+
+test('reconcile run while a dcm-userdel of this process removes a container made long ago leaves that row to it', async () => {
+  const dir = tempDir('dcm-userdel-owned-');
+  const config = resolveConfig({ instance: 'unit', network: { ssh_ports: '20000-20009' } }, dir, null);
+  const store = Store.open(config.dbFile);
+  const engine = new GatedEngine();
+  const deps: Deps = { store, engine, config, net: { isPortFree: async () => true, waitForSsh: async () => true } };
+  const base = engine.addImage('dcm/debian-base:bookworm');
+  store.images.insert({ ref: 'dcm/debian-base:bookworm', docker_id: base, owner: null, source: null });
+  const parts = assemble(deps);
+  parts.users.add({ name: 'alice', keys: [KEY], groups: [] });
+  const c = await parts.containers.create(store.users.get('alice')!, {});
+  const db = rawDb(store);
+  db.prepare("UPDATE containers SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour')").run();
+  db.close();
+  engine.hold();
+  const deleting = parts.users.del('alice', { keepImages: false, keepStorage: false });
+  while (store.containers.get(c.id)?.state !== 'removing') await new Promise((r) => setTimeout(r, 5));
+  const r = await reconcile(deps);
+  assert.deepEqual([r.staleReservations, r.usersDeleted, engine.containers.size], [[], [], 1], 'the living userdel keeps its row');
+  assert.equal(store.containers.get(c.id)!.work_owner, myWorkOwner());
+  engine.open();
+  assert.deepEqual((await deleting).containers, [c.id]);
+  assert.equal(store.users.get('alice'), undefined);
 });
