@@ -56,6 +56,7 @@ const usersLs: AdminTool = {
       uid: u.uid,
       gid: u.gid,
       blocked: u.blocked === 1,
+      incomplete: u.addition !== null && u.deletion === null,
       keysHeld: u.keys_unsynced === 1,
       groups: s.users.groups(u.name),
       keys: s.users.keys(u.name).length,
@@ -66,11 +67,13 @@ const usersLs: AdminTool = {
       ? table(
           ['USER', 'UID', 'GROUPS', 'KEYS', 'CONTAINERS', 'IMAGES'],
           rows.map((r) => [
-            r.blocked
-              ? `${r.user} (blocked: run dcm-userdel again)`
-              : r.keysHeld
-                ? `${r.user} (held: repair .ssh, then users key ${r.user} --sync)`
-                : r.user,
+            r.incomplete
+              ? `${r.user} (incomplete: dcm-useradd did not finish; dcm-admin reconcile finishes it)`
+              : r.blocked
+                ? `${r.user} (blocked: run dcm-userdel again)`
+                : r.keysHeld
+                  ? `${r.user} (held: repair .ssh, then users key ${r.user} --sync)`
+                  : r.user,
             String(r.uid),
             r.groups.join(',') || '-',
             String(r.keys),
@@ -166,7 +169,7 @@ const usersGroup: AdminTool = {
 /** The lists of a reconcile report that name what was repaired (legacy objects are left alone). */
 type RepairedList = Exclude<
   { [K in keyof ReconcileReport]: ReconcileReport[K] extends unknown[] ? K : never }[keyof ReconcileReport],
-  'legacyLeftAlone'
+  'legacyLeftAlone' | 'networksNotRemoved'
 >;
 
 /** How `dcm-admin reconcile` names each, in the order it prints them: a list added to the report must be named here. */
@@ -178,13 +181,17 @@ const REPAIRED: Record<RepairedList, string> = {
   imagesWithoutRow: 'images without a row',
   imagesRetagged: 'image rows without their tag',
   usersDeleted: 'users whose dcm-userdel died',
+  usersAdded: 'users whose dcm-useradd died (finished)',
+  usersAddUndone: 'users whose dcm-useradd died and whose storage refused (removed: add them again)',
+  networksRemoved: "users' networks no user needs",
+  networksRecorded: "users' networks whose maker died before recording them",
   restartPolicySet: 'containers without the restart policy unless-stopped',
 };
 
 const reconcileCmd: AdminTool = {
   name: 'dcm-admin reconcile',
   summary:
-    "Repair what a crash left: rows without containers, containers without rows, creates/removes/commits/starts/userdels whose process died (at once) or stalled, stale reservations (only this installation's objects; unlabelled legacy ones are reported).",
+    "Repair what a crash left: rows without containers, containers without rows, creates/removes/commits/starts/useradds/userdels whose process died (at once) or stalled, users' networks no one needs, stale reservations (only this installation's objects; unlabelled legacy ones are reported).",
   args: { positional: [], flags: { 'dry-run': { type: 'bool', short: 'n', help: 'report only, change nothing' } } },
   async run(app, a) {
     const r = await reconcile(app, { dryRun: a.flags['dry-run'] === true });
@@ -196,6 +203,7 @@ const reconcileCmd: AdminTool = {
         return v.length ? [`${verb} ${v.length} ${label}: ${shown.join(', ')}`] : [];
       }),
       ...(r.deadClaims ? [`${verb} ${r.deadClaims} start/commit claims of processes that died`] : []),
+      ...r.networksNotRemoved.map((n) => `network not removed (tried again at the next reconcile): ${n}`),
       ...r.legacyLeftAlone.map((o) => `${LEGACY_NOTE}: ${o}`),
     ];
     const text = repairedCount(r) ? lines.join('\n') : ['nothing to repair', ...lines].join('\n');

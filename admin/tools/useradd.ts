@@ -24,7 +24,11 @@ export function readKeyArg(v: string): string[] {
 export const useradd: AdminTool = {
   name: 'dcm-useradd',
   summary: 'Add a dcm user: database row, SSH keys, groups and storage (root/ and home/ with the keys installed).',
-  details: 'A host account of the same name lends its uid/gid; otherwise one is taken from storage.uid_range.',
+  details: [
+    'A host account of the same name lends its uid/gid; otherwise one is taken from storage.uid_range.',
+    'The user can log in only once the storage and keys are in place; if dcm-useradd dies before,',
+    'dcm-admin reconcile (and every dcm-server start) finishes the user from the database.',
+  ].join('\n'),
   args: {
     positional: ['NAME'],
     flags: {

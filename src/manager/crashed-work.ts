@@ -15,7 +15,9 @@ import type { Deps } from './deps.js';
 /** Work older than this is taken for crashed even when its owner seems to live (a create waits at most ready_timeout ≤ 600 s). */
 export const WORK_GRACE_MS = 10 * 60 * 1000;
 
+/** How long the row's work has been going: since work_since (an rm or dcm-userdel of an old row), else since the insert. */
 function ageMs(row: ContainerRow, now: number): number {
+  if (row.work_since != null) return now - row.work_since;
   return now - Date.parse(row.created_at.endsWith('Z') ? row.created_at : `${row.created_at}Z`);
 }
 

@@ -69,6 +69,7 @@ export async function deleteUser(deps: Deps, name: string, opts: { keepImages: b
   await pausePoint('userdel:after-storage');
 
   store.tx(() => store.users.delete(name));
+  await pausePoint('userdel:after-user-row');
   // Nothing can be made for the name any more (rows need the user row): one last sweep.
   await sweepEngine(deps, name, opts.keepImages);
   // Last: the network, once nothing of the user's is attached to it.
@@ -121,7 +122,11 @@ async function removeContainers(deps: Deps, name: string, report: DelUserReport)
   const { store, engine } = deps;
   const labelled = await engine.list([...installationFilter(store.installation.id), `${LABEL_OWNER}=${name}`]);
   for (const c of store.containers.byOwner(name)) {
-    store.containers.setState(c.id, 'removing');
+    // Owned by this process, like an rm: reconcile (a running dcm-server's
+    // periodic one) leaves the row to it while it lives, and repairs it at
+    // once if it dies.
+    store.containers.setStateOwned(c.id, 'removing', myWorkOwner());
+    await pausePoint('userdel:after-mark');
     // Its container, by Docker id or by label, then the row with its ports and reservations.
     await repairRow(deps, c, labelled);
     report.containers.push(c.id);

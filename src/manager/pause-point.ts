@@ -10,6 +10,8 @@
  * variable, and dcm-server runs every command in its own environment, which
  * only the administrator sets. It can only make a command wait; it grants nothing.
  */
+import { writeSync } from 'node:fs';
+
 const ARMED = process.env.DCM_TEST_PAUSE_AT ?? '';
 
 /** The steps tests can arm, by command. */
@@ -26,14 +28,31 @@ export type PauseStep =
   | 'commit:after-claim'
   | 'commit:after-engine-commit'
   | 'commit:after-record'
+  | 'useradd:after-row'
+  | 'useradd:after-dirs'
+  | 'useradd:after-keys'
+  | 'network:after-row'
+  | 'network:after-engine-create'
   | 'userdel:after-block'
+  | 'userdel:after-mark'
   | 'userdel:after-containers'
   | 'userdel:after-images'
-  | 'userdel:after-storage';
+  | 'userdel:after-storage'
+  | 'userdel:after-user-row';
 
 export async function pausePoint(step: PauseStep): Promise<void> {
   if (ARMED !== step) return;
   process.stderr.write(`DCM_TEST_PAUSED ${step} ${process.pid}\n`);
   // A timer keeps a one-shot process from exiting; nothing ever resolves this.
   await new Promise<never>(() => setInterval(() => {}, 1 << 30));
+}
+
+/**
+ * pausePoint for synchronous code (dcm-useradd's steps): the whole process
+ * stops there, event loop included, until it is killed.
+ */
+export function pausePointSync(step: PauseStep): void {
+  if (ARMED !== step) return;
+  writeSync(2, `DCM_TEST_PAUSED ${step} ${process.pid}\n`);
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }

@@ -9,7 +9,7 @@ import type { Deps } from './deps.js';
 import { LEGACY_NOTE, reconcile, type ReconcileReport } from './reconcile.js';
 
 /** Report fields that name what a reconcile left alone, not what it repaired. */
-const NOT_REPAIRED: ReadonlySet<string> = new Set<keyof ReconcileReport>(['legacyLeftAlone', 'dryRun']);
+const NOT_REPAIRED: ReadonlySet<string> = new Set<keyof ReconcileReport>(['legacyLeftAlone', 'networksNotRemoved', 'dryRun']);
 
 /** How many things a reconcile repaired: every list's length and every count in the report, but what it left alone. */
 export function repairedCount(r: ReconcileReport): number {
@@ -28,6 +28,7 @@ export async function reconcileAtStart(deps: Deps, log: (line: string) => void):
     const fixed = repairedCount(r);
     log(`reconcile: ${fixed ? `repaired ${fixed} item(s)` : 'nothing to repair'}`);
     for (const o of r.legacyLeftAlone) log(`reconcile: ${LEGACY_NOTE}: ${o}`);
+    for (const n of r.networksNotRemoved) log(`reconcile: network not removed: ${n}`);
   } catch (e) {
     log(`reconcile skipped: ${lineFor(e, true)}`);
   }

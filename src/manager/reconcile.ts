@@ -8,8 +8,9 @@
  * name: it is reported, never removed. No image that a row of the images
  * table (base or user), a container row or a kept image (dcm-userdel
  * --keep-images) references is ever removed, and work still in flight in a
- * living process (a create, rm, commit or dcm-userdel) is left alone; work
- * whose process died is repaired at once (crashed-work.ts).
+ * living process (a create, rm, commit, dcm-useradd, dcm-userdel or the
+ * making of a user's network) is left alone; work whose process died is
+ * repaired at once (crashed-work.ts, crashed-useradd.ts).
  */
 import { LABEL_ID, LABEL_MANAGED, LABEL_OWNER, provenance } from '../engine/labels.js';
 import type { ContainerStatus, ImageStatus } from '../engine/engine.js';
@@ -18,6 +19,8 @@ import type { Deps } from './deps.js';
 import { WORK_GRACE_MS, repairRow, workInFlight } from './crashed-work.js';
 import { finishCrashedDeletions } from './delete-user.js';
 import { giveRestartPolicy } from './restart-policy-upgrade.js';
+import { finishCrashedAdditions } from './crashed-useradd.js';
+import { repairNetworks } from './user-network.js';
 
 export interface ReconcileReport {
   /** Rows whose container is gone from the engine: row and ports released. */
@@ -36,6 +39,16 @@ export interface ReconcileReport {
   deadClaims: number;
   /** Users whose dcm-userdel died half-way: deleted now, with the options it was given. */
   usersDeleted: string[];
+  /** Users whose dcm-useradd died half-way: storage and keys made from their row, block lifted (crashed-useradd.ts). */
+  usersAdded: string[];
+  /** Users whose dcm-useradd died half-way and whose storage refused: removed ("name: reason"), to be added again. */
+  usersAddUndone: string[];
+  /** Users' networks no user needs any more (a user gone, or no row names them): removed. */
+  networksRemoved: string[];
+  /** Such networks the engine would not remove ("name: why", e.g. something still attached): tried again next time. */
+  networksNotRemoved: string[];
+  /** Users' networks made by a process that died before recording them: recorded. */
+  networksRecorded: string[];
   /** Objects made before installations had ids, with this instance name, that no row references: left alone. */
   legacyLeftAlone: string[];
   /** Containers made before dcm set restart policies: given the one it sets now (restart-policy-upgrade.ts). */
@@ -66,12 +79,21 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
     imagesRetagged: [],
     deadClaims: 0,
     usersDeleted: [],
+    usersAdded: [],
+    usersAddUndone: [],
+    networksRemoved: [],
+    networksNotRemoved: [],
+    networksRecorded: [],
     legacyLeftAlone: [],
     restartPolicySet: [],
     dryRun: dry,
   };
   // A dcm-userdel whose process died is finished first: it removes that user's things itself.
   rep.usersDeleted = await finishCrashedDeletions(deps, dry);
+  // A dcm-useradd whose process died is finished (or undone): no user stays half-made.
+  const added = await finishCrashedAdditions(deps, dry, grace);
+  rep.usersAdded = added.completed;
+  rep.usersAddUndone = added.undone;
   if (!dry) rep.deadClaims = store.claims.pruneDead(workOwnerAlive);
   const whose = (labels: Record<string, string>) => provenance(labels, config.instance, installation);
   // Every dcm object on the engine, of any installation: which ids exist. What
@@ -118,6 +140,14 @@ export async function reconcile(deps: Deps, opts: ReconcileOptions = {}): Promis
   }
 
   rep.restartPolicySet = await giveRestartPolicy(deps, liveById, dry);
+
+  // Networks last among the engine's objects: a network goes only once no container is attached.
+  const nets = await repairNetworks(deps, dry);
+  for (const n of nets.removed) {
+    if (n.removed || dry) rep.networksRemoved.push(n.name);
+    else rep.networksNotRemoved.push(`${n.name}: ${n.error ?? 'refused by the engine'}`);
+  }
+  rep.networksRecorded = nets.recorded;
 
   const images = await engine.listImages([`${LABEL_MANAGED}=1`]);
   const imagesById = new Map(images.map((i) => [i.id, i]));

@@ -19,6 +19,9 @@ import { stopUserContainers } from './keys-unsynced.js';
 import { accountView, type AccountView } from './account-view.js';
 import { gpuView, type GpuView } from './gpu-view.js';
 import type { ContainerManager } from './container-manager.js';
+import { myWorkOwner } from '../store/work-owner.js';
+import { pausePointSync } from './pause-point.js';
+import { unfinishedAddition } from './crashed-useradd.js';
 
 export type { DelUserReport };
 
@@ -34,6 +37,9 @@ export function assertNotBlocked(store: Store, name: string): void {
 
 /** assertNotBlocked for a row the caller has just read (no second query). */
 export function assertRowNotBlocked(user: UserRow): void {
+  if (user.blocked && user.addition !== null && user.deletion === null) {
+    throw new DcmError('denied', `the account ${user.name} is still being set up by the administrator; try again shortly`);
+  }
   if (user.blocked) {
     throw new DcmError('denied', `the account ${user.name} is being deleted by the administrator; no commands are accepted`);
   }
@@ -80,18 +86,23 @@ export class UserManager {
     const keys = req.keys.map(parsePublicKey);
     const groups = req.groups.map((g) => checkUserName(g));
     const host = hostAccount(name);
+    // The row is inserted blocked and marked as this process's addition
+    // (migration 0010): if this process dies before the storage and keys are
+    // in place, no door lets the user in, and reconcile finishes the job.
     const user = store.tx(() => {
-      if (store.users.get(name)) throw new DcmError('conflict', `user ${name} already exists`);
+      const had = store.users.get(name);
+      if (had) throw new DcmError('conflict', had.addition !== null ? unfinishedAddition(name) : `user ${name} already exists`);
       const ids = host ?? this.nextId();
       if (store.users.uidTaken(ids.uid))
         throw new DcmError('conflict', `uid ${ids.uid} of host account ${name} is already used by another dcm user`);
       storageOwners(remap, ids.uid, ids.gid); // refuses a uid the engine's user namespace cannot hold
-      store.users.insert({ name, uid: ids.uid, gid: ids.gid });
+      store.users.insert({ name, uid: ids.uid, gid: ids.gid, addition: JSON.stringify({ owner: myWorkOwner() }) });
       for (const k of keys)
         store.users.addKey({ user: name, algo: k.algo, key_b64: k.b64, comment: k.comment, fingerprint: k.fingerprint });
       for (const g of groups) store.users.addToGroup(name, g);
       return store.users.get(name)!;
     });
+    pausePointSync('useradd:after-row');
     try {
       // Storage kept from an earlier user of this name gets exactly the new keys.
       const dirs = ensureUserDirs(
@@ -101,9 +112,12 @@ export class UserManager {
         user.gid,
         { add: keys.map(keyLine), replace: true },
         storageOwners(remap, user.uid, user.gid),
+        () => pausePointSync('useradd:after-dirs'),
       );
+      pausePointSync('useradd:after-keys');
+      store.users.finishAddition(name);
       store.audit.record({ actor: 'admin', action: 'useradd', target: name, ok: true });
-      return { user, keys, groups, storage: { root: dirs.root, home: dirs.home } };
+      return { user: store.users.get(name)!, keys, groups, storage: { root: dirs.root, home: dirs.home } };
     } catch (e) {
       store.users.delete(name);
       if (e instanceof DcmError) throw e;

@@ -8,11 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DcmError } from '../errors.js';
-import { LABEL_NETWORK, namePrefix, networkLabels } from '../engine/labels.js';
+import { LABEL_NETWORK, installationFilter, namePrefix, networkLabels } from '../engine/labels.js';
 import { chooseSubnet, formatCidr, parseCidr, parseProcRoutes, type Cidr } from '../net/user-subnets.js';
 import type { NetworksRepo, NetworkRow } from '../store/networks-repo.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
+import { myWorkOwner, workOwnerAlive } from '../store/work-owner.js';
+import { pausePoint } from './pause-point.js';
 
 /**
  * How long a claim on a network being made holds without being renewed: the
@@ -66,7 +68,9 @@ async function ensureOnce(deps: Deps, user: UserRow, routes: () => Cidr[]): Prom
     // Removed behind dcm's back (e.g. `docker network prune`): make it again, same subnet.
     store.tx(() => repo.forgetDockerId(current.id, current.docker_id!));
   }
-  const me = randomBytes(8).toString('hex');
+  // This call's claim names its process, so that a claim left by a process
+  // that died is taken over at once instead of after the lease (claimDead).
+  const me = `${myWorkOwner()}#${randomBytes(4).toString('hex')}`;
   const refused: Cidr[] = [];
   let taken: Cidr[] | null = null;
   const deadline = Date.now() + WAIT_MS;
@@ -77,7 +81,10 @@ async function ensureOnce(deps: Deps, user: UserRow, routes: () => Cidr[]): Prom
       const now = Date.now();
       const row = repo.active(user.name);
       if (row?.docker_id) return { kind: 'ready', row };
-      if (row) return repo.claim(row.id, me, now + LEASE_MS, now) ? { kind: 'mine', row } : { kind: 'wait', row };
+      if (row) {
+        const dead = row.claim !== null && claimDead(row.claim) ? row.claim : null;
+        return repo.claim(row.id, me, now + LEASE_MS, now, dead) ? { kind: 'mine', row } : { kind: 'wait', row };
+      }
       const fresh: NetworkRow = {
         ...newIdentity(deps, user.name, pickSubnet(deps, repo, busy)),
         id: repo.nextId(),
@@ -98,9 +105,11 @@ async function ensureOnce(deps: Deps, user: UserRow, routes: () => Cidr[]): Prom
       continue;
     }
     const row = step.row;
+    await pausePoint('network:after-row');
     let id: string;
     try {
       id = await whileClaimed(deps, row.id, me, () => makeOrAdopt(deps, row));
+      await pausePoint('network:after-engine-create');
     } catch (e) {
       if (!(e instanceof DcmError && e.code === 'conflict') || refused.length >= MAX_REFUSED) {
         store.tx(() => repo.release(row.id, me));
@@ -159,6 +168,12 @@ export async function attachUserNetwork(deps: Deps, user: UserRow, containerId: 
   if (had === undefined) return;
   const now = await deps.engine.inspectNetwork(name);
   if (now && now.id !== had) await deps.engine.reconnectNetwork(containerId, name);
+}
+
+/** A claim whose process is gone (a claim made before claims named their process is judged by its lease alone). */
+function claimDead(claim: string): boolean {
+  const hash = claim.indexOf('#');
+  return hash > 0 && !workOwnerAlive(claim.slice(0, hash));
 }
 
 /** Make the row's network, or adopt it when an earlier attempt (crashed, or raced) already did. */
@@ -253,6 +268,58 @@ async function removeRow(deps: Deps, repo: NetworksRepo, row: NetworkRow): Promi
     const detail = e instanceof DcmError ? (e.adminDetail ?? e.userMessage) : String(e);
     return { name: row.name, removed: false, error: detail };
   }
+}
+
+/** What reconcile did to the users' networks. */
+export interface NetworkRepairs {
+  /** Networks of users that are gone, those a dcm-userdel could not remove, and this installation's networks no row names. */
+  removed: NetworkRemoval[];
+  /** Networks made by a process that died before it recorded them: recorded now. */
+  recorded: string[];
+}
+
+/**
+ * For reconcile: removes what no user needs any more (removeStaleNetworks,
+ * then networks labelled with this installation that no row names), and
+ * records the engine id of a network whose maker died after the engine made
+ * it, releasing that dead maker's claim. A network being made by a living
+ * process is left alone.
+ */
+export async function repairNetworks(deps: Deps, dryRun: boolean): Promise<NetworkRepairs> {
+  const { store, engine } = deps;
+  const repo = store.networks;
+  // Listed before the rows are read: a row is inserted before its network is
+  // made, so every network listed here that has a row has it in the read below.
+  const listed = await engine.listNetworks(installationFilter(store.installation.id));
+  const removed = await removeStaleNetworks(deps, { dryRun });
+  const recorded: string[] = [];
+  const now = Date.now();
+  for (const row of repo.all()) {
+    if (row.state !== 'active' || row.docker_id || (row.claim !== null && row.claim_until > now && !claimDead(row.claim))) continue;
+    const found = await engine.inspectNetwork(row.name);
+    if (!found || found.labels[LABEL_NETWORK] !== row.token || !found.subnets.includes(row.subnet)) {
+      if (!dryRun && row.claim !== null) store.tx(() => repo.release(row.id, row.claim!));
+      continue;
+    }
+    recorded.push(row.name);
+    if (!dryRun && row.claim !== null) store.tx(() => repo.setDockerId(row.id, row.claim!, found.id));
+    else if (!dryRun) store.tx(() => repo.recordDockerId(row.id, found.id));
+  }
+  const named = new Set([...repo.all().flatMap((r) => [r.name, r.docker_id]), ...removed.map((r) => r.name)]);
+  for (const n of listed) {
+    if (named.has(n.name) || named.has(n.id)) continue;
+    if (dryRun) {
+      removed.push({ name: n.name, removed: false });
+      continue;
+    }
+    try {
+      await engine.removeNetwork(n.id);
+      removed.push({ name: n.name, removed: true });
+    } catch (e) {
+      removed.push({ name: n.name, removed: false, error: e instanceof DcmError ? (e.adminDetail ?? e.userMessage) : String(e) });
+    }
+  }
+  return { removed, recorded };
 }
 
 /**

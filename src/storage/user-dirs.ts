@@ -52,6 +52,8 @@ export function ensureUserDirs(
   gid: number,
   keys: string[] | KeyChange,
   owners: StorageOwners = storageOwners(null, uid, gid),
+  /** Called once both directories exist, before a key is written (dcm-useradd's crash-test pause point). */
+  beforeKeys: () => void = () => undefined,
 ): UserDirs {
   const d = userDirs(storageDir, user);
   const { root: r, home: h } = owners;
@@ -60,6 +62,7 @@ export function ensureUserDirs(
     withFd(ensureChildDir(storageFd, user, d.base, 0, 0, 0o700), (baseFd) =>
       withFd(ensureChildDir(baseFd, 'root', d.root, r.uid, r.gid, 0o700), (rootFd) =>
         withFd(ensureChildDir(baseFd, 'home', d.home, h.uid, h.gid, 0o755), (homeFd) => {
+          beforeKeys();
           // Both files are checked and read before either is written.
           const rootKeys = openKeyTarget(rootFd, d.root, r.uid, r.gid);
           try {

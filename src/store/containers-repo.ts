@@ -16,6 +16,10 @@ export interface ContainerRow {
   created_at: string;
   /** The process doing the create or remove in flight (store/work-owner.ts); null when none does. */
   work_owner: string | null;
+  /** When that work began (ms since the epoch), for work that began after the insert; else null (migration 0010). */
+  work_since?: number | null;
+  /** 1 once reconcile found dcm's restart policy on a container made before dcm labelled it (migration 0010). */
+  restart_policy_known?: number;
 }
 
 export interface PortRow {
@@ -77,9 +81,16 @@ export class ContainersRepo {
     this.db.prepare('UPDATE containers SET state = ? WHERE id = ?').run(state, id);
   }
 
-  /** State and the process now working on the row (null: none; reconcile finishes it). */
+  /** State and the process now working on the row (null: none; reconcile finishes it), from now. */
   setStateOwned(id: number, state: RowState, workOwner: string | null): void {
-    this.db.prepare('UPDATE containers SET state = ?, work_owner = ? WHERE id = ?').run(state, workOwner, id);
+    this.db
+      .prepare('UPDATE containers SET state = ?, work_owner = ?, work_since = ? WHERE id = ?')
+      .run(state, workOwner, workOwner === null ? null : Date.now(), id);
+  }
+
+  /** Reconcile found dcm's restart policy on this (unlabelled) container: it is not asked again. */
+  setRestartPolicyKnown(id: number): void {
+    this.db.prepare('UPDATE containers SET restart_policy_known = 1 WHERE id = ?').run(id);
   }
 
   /** Deletes the row; its port allocations go with it (ON DELETE CASCADE). */

@@ -45,14 +45,18 @@ export class NetworksRepo {
       .run(r);
   }
 
-  /** Take (or keep) a row nobody else is making now: no docker id, and their lease expired. */
-  claim(id: number, claim: string, until: number, now: number): boolean {
+  /**
+   * Take (or keep) a row nobody else is making now: no docker id, and their
+   * lease expired, or their claim is `dead` (its process is gone).
+   */
+  claim(id: number, claim: string, until: number, now: number, dead: string | null = null): boolean {
     return (
       this.db
         .prepare(
-          'UPDATE user_networks SET claim = ?, claim_until = ? WHERE id = ? AND docker_id IS NULL AND (claim_until <= ? OR claim = ?)',
+          `UPDATE user_networks SET claim = @claim, claim_until = @until
+           WHERE id = @id AND docker_id IS NULL AND (claim_until <= @now OR claim = @claim OR (@dead IS NOT NULL AND claim = @dead))`,
         )
-        .run(claim, until, id, now, claim).changes === 1
+        .run({ claim, until, id, now, dead }).changes === 1
     );
   }
 
@@ -73,6 +77,14 @@ export class NetworksRepo {
       this.db
         .prepare('UPDATE user_networks SET docker_id = ?, claim = NULL, claim_until = 0 WHERE id = ? AND claim = ? AND docker_id IS NULL')
         .run(dockerId, id, claim).changes === 1
+    );
+  }
+
+  /** Record the engine's id of a row no process claims (reconcile found its network). */
+  recordDockerId(id: number, dockerId: string): boolean {
+    return (
+      this.db.prepare('UPDATE user_networks SET docker_id = ? WHERE id = ? AND claim IS NULL AND docker_id IS NULL').run(dockerId, id)
+        .changes === 1
     );
   }
 

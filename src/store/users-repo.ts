@@ -6,12 +6,14 @@ export interface UserRow {
   uid: number;
   gid: number;
   created_at: string;
-  /** 1 while dcm-userdel removes the user: no commands, no logins (migration 0005). */
+  /** 1 while dcm-userdel removes the user, or dcm-useradd has not finished: no commands, no logins (migration 0005). */
   blocked: number;
   /** 1 after a revocation its authorized_keys files refused: no create or start until a key write succeeds (migration 0007). */
   keys_unsynced: number;
   /** JSON of the dcm-userdel in flight (its options and owning process), or null (migration 0008). */
   deletion: string | null;
+  /** JSON of the dcm-useradd in flight ({"owner":TOKEN}), or null once the user is complete (migration 0010). */
+  addition: string | null;
 }
 
 export interface KeyRow {
@@ -34,8 +36,24 @@ export class UsersRepo {
     return this.db.prepare('SELECT * FROM users ORDER BY name').all() as UserRow[];
   }
 
-  insert(u: { name: string; uid: number; gid: number }): void {
-    this.db.prepare('INSERT INTO users (name, uid, gid) VALUES (?, ?, ?)').run(u.name, u.uid, u.gid);
+  /**
+   * With `addition` (the dcm-useradd making the user), the row is inserted
+   * blocked: no door lets the user in until finishAddition().
+   */
+  insert(u: { name: string; uid: number; gid: number; addition?: string }): void {
+    this.db
+      .prepare('INSERT INTO users (name, uid, gid, blocked, addition) VALUES (?, ?, ?, ?, ?)')
+      .run(u.name, u.uid, u.gid, u.addition ? 1 : 0, u.addition ?? null);
+  }
+
+  /** The user's storage and keys are in place: lifts the block an addition set (not one of dcm-userdel). */
+  finishAddition(name: string): void {
+    this.db.prepare('UPDATE users SET addition = NULL, blocked = 0 WHERE name = ? AND addition IS NOT NULL AND deletion IS NULL').run(name);
+  }
+
+  /** Users a dcm-useradd has begun to add and not finished. */
+  beingAdded(): UserRow[] {
+    return this.db.prepare('SELECT * FROM users WHERE addition IS NOT NULL ORDER BY name').all() as UserRow[];
   }
 
   delete(name: string): void {
@@ -54,7 +72,8 @@ export class UsersRepo {
 
   /**
    * The key a login offers, if it is registered to exactly this user and the
-   * user may log in (not blocked by dcm-userdel). One indexed lookup by
+   * user may log in (not blocked by dcm-userdel, nor by a dcm-useradd
+   * that has not finished). One indexed lookup by
    * (user, key), so an unknown user and an unknown key cost the same.
    */
   keyFor(user: string, blob: Buffer): Pick<KeyRow, 'algo' | 'key_b64'> | undefined {

@@ -12,13 +12,13 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BIN, TestEnv, run, type TestUser } from '../helpers/env.js';
 import { tp } from '../helpers/ports.js';
 import { ssh, startServer } from '../helpers/ssh.js';
+import { killAt as killAtIn } from '../helpers/kill-at.js';
 
 const env = new TestEnv({
   tag: 'crash',
@@ -134,31 +134,7 @@ async function leftovers(users: string[], deleted: string[] = []): Promise<Lefto
 }
 
 /** Runs a door program with the step armed, waits until it pauses there, SIGKILLs it; returns when it died. */
-function killAt(step: string, bin: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, ...env.env, DCM_TEST_PAUSE_AT: step },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let killedAt = 0;
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 90_000);
-    const seen = (d: Buffer) => {
-      out += d;
-      if (!killedAt && out.includes(`DCM_TEST_PAUSED ${step}`)) {
-        killedAt = Date.now();
-        proc.kill('SIGKILL');
-      }
-    };
-    proc.stdout!.on('data', seen);
-    proc.stderr!.on('data', seen);
-    proc.on('exit', (_code, signal) => {
-      clearTimeout(timer);
-      if (killedAt && signal === 'SIGKILL') resolve(killedAt);
-      else reject(new Error(`${step}: ${args.join(' ')} never paused (exit ${_code} ${signal}):\n${out}`));
-    });
-  });
-}
+const killAt = (step: string, bin: string, args: string[]) => killAtIn(env, step, bin, args);
 
 /** The figures printed at the end. */
 const figures: string[] = [];

@@ -61,7 +61,17 @@ test('reconcile gives a container made before restart policies unless-stopped, o
   engine.inspected = [];
   const again = await reconcile(deps);
   assert.deepEqual(again.restartPolicySet, []);
-  assert.deepEqual(engine.inspected, [dockerId(old.id)], 'only the unlabelled container is inspected');
+  assert.deepEqual(engine.inspected, [], 'the unlabelled container, found with the policy once, is not asked again');
+});
+
+test('an unlabelled container that already has the policy is inspected at one reconcile, not at every one', async () => {
+  const { deps, engine, old, dockerId } = await setup();
+  engine.restartPolicySet.push(dockerId(old.id)); // given by an earlier dcm, before the mark existed
+  const first = await reconcile(deps);
+  assert.deepEqual([first.restartPolicySet, engine.restartPolicySet.length, engine.inspected], [[], 1, [dockerId(old.id)]]);
+  engine.inspected = [];
+  for (let i = 0; i < 3; i++) assert.deepEqual((await reconcile(deps)).restartPolicySet, []);
+  assert.deepEqual(engine.inspected, []);
 });
 
 test('dcm-server start reports the containers given the policy among what it repaired', async () => {
