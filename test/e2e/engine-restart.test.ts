@@ -13,9 +13,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { TestEnv, sshInto, run, type TestUser } from '../helpers/env.js';
+import { TestEnv, sshInto, type TestUser } from '../helpers/env.js';
 import { startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
-import { KEY, Typist, sleep, ssh, startServer } from '../helpers/ssh.js';
+import { KEY, Typist, hostKeyAt, sleep, ssh, startServer, until } from '../helpers/ssh.js';
 import { tp } from '../helpers/ports.js';
 import { DockerEngine } from '../../src/engine/docker-engine.js';
 
@@ -50,26 +50,6 @@ interface Shown {
   state: string;
   ports: { container: number; host: number; ip: string }[];
   end: { exitCode: number | null } | null;
-}
-
-/** The container's sshd host key, as a client sees it on the published port. */
-async function hostKey(port: number): Promise<string> {
-  const r = await run('ssh-keyscan', ['-T', '5', '-t', 'ed25519', '-p', String(port), '127.0.0.1']);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.includes('ssh-ed25519'))
-    .map((l) => l.split(' ').slice(1).join(' '))
-    .join('\n');
-}
-
-/** Polls `probe` until it returns true (bounded). */
-async function until(what: string, probe: () => Promise<boolean>, ms = 30_000): Promise<number> {
-  const t0 = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(100);
-  }
-  return Date.now() - t0;
 }
 
 test('engine frozen, stopped and started again under dcm-server: sessions stay, commands say "container engine unavailable" within seconds, then work again', async (t) => {
@@ -147,7 +127,7 @@ test('engine restarted: running containers come back on the same ports with the 
   assert.equal((await engine.docker('update', '--restart', 'no', env.dockerName(down.id))).code, 0);
   await new DockerEngine(engine.socket).setRestartPolicy((await inspect(down.id)).Id);
   assert.equal((await inspect(down.id)).HostConfig.RestartPolicy.Name, 'unless-stopped');
-  const key = await hostKey(up.id);
+  const key = await hostKeyAt(up.id);
   assert.match(key, /^ssh-ed25519 /);
 
   const t0 = Date.now();
@@ -155,10 +135,10 @@ test('engine restarted: running containers come back on the same ports with the 
   const t1 = Date.now();
   await engine.startDaemon();
   const t2 = Date.now();
-  const sshMs = await until('the running container answers ssh', async () => (await hostKey(up.id)) !== '', 30_000);
+  const sshMs = await until('the running container answers ssh', async () => (await hostKeyAt(up.id)) !== '', 30_000);
   t.diagnostic(`engine stop ${t1 - t0} ms, start ${t2 - t1} ms; the container's sshd answered ${sshMs} ms after the engine did`);
 
-  assert.equal(await hostKey(up.id), key, 'same host key on the same port');
+  assert.equal(await hostKeyAt(up.id), key, 'same host key on the same port');
   const login = await sshInto(bob.keyFile, 'root', '127.0.0.1', up.id, 'echo in');
   assert.deepEqual([login.code, login.stdout], [0, 'in\n'], login.stderr);
   const after = await inspect(up.id);

@@ -19,9 +19,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestEnv, run, sshInto } from '../helpers/env.js';
+import { TestEnv, sshInto } from '../helpers/env.js';
 import { startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
-import { sleep, ssh, startServer } from '../helpers/ssh.js';
+import { hostKeyAt, ssh, startServer, until } from '../helpers/ssh.js';
 import { integrityCheck } from '../helpers/raw-db.js';
 import { tp } from '../helpers/ports.js';
 
@@ -54,26 +54,6 @@ interface Shown {
   ports: { container: number; host: number; ip: string }[];
 }
 
-/** The container's sshd host key, as a client sees it on the published port. */
-async function hostKey(port: number): Promise<string> {
-  const r = await run('ssh-keyscan', ['-T', '3', '-t', 'ed25519', '-p', String(port), '127.0.0.1']);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l.includes('ssh-ed25519'))
-    .map((l) => l.split(' ').slice(1).join(' '))
-    .join('\n');
-}
-
-/** Polls `probe` until it returns true (bounded). */
-async function until(what: string, probe: () => Promise<boolean>, ms = 60_000, seen = () => ''): Promise<number> {
-  const t0 = Date.now();
-  while (!(await probe())) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms; last seen: ${seen()}`);
-    await sleep(200);
-  }
-  return Date.now() - t0;
-}
-
 test('power cut: dcm-server, a create half-way, dockerd and every container die at once; after the reboot what ran runs on the same ports with the same host key, the stopped stays stopped, the cut-off create left nothing', async (t) => {
   const pat = await env.addUser('pat');
   const up = await env.dcmJson<Shown>('pat', 'create', '--name', 'up', '--port', String(EXTRA_PORT));
@@ -81,7 +61,7 @@ test('power cut: dcm-server, a create half-way, dockerd and every container die 
   const frozen = await env.dcmJson<Shown>('pat', 'create', '--name', 'frozen');
   assert.equal((await env.dcm('pat', 'stop', 'down')).code, 0);
   assert.equal((await env.dcm('pat', 'pause', 'frozen')).code, 0);
-  const key = await hostKey(up.id);
+  const key = await hostKeyAt(up.id);
   assert.match(key, /^ssh-ed25519 /);
   const portsBefore = JSON.parse((await engine.docker('inspect', env.dockerName(up.id))).stdout)[0].NetworkSettings.Ports;
 
@@ -105,12 +85,12 @@ test('power cut: dcm-server, a create half-way, dockerd and every container die 
   await engine.startDaemon();
   const engineMs = Date.now() - t0;
   server = await startServer(env, PORT);
-  const sshMs = await until('the running container answers ssh', async () => (await hostKey(up.id)) !== '');
+  const sshMs = await until('the running container answers ssh', async () => (await hostKeyAt(up.id)) !== '', 60_000);
   t.diagnostic(
     `power cut killed ${killed} engine processes; the engine answered ${engineMs} ms after its start, the container's sshd ${sshMs} ms after that`,
   );
 
-  assert.equal(await hostKey(up.id), key, 'same host key on the same port');
+  assert.equal(await hostKeyAt(up.id), key, 'same host key on the same port');
   const login = await sshInto(pat.keyFile, 'root', '127.0.0.1', up.id, 'echo in');
   assert.deepEqual([login.code, login.stdout], [0, 'in\n'], login.stderr);
   const portsAfter = JSON.parse((await engine.docker('inspect', env.dockerName(up.id))).stdout)[0].NetworkSettings.Ports;

@@ -210,3 +210,23 @@ export function ssh2Exec(c: ssh2.Client, command: string, opts: ssh2.ExecOptions
 export function hostKeyLine(env: TestEnv): string {
   return readFileSync(join(env.stateDir, 'host_keys', 'ssh_host_ed25519_key.pub'), 'utf8').trim();
 }
+
+/** A container's sshd host key (ed25519) as a client sees it on 127.0.0.1:port; empty while nothing answers. */
+export async function hostKeyAt(port: number): Promise<string> {
+  const r = await run('ssh-keyscan', ['-T', '5', '-t', 'ed25519', '-p', String(port), '127.0.0.1']);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.includes('ssh-ed25519'))
+    .map((l) => l.split(' ').slice(1).join(' '))
+    .join('\n');
+}
+
+/** Polls `probe` every `everyMs` until it returns true; returns the time it took, or fails after `ms` with what `seen` says. */
+export async function until(what: string, probe: () => Promise<boolean>, ms = 30_000, seen = () => '', everyMs = 100): Promise<number> {
+  const t0 = Date.now();
+  while (!(await probe())) {
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms${seen() ? `; last seen: ${seen()}` : ''}`);
+    await sleep(everyMs);
+  }
+  return Date.now() - t0;
+}

@@ -24,6 +24,7 @@ import type ssh2 from 'ssh2';
 import { Rng, UNSAFE_ON_TERMINAL, caseLabel, fuzzBudgetMs, fuzzCount, fuzzSeed, seedLine, typedInput } from '../helpers/fuzz.js';
 import { assertEngineTyped, recordEngineCalls, type EngineCall } from '../helpers/engine-calls.js';
 import { showTimer, startInProcessServer, type InProcessServer } from '../helpers/in-process-server.js';
+import { watchSignalsToSelf } from '../helpers/signals-to-self.js';
 
 const SEED = fuzzSeed();
 /** How long the shell may take to answer the sync line typed after a fuzz input: this, plus ANSWER_MS_PER_KB for each KiB typed. */
@@ -67,24 +68,6 @@ function rawControl(text: string): string | null {
   const m = /\x1b/.exec(rest) ?? UNSAFE_ON_TERMINAL.exec(rest);
   if (!m) return null;
   return JSON.stringify(rest.slice(Math.max(0, m.index - 40), m.index + 40));
-}
-
-/**
- * Replaces process.kill and records what the process sends itself (readline
- * answers Ctrl-Z with SIGTSTP to its own process, which stops the test runner
- * as it stopped dcm-server); returns the recorded signals and a restore.
- */
-function watchSignalsToSelf(): { sent: string[]; restore: () => void } {
-  const real = process.kill;
-  const sent: string[] = [];
-  process.kill = ((pid: number, signal?: string | number) => {
-    if (pid === process.pid) {
-      sent.push(String(signal));
-      return true;
-    }
-    return real.call(process, pid, signal);
-  }) as typeof process.kill;
-  return { sent, restore: () => (process.kill = real) };
 }
 
 /**

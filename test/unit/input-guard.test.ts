@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createInterface, type Interface } from 'node:readline';
 import { PassThrough, Writable } from 'node:stream';
 import { InputGuard } from '../../src/shell/input-guard.js';
+import { signalsToSelf } from '../helpers/signals-to-self.js';
 
 // The guard hands input on one slice per turn of the event loop: give it a few.
 const tick = () => new Promise((r) => setTimeout(r, 100));
@@ -237,29 +238,6 @@ test('without a terminal nothing is echoed, and lines pass as they came', async 
   assert.equal(r.seen(), 'a\u009bb\n');
   r.g.close();
 });
-
-/**
- * Replaces process.kill while `fn` runs and returns the signals sent to this
- * process, none of them delivered: readline answers Ctrl-Z with SIGTSTP to
- * its own process, which would stop the test runner as it stopped the server.
- */
-async function signalsToSelf(fn: () => Promise<void>): Promise<string[]> {
-  const real = process.kill;
-  const sent: string[] = [];
-  process.kill = ((pid: number, signal?: string | number) => {
-    if (pid === process.pid) {
-      sent.push(String(signal));
-      return true;
-    }
-    return real.call(process, pid, signal);
-  }) as typeof process.kill;
-  try {
-    await fn();
-  } finally {
-    process.kill = real;
-  }
-  return sent;
-}
 
 test('terminal: Ctrl-Z, Ctrl-\\ and Ctrl-] are not handed on, at the prompt and in a wizard question', async () => {
   const r = rig(true);
