@@ -12,9 +12,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { TestEnv, sshInto, type TestUser } from '../helpers/env.js';
-import { startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
+import { type TestEnv, sshInto, type TestUser } from '../helpers/env.js';
+import { installationOn, startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
 import { KEY, Typist, hostKeyAt, sleep, ssh, startServer, until } from '../helpers/ssh.js';
 import { tp } from '../helpers/ports.js';
 import { DockerEngine } from '../../src/engine/docker-engine.js';
@@ -31,12 +30,7 @@ let env: TestEnv;
 
 before(async () => {
   engine = await startOwnEngine();
-  env = new TestEnv({ tag: 'engrestart', sshPorts: '32610-32629', extraYaml: `engine: { socket: "${engine.socket}" }\n` });
-  writeFileSync(
-    env.configFile,
-    readFileSync(env.configFile, 'utf8').replace('network:\n', `network:\n  extra_ports: "${EXTRA_PORT}-${tp(32639)}"\n`),
-  );
-  await env.registerBase();
+  env = await installationOn(engine, { tag: 'engrestart', sshPorts: '32610-32629', extraPorts: `${EXTRA_PORT}-${tp(32639)}` });
 });
 
 after(async () => {

@@ -17,10 +17,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TestEnv, sshInto } from '../helpers/env.js';
-import { startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
+import { type TestEnv, sshInto } from '../helpers/env.js';
+import { installationOn, startOwnEngine, type OwnEngine } from '../helpers/own-engine.js';
 import { hostKeyAt, ssh, startServer, until } from '../helpers/ssh.js';
 import { integrityCheck } from '../helpers/raw-db.js';
 import { tp } from '../helpers/ports.js';
@@ -33,12 +32,7 @@ let env: TestEnv;
 
 before(async () => {
   engine = await startOwnEngine({ name: 'host-crash' });
-  env = new TestEnv({ tag: 'hostcrash', sshPorts: '32201-32215', extraYaml: `engine: { socket: "${engine.socket}" }\n` });
-  writeFileSync(
-    env.configFile,
-    readFileSync(env.configFile, 'utf8').replace('network:\n', `network:\n  extra_ports: "${EXTRA_PORT}-${EXTRA_PORT}"\n`),
-  );
-  await env.registerBase();
+  env = await installationOn(engine, { tag: 'hostcrash', sshPorts: '32201-32215', extraPorts: `${EXTRA_PORT}-${EXTRA_PORT}` });
 });
 
 after(async () => {

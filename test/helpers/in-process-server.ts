@@ -6,6 +6,7 @@
  * Needs no Docker; needs root, because adding a user makes its storage owned
  * by the user's uid.
  */
+import assert from 'node:assert/strict';
 import ssh2 from 'ssh2';
 import { resolveConfig } from '../../src/config.js';
 import type { Deps } from '../../src/manager/deps.js';
@@ -185,6 +186,13 @@ export function showTimer(c: ssh2.Client, everyMs: number) {
     async stop() {
       running = false;
       await done;
+    },
+    /** Every show answered with exit 0 and none took `maxMs` or more; returns the worst time. */
+    assertServed(maxMs: number): number {
+      assert.deepEqual(failures, []);
+      const worst = Math.max(...times);
+      assert.ok(worst < maxMs, `bob's show took ${worst} ms during the fuzz`);
+      return worst;
     },
   };
 }

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
-import { BASE_IMAGE, run, type RunResult } from './env.js';
+import { BASE_IMAGE, TestEnv, run, type RunResult } from './env.js';
 
 export interface OwnEngine {
   socket: string;
@@ -284,4 +284,15 @@ export async function startOwnEngine(o: OwnEngineOptions = {}): Promise<OwnEngin
     powerCut,
     stop,
   };
+}
+
+/**
+ * An installation whose engine is `engine`, with the base image registered;
+ * `extraPorts` ("LOW-HIGH", already shifted) are the host ports users may publish.
+ */
+export async function installationOn(engine: OwnEngine, o: { tag: string; sshPorts: string; extraPorts: string }): Promise<TestEnv> {
+  const env = new TestEnv({ tag: o.tag, sshPorts: o.sshPorts, extraYaml: `engine: { socket: "${engine.socket}" }\n` });
+  writeFileSync(env.configFile, readFileSync(env.configFile, 'utf8').replace('network:\n', `network:\n  extra_ports: "${o.extraPorts}"\n`));
+  await env.registerBase();
+  return env;
 }
