@@ -21,6 +21,7 @@ import { HELP_FLAG, parseArgs } from '../args/parse.js';
 import { programHelp } from '../args/help.js';
 import { DCM_SHELL_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
 import { processOutput } from './process-output.js';
+import { processInput } from './process-input.js';
 
 const help = () =>
   programHelp(
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
       gatherDoorFacts(opts.user),
       { door: 'shell', command },
       processOutput(),
+      { input: processInput() },
     );
     if ('code' in r) return finish(r.code);
     why = r.why;

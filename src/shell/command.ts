@@ -5,6 +5,7 @@ import type { UserManager } from '../manager/user-manager.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { ArgSpec, ParsedArgs } from '../args/parse.js';
 import type { CommandStream } from './command-output.js';
+import type { CommandInput } from './command-input.js';
 
 /** A command reaches dcm only through the managers: no store, policy or engine of its own. */
 export interface CommandContext {
@@ -16,12 +17,16 @@ export interface CommandContext {
   out: CommandStream;
   /** Aborted when the client goes away or presses Ctrl-C; only commands that run until stopped watch it. */
   signal: AbortSignal;
+  /** The caller's terminal and input; only attached commands (run, attach, exec) read them. */
+  input: CommandInput;
 }
 
 /** What a command produced when it ended: text for people, data for --json (written after anything it streamed). */
 export interface Output {
   text: string;
   json: unknown;
+  /** The exit code when it is not 0 for success: a job's own (run, wait, attach, exec). */
+  code?: number;
 }
 
 export interface Command {

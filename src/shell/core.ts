@@ -12,6 +12,7 @@ import type { Managers } from '../manager/managers.js';
 import { optionWords, parseArgs } from '../args/parse.js';
 import type { CommandContext } from './command.js';
 import type { CommandOutput, CommandStream } from './command-output.js';
+import { NO_INPUT, type CommandInput } from './command-input.js';
 import { commandHelp, findCommand } from './commands/index.js';
 import { clip, printable } from '../names.js';
 import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
@@ -58,6 +59,7 @@ export class CommandCore {
     words: string[],
     output: CommandOutput,
     signal: AbortSignal = new AbortController().signal,
+    input: CommandInput = NO_INPUT,
   ): Promise<number> {
     const [name, ...rest] = words;
     // Decided before parsing so that even a usage error answers in JSON; after
@@ -67,7 +69,7 @@ export class CommandCore {
       const user = this.deps.store.users.get(userName);
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
       assertRowNotBlocked(user);
-      if (!name) return await this.stream(userName, ['help'], output, signal);
+      if (!name) return await this.stream(userName, ['help'], output, signal, input);
       const wait = this.rate.take(user.name);
       if (wait > 0)
         throw new DcmError(
@@ -90,6 +92,10 @@ export class CommandCore {
         progress: (line) => {
           if (!json) output.line(printable(line), 'progress');
         },
+        raw: (data, to) => {
+          if (json) throw new Error(`${cmd.name} streamed output in --json mode`);
+          return output.raw(data, to);
+        },
       };
       const ctx: CommandContext = {
         user,
@@ -98,11 +104,12 @@ export class CommandCore {
         users: this.users,
         out,
         signal,
+        input,
       };
       const result = await cmd.run(ctx, args);
       const body = json ? JSON.stringify(result.json, null, 2) : result.text;
       if (body) await output.write(body + '\n');
-      return 0;
+      return result.code ?? 0;
     } catch (caught) {
       const e = explainStorageFailure(caught, this.deps.store.path) ?? caught;
       if (!(e instanceof DcmError) || e.adminDetail)
@@ -124,6 +131,10 @@ export class CommandCore {
     const code = await this.stream(userName, words, {
       write: async (text) => {
         stdout += text;
+      },
+      raw: async (data, to) => {
+        if (to === 'stdout') stdout += data.toString();
+        else stderr += data.toString();
       },
       line: (text) => {
         stderr += `${text}\n`;

@@ -14,6 +14,10 @@ import { rm } from './rm.js';
 import { rmi } from './rmi.js';
 import { show } from './show.js';
 import { whoami } from './whoami.js';
+import { run } from './run.js';
+import { attach } from './attach.js';
+import { wait } from './wait.js';
+import { exec } from './exec.js';
 
 const help: Command = {
   name: 'help',
@@ -33,7 +37,27 @@ const help: Command = {
   },
 };
 
-export const COMMANDS: Command[] = [create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, gpus, whoami, help];
+export const COMMANDS: Command[] = [
+  create,
+  run,
+  show,
+  start,
+  stop,
+  restart,
+  pause,
+  unpause,
+  rm,
+  logs,
+  attach,
+  wait,
+  exec,
+  commit,
+  images,
+  rmi,
+  gpus,
+  whoami,
+  help,
+];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
