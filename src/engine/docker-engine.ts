@@ -333,19 +333,19 @@ export class DockerEngine implements Engine {
     await this.call('update', () => this.docker.getContainer(id).update({ RestartPolicy: { Name: RESTART_POLICY } }));
   }
 
-  async attach(id: string, o: { stdin: boolean; detachKeys?: string }): Promise<StdioStream> {
+  async attach(id: string, o: { stdin: boolean; tty: boolean }): Promise<StdioStream> {
     try {
-      const c = this.docker.getContainer(id);
-      const tty = (await c.inspect()).Config.Tty === true;
-      const sock = (await c.attach({
+      const sock = (await this.docker.getContainer(id).attach({
         hijack: true,
         stream: true,
         stdin: o.stdin,
         stdout: true,
         stderr: true,
-        ...(o.detachKeys ? { detachKeys: o.detachKeys } : {}),
+        // dcm watches for Ctrl-P Ctrl-Q itself (jobs.ts), on a terminal only; the engine's own detach
+        // keys (Ctrl-P Ctrl-Q unless told otherwise) would end the stream unseen, also in piped input.
+        detachKeys: 'ctrl-y,ctrl-x,ctrl-q,ctrl-z,ctrl-y,ctrl-x,ctrl-q,ctrl-z',
       })) as unknown as Duplex;
-      return stdioStream(sock, tty);
+      return stdioStream(sock, o.tty);
     } catch (e) {
       throw wrap('attach', e);
     }

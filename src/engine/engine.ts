@@ -204,10 +204,10 @@ export interface Engine {
   /** Gives a container the restart policy dcm makes containers with (restart-policy.ts); for ones made before. */
   setRestartPolicy(id: string): Promise<void>;
   /**
-   * Attaches to a container's stdio (its stdin only when `stdin`); `detachKeys`
-   * (Docker's form, "ctrl-p,ctrl-q") let the caller leave a running container.
+   * Attaches to a container's stdio (its stdin only when `stdin`); `tty`
+   * says whether it was made with a terminal (its output is then not framed).
    */
-  attach(id: string, o: { stdin: boolean; detachKeys?: string }): Promise<StdioStream>;
+  attach(id: string, o: { stdin: boolean; tty: boolean }): Promise<StdioStream>;
   /**
    * Waits until the container is not running and resolves with its exit code.
    * `next-exit` and `removed` (for an auto-removed one) must be asked before

@@ -22,9 +22,6 @@ import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { jobOf } from './job-facts.js';
 
-/** Docker's own detach keys, as `docker attach` has them. */
-export const DETACH_KEYS = 'ctrl-p,ctrl-q';
-
 /** The caller's side of an attached job, as a door gives it. */
 export interface JobIo {
   /** The job's output, as it comes; awaited before more is read. */
@@ -76,7 +73,7 @@ export async function runJob(
     row = await createContainer(deps, user, req, undefined, {
       // Attached, and the wait registered, before the start: no output and no end is missed.
       async beforeStart(dockerId) {
-        stdio = await deps.engine.attach(dockerId, { stdin: job.stdin, ...(job.stdin ? { detachKeys: DETACH_KEYS } : {}) });
+        stdio = await deps.engine.attach(dockerId, { stdin: job.stdin, tty: job.tty });
         wait = deps.engine.waitFor(dockerId, job.rm ? 'removed' : 'next-exit');
         await wait.registered;
       },
@@ -97,7 +94,7 @@ export async function attachJob(deps: Deps, row: ContainerRow, io: JobIo): Promi
   const id = row.docker_id!;
   const st = await deps.engine.inspect(id);
   if (st?.state !== 'running') throw notRunning(row, st?.state ?? 'gone');
-  const stdio = await deps.engine.attach(id, { stdin: facts.stdin, ...(facts.stdin ? { detachKeys: DETACH_KEYS } : {}) });
+  const stdio = await deps.engine.attach(id, { stdin: facts.stdin, tty: facts.tty });
   const wait = deps.engine.waitFor(id, row.auto_remove ? 'removed' : 'not-running', io.signal);
   const end = await follow(deps, id, stdio, wait, facts.tty, facts.stdin, io, (size) => deps.engine.resize(id, size), false);
   if ('exitCode' in end && row.auto_remove) forgetRow(deps, row);
@@ -161,7 +158,7 @@ export async function execIn(deps: Deps, user: UserRow, row: ContainerRow, x: Ex
       ? io.openInput(
           x.tty,
           (d) => stdio.write(d),
-          () => stdio.endInput(),
+          () => x.tty || stdio.endInput(),
         )
       : null;
   // The engine cannot kill an exec: a caller that leaves closes its stdio (EOF and a hang-up for the command).
@@ -185,6 +182,38 @@ export async function execIn(deps: Deps, user: UserRow, row: ContainerRow, x: Ex
 }
 
 /**
+ * Watches the caller's keys for Ctrl-P Ctrl-Q (docker's detach keys): bytes
+ * are passed on as they come, except a Ctrl-P at the end of a piece, held
+ * until the next key shows whether it starts the sequence. dcm sees the keys
+ * itself (they pass through it), so a detach is never mistaken for an end.
+ */
+function detachWatch(pass: (d: Buffer) => Promise<void>, onDetach: () => void): (d: Buffer) => Promise<void> {
+  let held = false;
+  let done = false;
+  return async (d) => {
+    if (done) return;
+    const b = held ? Buffer.concat([Buffer.from([CTRL_P]), d]) : d;
+    held = false;
+    for (let i = 0; i + 1 < b.length; i++) {
+      if (b[i] === CTRL_P && b[i + 1] === CTRL_Q) {
+        done = true;
+        if (i > 0) await pass(b.subarray(0, i));
+        return onDetach();
+      }
+    }
+    if (b[b.length - 1] === CTRL_P) {
+      held = true;
+      if (b.length > 1) await pass(b.subarray(0, -1));
+      return;
+    }
+    await pass(b);
+  };
+}
+
+const CTRL_P = 0x10;
+const CTRL_Q = 0x11;
+
+/**
  * Passes output, input and window sizes between the caller and an attached
  * job until its stream ends; then tells an end from a detach. `stopOnLeave`:
  * a caller going away stops the job (an attached `run`); a re-attached caller
@@ -204,19 +233,26 @@ async function follow(
   wait.exitCode.catch(() => undefined);
   if (tty && io.terminal) await resize(io.terminal).catch(() => undefined);
   const stopResize = tty && io.onResize ? io.onResize((s) => void resize(s).catch(() => undefined)) : null;
-  const stopInput =
-    stdin && io.openInput
-      ? io.openInput(
-          tty,
-          (d) => stdio.write(d),
-          () => stdio.endInput(),
-        )
-      : null;
-  let left = false;
+  let detached = false;
+  // Detach keys on a terminal only: piped input passes as it is, whatever bytes it holds.
+  const keys = tty
+    ? detachWatch(
+        (d) => stdio.write(d),
+        () => {
+          detached = true;
+          stdio.close();
+        },
+      )
+    : (d: Buffer) => stdio.write(d);
+  // The end of the caller's input ends the job's stdin, except on a terminal: there the engine would
+  // close the job's output with it (a terminal has no end of input; the job ends on its own).
+  const stopInput = stdin && io.openInput ? io.openInput(tty, keys, () => tty || stdio.endInput()) : null;
   const leave = () => {
-    left = true;
     if (stopOnLeave) void deps.engine.stop(dockerId, deps.config.engine.stop_timeout).catch(() => undefined);
-    else stdio.close();
+    else {
+      detached = true;
+      stdio.close();
+    }
   };
   io.signal.addEventListener('abort', leave, { once: true });
   if (io.signal.aborted) leave();
@@ -226,19 +262,11 @@ async function follow(
     stopInput?.();
     stopResize?.();
     stdio.close();
-  }
-  try {
-    // The stream ends when the job ends, or when the caller detached (its keys, or leaving after a re-attach).
-    const settled = await Promise.race([wait.exitCode, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
-    if (settled !== null) return { exitCode: settled };
-    if (!(left && stopOnLeave)) {
-      const st = await deps.engine.inspect(dockerId);
-      if (st && (st.state === 'running' || st.state === 'paused')) return { detached: true };
-    }
-    return { exitCode: await wait.exitCode };
-  } finally {
     io.signal.removeEventListener('abort', leave);
   }
+  // The stream ended: with the job, or because the caller detached (their keys, or leaving a re-attach).
+  if (detached) return { detached: true };
+  return { exitCode: await wait.exitCode };
 }
 
 /** An --rm job that ended: the engine removed its container; its row, and with it its id, goes now. */

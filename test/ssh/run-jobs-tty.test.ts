@@ -61,12 +61,12 @@ describe('attached jobs on a terminal', () => {
   const state = async (e: TestEnv, id: number) => (await dockerInspect(e.dockerName(id)))?.State.Status ?? 'gone';
 
   test('ssh -tt run --rm: a terminal of the client size, typed input, exit code passed back, nothing left', async () => {
-    const t = sshTty(`run --rm ${BASE_IMAGE} sh -c 'tty; stty size; echo ready; read x; echo got:$x; exit 4'`);
-    let at = await t.expect(/\/dev\/pts\/\d+\n/);
-    // ssh's own stdin is no terminal here, so it asks for a pty of no size: the job gets 80x24.
-    at = await t.expect(/24 80\nready\n/, at);
+    // (The size is asked after the first key: the engine sizes a job's terminal just after its start.)
+    const t = sshTty(`run --rm ${BASE_IMAGE} sh -c 'tty; echo ready; read x; stty size; echo got:$x; exit 4'`);
+    const at = await t.expect(/\/dev\/pts\/\d+\nready\n/);
     t.type('abc\r');
-    await t.expect(/got:abc\n/, at);
+    // ssh's own stdin is no terminal here, so it asks for a pty of no size: the job gets 80x24.
+    await t.expect(/24 80\ngot:abc\n/, at);
     assert.equal(await t.exit, 4);
     assert.equal((await env.dcm('alice', 'show')).stdout, 'no containers (create one with "create", or run a job with "run")\n');
   });
@@ -84,8 +84,13 @@ describe('attached jobs on a terminal', () => {
       .map((o) => `'${o}'`)
       .join(' ');
     const ttyFile = join(env.stateDir, 'client-tty');
-    const t = inPty(`tty > ${ttyFile}; ssh -tt ${opts} alice@127.0.0.1 "run --rm ${BASE_IMAGE} sh -c 'stty size; read x; stty size'"`, env);
-    const at = await t.expect(/30 100\n/);
+    const t = inPty(
+      `tty > ${ttyFile}; ssh -tt ${opts} alice@127.0.0.1 "run --rm ${BASE_IMAGE} sh -c 'echo ready; read x; stty size; read x; stty size'"`,
+      env,
+    );
+    let at = await t.expect(/ready\n/);
+    t.type('x\r');
+    at = await t.expect(/30 100\n/, at);
     // The client's window changes (its pty resized from outside; the kernel tells ssh, ssh tells dcm).
     const resized = await run('stty', ['-F', readFileSync(ttyFile, 'utf8').trim(), 'cols', '90', 'rows', '20']);
     assert.equal(resized.code, 0, resized.stderr);
@@ -101,13 +106,12 @@ describe('attached jobs on a terminal', () => {
   ] as const) {
     test(`sudo-style dcm run in a pty, ${door}: terminal, size, keys, exit code`, async () => {
       const t = inPty(
-        `${process.execPath} ${BIN.dcm} --user alice run --rm ${BASE_IMAGE} sh -c 'tty; stty size; read x; echo got:$x; exit 3'`,
+        `${process.execPath} ${BIN.dcm} --user alice run --rm ${BASE_IMAGE} sh -c 'tty; read x; stty size; echo got:$x; exit 3'`,
         e,
       );
-      let at = await t.expect(/\/dev\/pts\/\d+\n/);
-      at = await t.expect(/30 100\n/, at);
+      const at = await t.expect(/\/dev\/pts\/\d+\n/);
       t.type('hey\r');
-      await t.expect(/got:hey\n/, at);
+      await t.expect(/30 100\ngot:hey\n/, at);
       assert.equal(await t.exit, 3);
       // The local terminal is put back: the next program sees a cooked terminal.
       const after = inPty(`${process.execPath} ${BIN.dcm} --user alice run --rm ${BASE_IMAGE} true; stty -a | grep -o ' icanon'`, e);
