@@ -13,6 +13,12 @@ import { Frames } from './log-frames.js';
 
 export function stdioStream(sock: Duplex, tty: boolean): StdioStream {
   let closed = false;
+  // A job may end (and the engine close the stream) before anyone pumps it: that is remembered.
+  let over = false;
+  const isOver = () => void (over = true);
+  sock.once('end', isOver);
+  sock.once('close', isOver);
+  sock.once('error', isOver);
   return {
     write(data) {
       if (closed || sock.destroyed || sock.writableEnded) return Promise.resolve();
@@ -31,6 +37,7 @@ export function stdioStream(sock: Duplex, tty: boolean): StdioStream {
       if (!closed && !sock.destroyed && !sock.writableEnded) sock.end();
     },
     pump(onOut) {
+      if (over || sock.destroyed || sock.readableEnded) return Promise.resolve();
       return new Promise((resolve) => {
         let settled = false;
         const finish = () => {
