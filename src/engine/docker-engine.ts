@@ -201,17 +201,17 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async logs(id: string, tail: number): Promise<string> {
+  async logs(id: string, tail: number, tty = false): Promise<string> {
     try {
-      return await tailLogs(this.docker, id, tail); // streamed, at most LOGS_MAX_BYTES kept
+      return await tailLogs(this.docker, id, tail, undefined, tty); // streamed, at most LOGS_MAX_BYTES kept
     } catch (e) {
       throw wrap('logs', e);
     }
   }
 
-  async followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
+  async followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>, tty = false): Promise<void> {
     try {
-      await followLogs(this.docker, id, tail, signal, onText); // paced by the reader, torn down on abort
+      await followLogs(this.docker, id, tail, signal, onText, tty); // paced by the reader, torn down on abort
     } catch (e) {
       throw wrap('logs', e);
     }

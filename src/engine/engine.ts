@@ -172,13 +172,14 @@ export interface Engine {
   inspect(id: string): Promise<ContainerStatus | null>;
   /** All containers carrying every given label (label=value or bare label). */
   list(labels: string[]): Promise<ContainerStatus[]>;
-  logs(id: string, tail: number): Promise<string>;
+  /** `tty`: the container has a terminal (a job's), so its log is not framed. */
+  logs(id: string, tail: number, tty?: boolean): Promise<string>;
   /**
    * The last `tail` lines, then new ones as they come, until the container
    * stops or `signal` aborts (then it resolves at once). Each piece is awaited
    * before more is read, so a slow reader holds the engine's stream back.
    */
-  followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void>;
+  followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>, tty?: boolean): Promise<void>;
   /** Commits to a new untagged image and returns its id (tagging is a separate step, after the name is reserved). */
   commit(id: string, labels: Record<string, string>): Promise<string>;
   /** Gives an image the name repo:tag. */

@@ -4,9 +4,14 @@
 export class Frames {
   private pending = Buffer.alloc(0);
 
-  constructor(private readonly onPayload: (b: Buffer, stream: 'stdout' | 'stderr') => void) {}
+  /** `raw`: the container has a terminal, and its stream is its bytes as they are (no frames). */
+  constructor(
+    private readonly onPayload: (b: Buffer, stream: 'stdout' | 'stderr') => void,
+    private readonly raw = false,
+  ) {}
 
   push(d: Buffer): void {
+    if (this.raw) return this.onPayload(d, 'stdout');
     let b = this.pending.length ? Buffer.concat([this.pending, d]) : d;
     while (b.length >= 8) {
       const len = b.readUInt32BE(4);

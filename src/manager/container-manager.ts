@@ -223,13 +223,13 @@ export class ContainerManager {
 
   async logs(user: string, ref: string, tail: number): Promise<string> {
     const row = this.usable(user, ref);
-    return this.deps.engine.logs(row.docker_id!, tail);
+    return this.deps.engine.logs(row.docker_id!, tail, jobOf(row)?.tty === true);
   }
 
   /** The log as it grows, until the container stops or `signal` aborts (logs -f). */
   async followLogs(user: string, ref: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
     const row = this.usable(user, ref);
-    await this.deps.engine.followLogs(row.docker_id!, tail, signal, onText);
+    await this.deps.engine.followLogs(row.docker_id!, tail, signal, onText, jobOf(row)?.tty === true);
   }
 
   /** Saves the container as dcm/u/<user>/NAME:TAG; an existing image is never overwritten. `progress` is told each slow step as it begins. */
