@@ -15,7 +15,9 @@ export function stdioStream(sock: Duplex, tty: boolean): StdioStream {
   let closed = false;
   // A job may end (and the engine close the stream) before anyone pumps it: that is remembered.
   let over = false;
-  const isOver = () => void (over = true);
+  const isOver = () => {
+    over = true;
+  };
   sock.once('end', isOver);
   sock.once('close', isOver);
   sock.once('error', isOver);
