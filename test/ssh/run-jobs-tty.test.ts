@@ -35,27 +35,35 @@ describe('attached jobs on a terminal', () => {
     const r = await alone.tool('useradd', 'alice', '--key', `${alice!.keyFile}.pub`);
     assert.equal(r.code, 0, r.stderr);
   });
+  /** Every client a test started: killed at the end, so a failed test leaves no process behind. */
+  const started: Typist[] = [];
+  const track = (t: Typist) => (started.push(t), t);
   after(async () => {
+    for (const t of started) t.kill();
     await endSuite(server, env);
     await alone.cleanup();
   });
 
   /** `ssh -tt alice@dcm COMMAND` with a scripted keyboard. */
   const sshTty = (command: string) =>
-    new Typist(
-      spawn('ssh', ['-tt', ...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', command], {
-        env: { ...process.env, TERM: 'xterm' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      }),
+    track(
+      new Typist(
+        spawn('ssh', ['-tt', ...sshOpts(alice.keyFile, PORT), 'alice@127.0.0.1', command], {
+          env: { ...process.env, TERM: 'xterm' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+      ),
     );
 
   /** `shell` run by util-linux `script` in a pty of 100 columns and 30 rows. */
   const inPty = (shell: string, e: TestEnv) =>
-    new Typist(
-      spawn('script', ['-qefc', `stty cols 100 rows 30; ${shell}`, '/dev/null'], {
-        env: { ...process.env, ...e.env, TERM: 'xterm' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      }),
+    track(
+      new Typist(
+        spawn('script', ['-qefc', `stty cols 100 rows 30; ${shell}`, '/dev/null'], {
+          env: { ...process.env, ...e.env, TERM: 'xterm' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        }),
+      ),
     );
 
   const state = async (e: TestEnv, id: number) => (await dockerInspect(e.dockerName(id)))?.State.Status ?? 'gone';
@@ -185,7 +193,7 @@ describe('attached jobs on a terminal', () => {
   });
 
   test('run in the interactive shell: the job has the terminal, then the prompt comes back', async () => {
-    const t = Typist.ssh(alice.keyFile, PORT, 'alice');
+    const t = track(Typist.ssh(alice.keyFile, PORT, 'alice'));
     let at = await t.expect(/alice@dcm> /);
     t.type(`run --rm ${BASE_IMAGE} sh -c 'echo ready; read x; echo got:$x; exit 2'\r`);
     at = await t.expect(/ready\n/, at);
