@@ -132,8 +132,10 @@ test('run -d: the id at once; show marks the job; wait gives its exit code; logs
   letGo();
   const w = await env.dcm('alice', 'wait', 'job1');
   assert.deepEqual([w.code, w.stdout, w.stderr], [5, '5\n', '']);
-  const again = await env.dcmJson('alice', 'wait', String(id));
-  assert.deepEqual(again, { container: String(id), exitCode: 5 });
+  // With --json too, dcm exits with the job's code.
+  const again = await env.dcm('alice', 'wait', String(id), '--json');
+  assert.equal(again.code, 5, again.stderr);
+  assert.deepEqual(JSON.parse(again.stdout), { container: String(id), exitCode: 5 });
   const logs = await env.dcm('alice', 'logs', 'job1');
   assert.equal(logs.stdout, 'working\nfinished\n');
   const ended = await env.dcm('alice', 'show');
