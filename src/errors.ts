@@ -21,6 +21,8 @@ export class DcmError extends Error {
     readonly code: ErrorCode,
     readonly userMessage: string,
     readonly adminDetail?: string,
+    /** An exit code other than the class's (a job's command that could not run: 126, 127). */
+    readonly exitCode?: number,
   ) {
     super(userMessage);
     this.name = 'DcmError';
@@ -46,7 +48,7 @@ export const EXIT: Readonly<Record<ErrorCode, number>> = {
 };
 
 export function exitCodeFor(err: unknown): number {
-  return err instanceof DcmError ? EXIT[err.code] : 1;
+  return err instanceof DcmError ? (err.exitCode ?? EXIT[err.code]) : 1;
 }
 
 /** The one line shown to a user for any error; unexpected errors never leak detail. */

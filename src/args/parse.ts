@@ -26,8 +26,25 @@ export interface FlagSpec {
 
 export interface ArgSpec {
   flags: Record<string, FlagSpec>;
-  /** Names of positional arguments; a trailing "?" marks optional ones. */
+  /**
+   * Names of positional arguments; a trailing "?" marks optional ones. The
+   * last may end in "..." (CONTAINER..., COMMAND?...): it takes every word
+   * left, at least one unless it is also optional.
+   */
   positional: string[];
+  /**
+   * After this many positional words, every word is the command's, options
+   * included (`run IMAGE ls -la`, `exec 20001 ls -la`), as in `docker run`: a
+   * "--" right there is dropped. Options go before them.
+   */
+  commandAfter?: number;
+}
+
+/** A positional's name without its markers, and what they say. */
+function positionalOf(p: string): { name: string; optional: boolean; many: boolean } {
+  const many = p.endsWith('...');
+  const bare = many ? p.slice(0, -3) : p;
+  return { name: bare.replace(/\?$/, ''), optional: bare.endsWith('?'), many };
 }
 
 export interface ParsedArgs {
@@ -61,14 +78,15 @@ export const HELP_FLAG: FlagSpec = COMMON_FLAGS.help!;
 
 /** Reads every word: flags of the spec, then exactly the positional arguments it names. */
 export function parseArgs(cmd: string, words: string[], spec: ArgSpec, opts: ParseOptions = {}): ParsedArgs {
-  const { flags, rest } = scan(cmd, words, spec.flags, opts, false);
+  const { flags, rest } = scan(cmd, words, spec.flags, opts, false, spec.commandAfter);
   const positional = rest;
   const at = opts.program ? '' : `${cmd}: `;
-  const required = spec.positional.filter((p) => !p.endsWith('?')).length;
+  const specs = spec.positional.map(positionalOf);
+  const required = specs.filter((p) => !p.optional).length;
   if (!flags.help && positional.length < required) {
-    throw new DcmError('usage', `${at}missing ${spec.positional[positional.length]!.replace(/\?$/, '')} (usage: ${usageLine(cmd, spec)})`);
+    throw new DcmError('usage', `${at}missing ${specs[positional.length]!.name} (usage: ${usageLine(cmd, spec)})`);
   }
-  if (positional.length > spec.positional.length) {
+  if (positional.length > spec.positional.length && !specs.at(-1)?.many) {
     throw new DcmError('usage', `${at}unexpected argument "${clip(positional[spec.positional.length]!)}" (usage: ${usageLine(cmd, spec)})`);
   }
   return { flags, positional };
@@ -94,6 +112,7 @@ function scan(
   specFlags: Record<string, FlagSpec>,
   opts: ParseOptions,
   passThrough: boolean,
+  commandAfter?: number,
 ): { flags: ParsedArgs['flags']; rest: string[] } {
   const flags: ParsedArgs['flags'] = {};
   const rest: string[] = [];
@@ -107,9 +126,18 @@ function scan(
   const hint = opts.program ? `try "${cmd} --help"` : `try "help ${cmd}"`;
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
+    if (commandAfter !== undefined && rest.length >= commandAfter) {
+      rest.push(...words.slice(w === '--' ? i + 1 : i));
+      break;
+    }
     if (w === '--') {
       rest.push(...words.slice(passThrough ? i : i + 1));
       break;
+    }
+    // Short switches written together (-it, -dit) are each taken on their own.
+    if (/^-[A-Za-z]{2,}$/.test(w) && [...w.slice(1)].every((ch) => all[byShort.get(ch) ?? '']?.type === 'bool')) {
+      for (const ch of w.slice(1)) flags[byShort.get(ch)!] = true;
+      continue;
     }
     if (w.startsWith('-') && w.length > 1 && !/^-\d/.test(w)) {
       const eq = w.indexOf('=');
@@ -157,6 +185,10 @@ export function usageLine(cmd: string, spec: ArgSpec): string {
     const v = f.type === 'bool' ? name : `${name} ${f.value ?? 'VALUE'}`;
     return f.type === 'list' ? `[${v}]...` : `[${v}]`;
   });
-  const pos = spec.positional.map((p) => (p.endsWith('?') ? `[${p.slice(0, -1)}]` : p));
-  return [cmd, ...pos, ...flags].join(' ');
+  const pos = spec.positional.map(positionalOf).map((p) => {
+    const word = p.many ? `${p.name}...` : p.name;
+    return p.optional ? `[${word}]` : word;
+  });
+  // Options of a command that ends in one of its own stand before it.
+  return (spec.commandAfter !== undefined ? [cmd, ...flags, ...pos] : [cmd, ...pos, ...flags]).join(' ');
 }

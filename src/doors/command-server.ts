@@ -31,6 +31,7 @@ import {
   type ReplyV1,
 } from '../local/command-protocol.js';
 import { SocketOutput } from './socket-output.js';
+import { SocketInput } from './socket-input.js';
 import { localIdentity } from './identity.js';
 import { shellIdentity } from './shell-identity.js';
 
@@ -117,33 +118,56 @@ export class CommandServer {
     const left = new AbortController();
     const leave = () => left.abort();
     sock.once('close', leave);
+    // After the request line a door sends only input frames, and only once a command asked for them.
+    let input: SocketInput | null = null;
+    let rest = '';
+    let chain = Promise.resolve();
     const take = (lineEnded: boolean) => {
       if (handled) return;
       handled = true;
       clearTimeout(timer);
       if (lineEnded) sock.once('end', leave);
-      void this.serve(sock, buf, left.signal).catch((e: unknown) => {
+      void this.serve(sock, buf, left.signal, (i) => (input = i)).catch((e: unknown) => {
         this.o.log(`command socket: ${(e as Error).stack ?? String(e)}`);
         refuse(sock, 'dcm', e);
       });
     };
+    const inputFrames = (d: string) => {
+      rest += d;
+      if (rest.length > MAX_REQUEST_BYTES) return void sock.destroy(); // no input frame is that long
+      const lines = rest.split('\n');
+      rest = lines.pop()!;
+      if (!lines.length) return;
+      // Frames are taken in order, and no more is read until the container took them.
+      sock.pause();
+      chain = chain
+        .then(async () => {
+          for (const l of lines) if (l) await input?.feed(l);
+        })
+        .then(() => void sock.resume());
+    };
     sock.on('data', (d: string) => {
-      if (handled) return; // after the request line, a door sends nothing
+      if (handled) return inputFrames(d);
       buf += d;
       if (buf.length > MAX_REQUEST_BYTES) {
         handled = true;
         clearTimeout(timer);
         refuse(sock, 'dcm', new DcmError('usage', 'request too large'));
       } else if (buf.includes('\n')) {
-        buf = buf.slice(0, buf.indexOf('\n'));
+        const at = buf.indexOf('\n');
+        const after = buf.slice(at + 1);
+        buf = buf.slice(0, at);
         take(true);
+        if (after) inputFrames(after);
       }
     });
+    // The door going away ends its input too.
+    sock.once('close', () => void chain.then(() => input?.end()));
     sock.on('end', () => take(false));
   }
 
   /** Answers one request on its socket: refusals as one line, a command's output as it comes. */
-  private async serve(sock: Socket, text: string, left: AbortSignal): Promise<void> {
+  private async serve(sock: Socket, text: string, left: AbortSignal, withInput: (i: SocketInput) => void): Promise<void> {
     let req: CommandRequest;
     try {
       req = JSON.parse(text) as CommandRequest;
@@ -177,9 +201,11 @@ export class CommandServer {
     const release = this.o.slots.take(user);
     if (!release) return refuse(sock, 'dcm', new DcmError('limit', this.o.slots.limitMessage(user)));
     const out = new SocketOutput(sock, caller.admin);
+    const input = new SocketInput(req.tty, out);
+    withInput(input);
     const alive = setInterval(() => out.alive(), ALIVE_MS);
     try {
-      out.end(await this.o.core.stream(user, words, out, left));
+      out.end(await this.o.core.stream(user, words, out, left, input));
     } finally {
       clearInterval(alive);
       release();

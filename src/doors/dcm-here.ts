@@ -8,6 +8,7 @@ import { openApp } from '../main.js';
 import { helpText } from '../args/help.js';
 import { DCM_FLAGS, DCM_SYNOPSIS, finish, type GlobalOptions } from './cli-options.js';
 import { processOutput } from './process-output.js';
+import { processInput } from './process-input.js';
 import { localIdentity, localSource, type IdentityInput } from './identity.js';
 import { findCommand, staticHelp } from '../shell/commands/index.js';
 
@@ -50,7 +51,7 @@ export async function runDcmHere(opts: GlobalOptions): Promise<void> {
       app.close();
       return finish(code);
     }
-    const code = await core.stream(user, opts.rest, processOutput(admin));
+    const code = await core.stream(user, opts.rest, processOutput(admin), undefined, processInput());
     app.close();
     finish(code);
   } catch (e) {

@@ -23,7 +23,9 @@ import { noteServerAbsence } from '../storage/server-absence.js';
 import { stateDirOf } from '../paths.js';
 import { joinWords } from '../shell/words.js';
 import type { CommandOutput } from '../shell/command-output.js';
+import type { CommandInput } from '../shell/command-input.js';
 import { processOutput } from './process-output.js';
+import { processInput } from './process-input.js';
 
 /** `opts`: dcm-shell's options, already checked (it takes no other words). `why`: why dcm-shell.ts found no server for the one command, when it tried. */
 export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise<void> {
@@ -52,7 +54,7 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
       app.close();
       return finish(exitCodeFor(e), '', `dcm: ${userLine(e)}\n`);
     }
-    const code = await core.stream(user, words, processOutput());
+    const code = await core.stream(user, words, processOutput(), undefined, processInput());
     app.close();
     return finish(code);
   }
@@ -62,12 +64,12 @@ export async function runShellHere(opts: GlobalOptions, why?: NoServer): Promise
   const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
   // Root checks the storage itself; any other account asks dcm-server first.
   const stateDir = stateDirOf(source);
-  const viaServerFirst = async (words: string[], output: CommandOutput, signal: AbortSignal): Promise<number> => {
+  const viaServerFirst = async (words: string[], output: CommandOutput, signal: AbortSignal, input: CommandInput): Promise<number> => {
     // Sent is answered (never run twice); unsent runs here, its refusals worded by why.
-    const r = await viaServer(stateDir, facts, { door: 'shell', command: joinWords(words) }, output, { signal });
+    const r = await viaServer(stateDir, facts, { door: 'shell', command: joinWords(words) }, output, { signal, input });
     if ('code' in r) return r.code;
     noteServerAbsence(r.why);
-    return core.stream(user, words, output, signal);
+    return core.stream(user, words, output, signal, input);
   };
   const code = await runRepl({
     core,

@@ -22,6 +22,7 @@ import { programHelp } from '../args/help.js';
 import { DCM_SHELL_SPEC as SPEC, finish, globalsOf } from './cli-options.js';
 import { processOutput } from './process-output.js';
 import { VERSION_FLAG, printVersion } from './version-flag.js';
+import { processInput } from './process-input.js';
 
 const help = () =>
   programHelp(
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
       gatherDoorFacts(opts.user),
       { door: 'shell', command },
       processOutput(),
+      { input: processInput() },
     );
     if ('code' in r) return finish(r.code);
     why = r.why;

@@ -16,6 +16,7 @@ import { stateDirOf } from '../paths.js';
 import { isHelpRequest } from '../shell/help-request.js';
 import { DCM_FLAGS, finish, takeGlobalOptions } from './cli-options.js';
 import { processOutput } from './process-output.js';
+import { processInput } from './process-input.js';
 import { localSource } from './identity.js';
 
 async function main(): Promise<void> {
@@ -31,7 +32,9 @@ async function main(): Promise<void> {
       const source = localSource(facts, opts);
       // Only root may use this door; anyone else is told so by the in-process rules.
       if (facts.euid === 0) {
-        const r = await viaServer(stateDirOf(source), facts, { door: 'local', words: opts.rest }, processOutput());
+        const r = await viaServer(stateDirOf(source), facts, { door: 'local', words: opts.rest }, processOutput(), {
+          input: processInput(),
+        });
         if ('code' in r) return finish(r.code);
       }
     }

@@ -24,6 +24,18 @@ export class SocketOutput implements CommandOutput {
     }
   }
 
+  async raw(data: Buffer, to: 'stdout' | 'stderr'): Promise<void> {
+    for (let at = 0; at < data.length; at += MAX_OUT_FRAME_CHARS) {
+      const b64 = data.subarray(at, at + MAX_OUT_FRAME_CHARS).toString('base64');
+      await this.send(to === 'stdout' ? { o: b64 } : { e: b64 });
+    }
+  }
+
+  /** Asks the door for its input ({raw}), or tells it to stop (null). */
+  stdin(mode: { raw: boolean } | null): void {
+    void this.send({ stdin: mode });
+  }
+
   line(text: string, kind: LineKind): void {
     void this.send(kind === 'error' ? { err: text } : { progress: text });
   }

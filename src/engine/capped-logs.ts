@@ -46,7 +46,7 @@ class LastBytes {
 }
 
 /** The last `tail` lines of stdout and stderr, at most `maxBytes` of them (a note says when lines were left out). */
-export function tailLogs(docker: Docker, id: string, tail: number, maxBytes = LOGS_MAX_BYTES): Promise<string> {
+export function tailLogs(docker: Docker, id: string, tail: number, maxBytes = LOGS_MAX_BYTES, tty = false): Promise<string> {
   const modem = docker.modem as Dialer;
   return new Promise((resolve, reject) => {
     const opts = {
@@ -59,7 +59,7 @@ export function tailLogs(docker: Docker, id: string, tail: number, maxBytes = LO
     modem.dial(opts, (err, stream) => {
       if (err || !stream) return reject(err ?? new Error('no log stream'));
       const kept = new LastBytes(maxBytes);
-      const frames = new Frames((p) => kept.add(Buffer.from(p)));
+      const frames = new Frames((p) => kept.add(Buffer.from(p)), tty);
       stream.on('data', (d: Buffer) => frames.push(d));
       stream.on('error', reject);
       stream.on('end', () => {

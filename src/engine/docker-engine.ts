@@ -11,6 +11,7 @@ import type Docker from 'dockerode';
 import { DcmError } from '../errors.js';
 import { remapOfLocalEngine } from './userns-remap.js';
 import { dockerAtSocket } from './docker-client.js';
+import type { Duplex } from 'node:stream';
 import type {
   ContainerSpec,
   ContainerStatus,
@@ -18,11 +19,16 @@ import type {
   EngineInfo,
   EngineRequest,
   EngineVersion,
+  ExecSpec,
   ImageStatus,
   NetworkSpec,
   NetworkStatus,
   RunState,
+  StdioStream,
+  TtySize,
 } from './engine.js';
+import { stdioStream } from './stdio-stream.js';
+import type { Dialer } from './capped-logs.js';
 import { tailLogs } from './capped-logs.js';
 import { followLogs } from './follow-logs.js';
 import { exitFacts } from './exit-facts.js';
@@ -121,8 +127,14 @@ export class DockerEngine implements Engine {
       Env: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
       ExposedPorts: exposed,
       NetworkingConfig: { EndpointsConfig: { [s.network]: {} } },
-      Tty: false,
-      OpenStdin: false,
+      // A job runs as the user dcm chose (numeric), where dcm chose; a container with sshd keeps its PID 1 root.
+      ...(s.job ? { User: s.job.user, WorkingDir: s.job.workingDir } : {}),
+      Tty: s.job?.tty ?? false,
+      OpenStdin: s.job?.openStdin ?? false,
+      StdinOnce: s.job?.stdinOnce ?? false,
+      AttachStdin: false,
+      AttachStdout: s.job !== undefined,
+      AttachStderr: s.job !== undefined,
       HostConfig: {
         Binds: s.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`),
         PortBindings: bindings,
@@ -142,8 +154,9 @@ export class DockerEngine implements Engine {
         PidMode: '',
         Init: false,
         // Back after an engine or host restart when it was running; a container the user stopped
-        // (an API stop or kill) stays stopped. See restart-policy.ts.
-        RestartPolicy: { Name: RESTART_POLICY },
+        // (an API stop or kill) stays stopped. See restart-policy.ts. A job that ended stays ended.
+        RestartPolicy: { Name: s.job ? 'no' : RESTART_POLICY },
+        AutoRemove: s.job?.autoRemove ?? false,
         LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
       },
     };
@@ -212,17 +225,17 @@ export class DockerEngine implements Engine {
     }
   }
 
-  async logs(id: string, tail: number): Promise<string> {
+  async logs(id: string, tail: number, tty = false): Promise<string> {
     try {
-      return await tailLogs(this.docker, id, tail); // streamed, at most LOGS_MAX_BYTES kept
+      return await tailLogs(this.docker, id, tail, undefined, tty); // streamed, at most LOGS_MAX_BYTES kept
     } catch (e) {
       throw wrap('logs', e);
     }
   }
 
-  async followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
+  async followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>, tty = false): Promise<void> {
     try {
-      await followLogs(this.docker, id, tail, signal, onText); // paced by the reader, torn down on abort
+      await followLogs(this.docker, id, tail, signal, onText, tty); // paced by the reader, torn down on abort
     } catch (e) {
       throw wrap('logs', e);
     }
@@ -246,7 +259,14 @@ export class DockerEngine implements Engine {
   async inspectImage(ref: string): Promise<ImageStatus | null> {
     try {
       const i = await this.docker.getImage(ref).inspect();
-      return { id: i.Id, tags: i.RepoTags ?? [], sizeBytes: i.Size, created: i.Created, labels: i.Config?.Labels ?? {} };
+      return {
+        id: i.Id,
+        tags: i.RepoTags ?? [],
+        sizeBytes: i.Size,
+        created: i.Created,
+        labels: i.Config?.Labels ?? {},
+        hasCommand: (i.Config?.Entrypoint?.length ?? 0) > 0 || (i.Config?.Cmd?.length ?? 0) > 0,
+      };
     } catch (e) {
       if (statusOf(e) === 404) return null;
       throw wrap('inspect image', e);
@@ -335,6 +355,114 @@ export class DockerEngine implements Engine {
 
   async setRestartPolicy(id: string): Promise<void> {
     await this.call('update', () => this.docker.getContainer(id).update({ RestartPolicy: { Name: RESTART_POLICY } }));
+  }
+
+  async attach(id: string, o: { stdin: boolean; tty: boolean }): Promise<StdioStream> {
+    try {
+      const sock = (await this.docker.getContainer(id).attach({
+        hijack: true,
+        stream: true,
+        stdin: o.stdin,
+        stdout: true,
+        stderr: true,
+        // dcm watches for Ctrl-P Ctrl-Q itself (jobs.ts), on a terminal only; the engine's own detach
+        // keys (Ctrl-P Ctrl-Q unless told otherwise) would end the stream unseen, also in piped input.
+        detachKeys: 'ctrl-y,ctrl-x,ctrl-q,ctrl-z,ctrl-y,ctrl-x,ctrl-q,ctrl-z',
+      })) as unknown as Duplex;
+      return stdioStream(sock, o.tty);
+    } catch (e) {
+      throw wrap('attach', e);
+    }
+  }
+
+  waitFor(
+    id: string,
+    condition: 'not-running' | 'next-exit' | 'removed',
+    signal?: AbortSignal,
+  ): { registered: Promise<void>; exitCode: Promise<number> } {
+    const modem = this.docker.modem as Dialer;
+    let registered!: (e?: unknown) => void;
+    const reg = new Promise<void>((res, rej) => (registered = (e) => (e ? rej(wrap('wait', e)) : res())));
+    const exitCode = new Promise<number>((resolve, reject) => {
+      // As a stream: the engine sends the headers once the wait is registered, the body when it is over.
+      modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(id)}/wait?`,
+          method: 'POST',
+          isStream: true,
+          ...(signal ? { abortSignal: signal } : {}),
+          statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          options: { condition },
+        },
+        (err, res) => {
+          if (err || !res) {
+            registered(err ?? new Error('no answer'));
+            return reject(wrap('wait', err ?? new Error('no answer')));
+          }
+          registered();
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => {
+            try {
+              const j = JSON.parse(body) as { StatusCode?: number; Error?: { Message?: string } | null };
+              if (typeof j.StatusCode !== 'number') throw new Error(body);
+              resolve(j.StatusCode);
+            } catch (e) {
+              reject(wrap('wait', e));
+            }
+          });
+          res.on('error', (e: unknown) => reject(wrap('wait', e)));
+        },
+      );
+    });
+    reg.catch(() => undefined);
+    return { registered: reg, exitCode };
+  }
+
+  async resize(id: string, size: TtySize): Promise<void> {
+    await this.call('resize', () => this.docker.getContainer(id).resize({ h: size.rows, w: size.cols }));
+  }
+
+  async createExec(id: string, x: ExecSpec): Promise<string> {
+    try {
+      const ex = await this.docker.getContainer(id).exec({
+        Cmd: x.cmd,
+        User: x.user,
+        WorkingDir: x.workingDir,
+        Env: Object.entries(x.env).map(([k, v]) => `${k}=${v}`),
+        Tty: x.tty,
+        AttachStdin: x.stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        Privileged: false,
+      });
+      return ex.id;
+    } catch (e) {
+      throw wrap('exec', e);
+    }
+  }
+
+  async startExec(execId: string, tty: boolean): Promise<StdioStream> {
+    try {
+      const sock = (await this.docker.getExec(execId).start({ hijack: true, stdin: true, Detach: false, Tty: tty })) as unknown as Duplex;
+      return stdioStream(sock, tty);
+    } catch (e) {
+      throw wrap('exec', e);
+    }
+  }
+
+  async resizeExec(execId: string, size: TtySize): Promise<void> {
+    await this.call('resize', () => this.docker.getExec(execId).resize({ h: size.rows, w: size.cols }));
+  }
+
+  async execExitCode(execId: string): Promise<number | null> {
+    try {
+      const i = await this.docker.getExec(execId).inspect();
+      return i.Running ? null : (i.ExitCode ?? null);
+    } catch (e) {
+      throw wrap('exec', e);
+    }
   }
 
   async reconnectNetwork(containerId: string, network: string): Promise<void> {

@@ -38,7 +38,8 @@ export interface ContainerSpec {
   /** Full image id (sha256:...). */
   image: string;
   labels: Record<string, string>;
-  entrypoint: string[];
+  /** Replaces the image's entrypoint; absent: the image's own (a job: its command runs as `docker run` would run it). */
+  entrypoint?: string[];
   cmd: string[];
   env: Record<string, string>;
   mounts: MountSpec[];
@@ -52,6 +53,61 @@ export interface ContainerSpec {
   devices?: DeviceSpec[];
   /** Name of the (user's) bridge network to attach to; Docker's default bridge when absent. */
   network?: string;
+  /** A batch job (`run`) instead of a container with sshd; absent for `create`. */
+  job?: JobSpec;
+}
+
+/**
+ * How a batch job's container differs from one with sshd: it runs as a set
+ * user in a set directory, may have a terminal and an open stdin, is never
+ * started again by the engine (restart policy "no"), and with `autoRemove`
+ * the engine removes it when it ends, whether or not dcm is still there.
+ */
+export interface JobSpec {
+  /** "uid:gid", numeric: never a name the image's /etc/passwd could redefine. */
+  user: string;
+  workingDir: string;
+  tty: boolean;
+  /** Keep stdin open for attaching. */
+  openStdin: boolean;
+  /** Close stdin when the first attached client leaves (an attached `run`). */
+  stdinOnce: boolean;
+  autoRemove: boolean;
+}
+
+/** A terminal's size in characters. */
+export interface TtySize {
+  cols: number;
+  rows: number;
+}
+
+/**
+ * A live connection to a container's (or an exec's) stdio. Output is handed
+ * on piece by piece, each awaited before more is read (a slow reader holds the
+ * engine back); input is written with back-pressure.
+ */
+export interface StdioStream {
+  /** Writes to its stdin; resolves when more may be written. Ignored once closed. */
+  write(data: Buffer): Promise<void>;
+  /** Ends its stdin (EOF for the process). */
+  endInput(): void;
+  /**
+   * Hands each piece of output on (with a terminal all of it is 'stdout'),
+   * until the stream ends: the process ended, the attach was detached
+   * (detach keys), or close() was called.
+   */
+  pump(onOut: (data: Buffer, to: 'stdout' | 'stderr') => Promise<void>): Promise<void>;
+  close(): void;
+}
+
+/** What `exec` runs in a running container: argv (never a shell line), as whom, with or without a terminal and stdin. */
+export interface ExecSpec {
+  cmd: string[];
+  user: string;
+  workingDir: string;
+  env: Record<string, string>;
+  tty: boolean;
+  stdin: boolean;
 }
 
 /** A bridge network with a subnet dcm chose (never one from Docker's default pools). */
@@ -99,6 +155,8 @@ export interface ImageStatus {
   sizeBytes: number;
   created: string;
   labels: Record<string, string>;
+  /** The image names a command of its own (Entrypoint or Cmd): what a job without a command runs. Inspect only. */
+  hasCommand?: boolean;
 }
 
 /** What the engine says it is (Docker's /version). */
@@ -134,13 +192,14 @@ export interface Engine {
   inspect(id: string): Promise<ContainerStatus | null>;
   /** All containers carrying every given label (label=value or bare label). */
   list(labels: string[]): Promise<ContainerStatus[]>;
-  logs(id: string, tail: number): Promise<string>;
+  /** `tty`: the container has a terminal (a job's), so its log is not framed. */
+  logs(id: string, tail: number, tty?: boolean): Promise<string>;
   /**
    * The last `tail` lines, then new ones as they come, until the container
    * stops or `signal` aborts (then it resolves at once). Each piece is awaited
    * before more is read, so a slow reader holds the engine's stream back.
    */
-  followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void>;
+  followLogs(id: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>, tty?: boolean): Promise<void>;
   /** Commits to a new untagged image and returns its id (tagging is a separate step, after the name is reserved). */
   commit(id: string, labels: Record<string, string>): Promise<string>;
   /** Gives an image the name repo:tag. */
@@ -165,6 +224,30 @@ export interface Engine {
   listNetworks(labels: string[]): Promise<NetworkStatus[]>;
   /** Gives a container the restart policy dcm makes containers with (restart-policy.ts); for ones made before. */
   setRestartPolicy(id: string): Promise<void>;
+  /**
+   * Attaches to a container's stdio (its stdin only when `stdin`); `tty`
+   * says whether it was made with a terminal (its output is then not framed).
+   */
+  attach(id: string, o: { stdin: boolean; tty: boolean }): Promise<StdioStream>;
+  /**
+   * Waits until the container is not running and resolves with its exit code.
+   * `next-exit` and `removed` (for an auto-removed one) must be asked before
+   * the start: `registered` resolves once the engine has registered the wait.
+   */
+  waitFor(
+    id: string,
+    condition: 'not-running' | 'next-exit' | 'removed',
+    signal?: AbortSignal,
+  ): { registered: Promise<void>; exitCode: Promise<number> };
+  /** Tells the container's terminal its new size. */
+  resize(id: string, size: TtySize): Promise<void>;
+  /** Makes an exec in a running container and returns its id. */
+  createExec(id: string, spec: ExecSpec): Promise<string>;
+  /** Starts an exec made by createExec, attached to its stdio. */
+  startExec(execId: string, tty: boolean): Promise<StdioStream>;
+  resizeExec(execId: string, size: TtySize): Promise<void>;
+  /** The exit code of an exec that ended; null while it runs. */
+  execExitCode(execId: string): Promise<number | null>;
   /**
    * Re-attaches a stopped container to the network now carrying this name
    * (after the one it was attached to was removed and made again).

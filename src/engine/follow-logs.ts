@@ -19,6 +19,7 @@ export function followLogs(
   tail: number,
   signal: AbortSignal,
   onText: (text: string) => Promise<void>,
+  tty = false,
 ): Promise<void> {
   const modem = docker.modem as Dialer;
   return new Promise((resolve, reject) => {
@@ -52,7 +53,7 @@ export function followLogs(
       // A character split between two frames is joined before it is handed on.
       const utf8 = new StringDecoder('utf8');
       let text = '';
-      const frames = new Frames((p) => (text += utf8.write(p)));
+      const frames = new Frames((p) => (text += utf8.write(p)), tty);
       stream.on('data', (d: Buffer) => {
         frames.push(d);
         if (!text) return;

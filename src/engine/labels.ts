@@ -29,6 +29,9 @@ export const LABEL_ROOT_LOGIN = 'dcm.root-login';
  */
 export const LABEL_RESTART = 'dcm.restart';
 
+/** "1" on a batch job's container (`run`): it runs the user's command, not sshd. */
+export const LABEL_JOB = 'dcm.job';
+
 /** How many characters of the installation id go into Docker names. */
 const SHORT_ID = 8;
 

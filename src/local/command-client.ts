@@ -6,8 +6,9 @@
  * come; the socket is read no faster than `output` takes them.
  */
 import { connect } from 'node:net';
-import { MAX_OUT_FRAME_CHARS, PROTOCOL_VERSION, type CommandRequest, type DoorFacts } from './command-protocol.js';
+import { MAX_IN_FRAME_BYTES, MAX_OUT_FRAME_CHARS, PROTOCOL_VERSION, type CommandRequest, type DoorFacts } from './command-protocol.js';
 import type { CommandOutput } from '../shell/command-output.js';
+import type { CommandInput } from '../shell/command-input.js';
 import type { NoServer } from './socket-choice.js';
 
 export type Forwardable = { door: 'local'; words: string[] } | { door: 'shell'; command: string };
@@ -17,6 +18,8 @@ export interface AskOptions {
   signal?: AbortSignal;
   /** Longest wait for any frame (the server sends one at least every ALIVE_MS while a command runs). */
   idleMs?: number;
+  /** The door's terminal and input, for a command that asks for them (run, attach, exec). */
+  input?: CommandInput;
 }
 
 /** Longest frame line read: an {"out":…} frame of MAX_OUT_FRAME_CHARS, every character escaped. */
@@ -59,9 +62,36 @@ export function askServer(
     let buf = '';
     let chain = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
+    /** Stops sending input and puts the terminal back, when a command had asked for input. */
+    let stopInput: (() => void) | null = null;
+    let stopResize: (() => void) | null = null;
+    const endInput = () => {
+      stopInput?.();
+      stopResize?.();
+      stopInput = stopResize = null;
+    };
+    const send = (f: object): Promise<void> =>
+      new Promise((resolve) => {
+        if (settled || sock.destroyed || sock.writableEnded) return resolve();
+        if (sock.write(JSON.stringify(f) + '\n')) resolve();
+        else sock.once('drain', () => resolve());
+      });
+    const startInput = (raw: boolean) => {
+      if (stopInput || !o.input?.open) return;
+      stopInput = o.input.open(
+        raw,
+        async (d) => {
+          for (let at = 0; at < d.length; at += MAX_IN_FRAME_BYTES)
+            await send({ in: d.subarray(at, at + MAX_IN_FRAME_BYTES).toString('base64') });
+        },
+        () => void send({ eof: 1 }),
+      );
+      stopResize = o.input.onResize?.((s) => void send({ size: [s.cols, s.rows] })) ?? null;
+    };
     const done = (r: { code: number } | { unsent: NoServer }) => {
       if (settled) return;
       settled = true;
+      endInput();
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', leave);
       sock.destroy();
@@ -91,6 +121,10 @@ export function askServer(
         return true;
       }
       if (typeof f.out === 'string') await output.write(f.out);
+      else if (typeof f.o === 'string') await output.raw(Buffer.from(f.o, 'base64'), 'stdout');
+      else if (typeof f.e === 'string') await output.raw(Buffer.from(f.e, 'base64'), 'stderr');
+      else if (f.stdin === null) endInput();
+      else if (typeof f.stdin === 'object' && f.stdin !== null) startInput((f.stdin as { raw?: unknown }).raw === true);
       else if (typeof f.err === 'string') output.line(f.err, 'error');
       else if (typeof f.progress === 'string') output.line(f.progress, 'progress');
       else if (typeof f.code === 'number' && typeof f.stdout === 'string' && typeof f.stderr === 'string') {
@@ -110,7 +144,8 @@ export function askServer(
     };
 
     sock.on('connect', () => {
-      const req = { v: PROTOCOL_VERSION, facts, ...what } as CommandRequest;
+      const t = o.input?.terminal;
+      const req = { v: PROTOCOL_VERSION, facts, ...what, ...(t ? { tty: [t.cols, t.rows] } : {}) } as CommandRequest;
       sent = true;
       sock.write(JSON.stringify(req) + '\n');
       if (o.signal?.aborted) leave();

@@ -24,6 +24,8 @@ import { crashedRow, repairOwnersCrashedRows, repairRow } from './crashed-work.j
 import { pausePoint } from './pause-point.js';
 import { endFacts, shownState, shownStatus } from './container-state.js';
 import { withEndFacts } from './end-facts.js';
+import { attachJob, execIn, pruneEndedJobs, runJob, waitJob, type AttachEnd, type ExecRequest, type JobIo } from './jobs.js';
+import { jobOf } from './job-facts.js';
 
 export type Action = 'start' | 'stop' | 'restart' | 'pause' | 'unpause';
 
@@ -47,6 +49,55 @@ export class ContainerManager {
   /** What the engine the containers run on says it is (throws 'unavailable' when it does not answer). */
   engineVersion(): Promise<EngineVersion> {
     return this.deps.engine.version();
+  }
+
+  /**
+   * A batch job: made by the create saga (same policy, hardening and quotas),
+   * then, unless detached, the caller attached to it until it ends (jobs.ts).
+   */
+  async run(
+    user: UserRow,
+    req: CreateRequest & { job: NonNullable<CreateRequest['job']> },
+    io: JobIo,
+  ): Promise<{ view: ContainerView; end: AttachEnd | null }> {
+    await repairOwnersCrashedRows(this.deps, user.name);
+    await pruneEndedJobs(this.deps, user.name);
+    const { row, end } = await runJob(this.deps, user, req, io);
+    // An --rm job that ended has no container left to ask about.
+    const gone = end !== null && 'exitCode' in end && req.job.rm;
+    return { view: this.view(row, gone ? null : await this.status(row)), end };
+  }
+
+  /** Attaches the caller to a running job of theirs until it ends or they detach. */
+  async attach(user: string, ref: string, io: JobIo): Promise<AttachEnd> {
+    return attachJob(this.deps, this.usable(user, ref), io);
+  }
+
+  /** A container's exit code once it is not running. */
+  async wait(user: string, ref: string, signal: AbortSignal): Promise<number> {
+    return waitJob(this.deps, this.usable(user, ref), signal);
+  }
+
+  /** Runs a command in a running container of the user's; resolves with its exit code. */
+  async exec(user: UserRow, ref: string, x: ExecRequest, io: JobIo): Promise<number> {
+    return execIn(this.deps, user, this.usable(user.name, ref), x, io);
+  }
+
+  /**
+   * Every reference resolved among the user's own containers, before anything
+   * is done to any: one that is not theirs (or does not exist) refuses the
+   * whole command. Duplicates (by id or by name) count once.
+   */
+  resolveAll(user: string, refs: string[]): string[] {
+    const seen = new Set<number>();
+    const out: string[] = [];
+    for (const ref of refs) {
+      const row = resolveContainer(this.deps.store, user, ref);
+      if (seen.has(row.id)) continue;
+      seen.add(row.id);
+      out.push(String(row.id));
+    }
+    return out;
   }
 
   /** Runs one lifecycle action and returns the container as it is afterwards. */
@@ -113,7 +164,7 @@ export class ContainerManager {
     }
     if (comingBack) await pausePoint('start:after-engine-start');
     if (comingBack) settleStart(this.deps, row, true);
-    if ((action === 'start' && before.state !== 'running') || action === 'restart') {
+    if (((action === 'start' && before.state !== 'running') || action === 'restart') && !jobOf(row)) {
       // "Works immediately": return only once sshd answers.
       await this.deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
     }
@@ -168,6 +219,9 @@ export class ContainerManager {
     const live = await engine.list([`${LABEL_INSTANCE}=${config.instance}`, `${LABEL_OWNER}=${user}`]);
     // Joined on the Docker id recorded in the database: labels never decide ownership.
     const byId = new Map(live.map((c) => [c.id, c]));
+    // --rm jobs that ended since: the engine removed them, their rows go now.
+    const pruned = await pruneEndedJobs(this.deps, user, new Set(byId.keys()));
+    if (pruned.length) return this.list(user);
     const statuses = await withEndFacts(engine, rows, byId); // how the stopped ones ended
     return rows.map((r) => this.view(r, statuses.get(r.id) ?? null));
   }
@@ -179,13 +233,13 @@ export class ContainerManager {
 
   async logs(user: string, ref: string, tail: number): Promise<string> {
     const row = this.usable(user, ref);
-    return this.deps.engine.logs(row.docker_id!, tail);
+    return this.deps.engine.logs(row.docker_id!, tail, jobOf(row)?.tty === true);
   }
 
   /** The log as it grows, until the container stops or `signal` aborts (logs -f). */
   async followLogs(user: string, ref: string, tail: number, signal: AbortSignal, onText: (text: string) => Promise<void>): Promise<void> {
     const row = this.usable(user, ref);
-    await this.deps.engine.followLogs(row.docker_id!, tail, signal, onText);
+    await this.deps.engine.followLogs(row.docker_id!, tail, signal, onText, jobOf(row)?.tty === true);
   }
 
   /** Saves the container as dcm/u/<user>/NAME:TAG; an existing image is never overwritten. `progress` is told each slow step as it begins. */
@@ -277,6 +331,7 @@ export class ContainerManager {
       sshPort: row.id,
       // As the container was made; one made before the label existed offers root (the default then).
       rootLogin: st?.labels[LABEL_ROOT_LOGIN] !== 'no',
+      job: jobOf(row) && { ...jobOf(row)!, rm: row.auto_remove === 1 },
       ports: ports.map((p) => ({ container: p.container_port, host: p.port, ip: p.ip })),
       createdAt: row.created_at,
     };

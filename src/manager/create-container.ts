@@ -2,14 +2,19 @@
  * The create saga: reserve (ports, IP, row) in one IMMEDIATE transaction →
  * probe the host → create → start → wait for sshd → record. Any failure undoes
  * the earlier steps, so a failed create leaves no container, row or port.
+ * A batch job (`run`) takes the same saga, policy and hardening: it differs
+ * only in what the container runs (the user's command as the user, instead of
+ * sshd), that it publishes no port, and that whoever attaches to it does so
+ * before it starts (`beforeStart`), so that none of its output is missed.
  * What the container may have (image, limits, mounts, ports, GPUs, caps, env)
  * is decided by policy/decide.ts; this file only carries the decision out.
  */
 import { randomBytes } from 'node:crypto';
 import { DcmError } from '../errors.js';
-import { checkContainerName } from '../names.js';
+import { checkContainerName, clip } from '../names.js';
+import { jobJson } from './job-facts.js';
 import { chooseAllocation } from '../net/port-allocator.js';
-import { LABEL_ROOT_LOGIN, containerLabels, containerName, namePrefix } from '../engine/labels.js';
+import { LABEL_JOB, LABEL_RESTART, LABEL_ROOT_LOGIN, containerLabels, containerName, namePrefix } from '../engine/labels.js';
 import { decide, type Decision, type PolicyRequest, type PolicyUser, type Usage } from '../policy/decide.js';
 import { hostHome } from './host-home.js';
 import { probeDevices, probeMounts } from '../policy-io/probe-mounts.js';
@@ -45,6 +50,30 @@ export interface CreateRequest {
   mountModes?: Record<string, 'ro' | 'rw'>;
   /** false for `--no-default-mounts`. */
   defaultMounts?: boolean;
+  /** A batch job (`run`) instead of a container with sshd. */
+  job?: JobRequest;
+}
+
+/** A `run` as the user typed it. */
+export interface JobRequest {
+  /** argv for the container, never a shell line; empty: the image's own command (or /bin/sh when it names none). */
+  command: string[];
+  /** A terminal in the container. */
+  tty: boolean;
+  /** Its stdin kept open, for attaching. */
+  stdin: boolean;
+  /** A client attaches right away: its stdin closes (EOF) when that client leaves. */
+  attached: boolean;
+  /** The engine removes the container when it ends (--rm). */
+  rm: boolean;
+  /** As root instead of the user: only where the policy lets the user be root. */
+  root: boolean;
+}
+
+/** Steps a caller takes inside the saga (a `run` attaching before the start). */
+export interface CreateHooks {
+  /** After the container exists, before it starts; a failure undoes the create. */
+  beforeStart?(dockerId: string, row: ContainerRow): Promise<void>;
 }
 
 /** Where the init script is mounted inside every container. */
@@ -58,18 +87,27 @@ export async function createContainer(
   user: UserRow,
   req: CreateRequest,
   progress: (line: string) => void = () => {},
+  hooks: CreateHooks = {},
 ): Promise<ContainerRow> {
   const { store, engine, config } = deps;
+  const job = req.job;
   const name = req.name === undefined ? null : checkContainerName(req.name);
   const image = resolveImage(store, user.name, req.image ?? config.default_image);
   const groups = store.users.groups(user.name);
   const preq = policyRequest(req, image, user.name);
   const runningNow = await runningSnapshot(deps, user.name);
+  // A job that names no command runs the image's own; one whose image names none gets a shell.
+  const defaultCommand = job && job.command.length === 0 ? await imageCommand(deps, image.docker_id) : [];
   // Decide once before touching the host (so a refused create never probes or
   // reserves anything), then again inside the reservation transaction.
   // Looked up once, outside any transaction (getent may ask a directory service).
   const who = policyUser(deps, user);
   const first = decideWithUsage(deps, user, who, groups, preq, runningNow);
+  if (job?.root && first.runAs)
+    throw new DcmError(
+      'denied',
+      'run --root is refused: you may not be root in your containers (the administrator set "user: host"); nothing was created',
+    );
   const hostChecks = async () => {
     await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
     await probeDevices(
@@ -90,29 +128,33 @@ export async function createContainer(
   const owners = checked.value;
   const network = net.value;
 
-  const { row, decision } = await reserve(deps, user, { name, image, who, groups, preq, runningNow });
+  const { row, decision } = await reserve(deps, user, { name, image, who, groups, preq, runningNow, job });
   await pausePoint('create:after-reserve');
   let dockerId: string | null = null;
   try {
     verifyStorageBinds(config.storageDir, user.name, bindOwners(owners), !decision.runAs);
-    const spec = { ...buildSpec(deps, user, row, decision), network };
+    const base = buildSpec(deps, user, row, decision);
+    const spec = { ...(job ? jobSpec(base, user, job, defaultCommand) : base), network };
     progress(`creating container ${row.id}...`);
     dockerId = await engine.createContainer(spec);
     await pausePoint('create:after-engine-create');
     store.containers.setDockerId(row.id, dockerId);
     await pausePoint('create:after-record-id');
+    await hooks.beforeStart?.(dockerId, { ...row, docker_id: dockerId });
     progress('starting it...');
-    await engine.start(dockerId);
+    await startOrExplain(deps, dockerId, job ? (spec.cmd[0] ?? '') : null);
     await pausePoint('create:after-start');
-    progress('waiting for its sshd...');
-    const ready = await deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
-    if (!ready) {
-      const tail = (await engine.logs(dockerId, 5).catch(() => '')).trim().split('\n').pop() ?? '';
-      throw new DcmError('internal', `container did not start sshd within ${config.engine.ready_timeout}s${tail ? `: ${tail}` : ''}`);
+    if (!job) {
+      progress('waiting for its sshd...');
+      const ready = await deps.net.waitForSsh(row.ip, row.id, config.engine.ready_timeout * 1000);
+      if (!ready) {
+        const tail = (await engine.logs(dockerId, 5).catch(() => '')).trim().split('\n').pop() ?? '';
+        throw new DcmError('internal', `container did not start sshd within ${config.engine.ready_timeout}s${tail ? `: ${tail}` : ''}`);
+      }
     }
     await pausePoint('create:before-created');
     store.containers.setStateOwned(row.id, 'created', null);
-    store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: true, detail: image.ref });
+    store.audit.record({ actor: user.name, action: job ? 'run' : 'create', target: row.id, ok: true, detail: image.ref });
     return { ...row, docker_id: dockerId, state: 'created', work_owner: null };
   } catch (e) {
     const removed = dockerId
@@ -126,8 +168,33 @@ export async function createContainer(
     // nothing is handed out twice; reconcile finishes the removal.
     if (removed) store.containers.delete(row.id);
     else store.containers.setStateOwned(row.id, 'removing', null); // no process works on it: reconcile finishes it at once
-    store.audit.record({ actor: user.name, action: 'create', target: row.id, ok: false, detail: (e as Error).message });
+    store.audit.record({ actor: user.name, action: job ? 'run' : 'create', target: row.id, ok: false, detail: (e as Error).message });
     throw e;
+  }
+}
+
+/** The image's own command, or none: then a job without a command gets /bin/sh. */
+async function imageCommand(deps: Deps, imageId: string): Promise<string[]> {
+  const info = await deps.engine.inspectImage(imageId);
+  return info?.hasCommand ? [] : ['/bin/sh'];
+}
+
+/**
+ * Starts the container. A job whose command the image does not have fails
+ * here (the runtime cannot exec it): said in one line, with the exit code a
+ * shell gives for it (127 not found, 126 not runnable).
+ */
+async function startOrExplain(deps: Deps, dockerId: string, command: string | null): Promise<void> {
+  try {
+    await deps.engine.start(dockerId);
+  } catch (e) {
+    const detail = e instanceof DcmError ? (e.adminDetail ?? '') : '';
+    if (command === null || !/starting container process caused|exec:|OCI runtime/.test(detail)) throw e;
+    const what = command ? `"${clip(command)}"` : "the image's command";
+    if (/permission denied/.test(detail)) throw new DcmError('invalid', `cannot run ${what}: permission denied`, detail, 126);
+    if (/not found|no such file or directory/.test(detail))
+      throw new DcmError('invalid', `cannot run ${what}: no such command in the image`, detail, 127);
+    throw new DcmError('invalid', `cannot run ${what} in the image`, detail, 126);
   }
 }
 
@@ -185,6 +252,7 @@ interface ReserveInput {
   groups: string[];
   preq: PolicyRequest;
   runningNow: RunningSnapshot;
+  job: JobRequest | undefined;
 }
 
 /**
@@ -227,10 +295,13 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
         state: 'creating',
         created_at: new Date().toISOString(),
         work_owner: myWorkOwner(), // a crash is recognised at once (crashed-work.ts)
+        job: inp.job ? jobJson({ command: inp.job.command, tty: inp.job.tty, stdin: inp.job.stdin, root: inp.job.root }) : null,
+        auto_remove: inp.job?.rm ? 1 : 0,
       };
       store.containers.insert(r);
       store.sshPortCursor.move(r.id);
-      store.containers.addPort({ ip: r.ip, port: r.id, container_id: r.id, container_port: 22, kind: 'ssh' });
+      // A job publishes no port: its id is still taken from the SSH range, so ids stay unique.
+      if (!inp.job) store.containers.addPort({ ip: r.ip, port: r.id, container_id: r.id, container_port: 22, kind: 'ssh' });
       for (const p of ports) store.containers.addPort({ ip: r.ip, port: p, container_id: r.id, container_port: p, kind: 'extra' });
       store.policy.setResources(r.id, decision.memoryBytes, decision.cpus, decision.preset);
       store.policy.reserveGpus(
@@ -242,6 +313,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
       return { row: r, decision };
     });
     const { row, decision } = res;
+    if (inp.job) return res; // nothing published: no host port to probe
     const wanted = [row.id, ...decision.ports];
     const free = await Promise.all(wanted.map((p) => deps.net.isPortFree(row.ip, p)));
     if (free.every(Boolean)) return res;
@@ -303,6 +375,8 @@ export async function planCreate(deps: Deps, user: UserRow, req: CreateRequest):
     state: 'creating',
     created_at: new Date().toISOString(),
     work_owner: null,
+    job: null,
+    auto_remove: 0,
   };
   const net = store.networks.active(user.name);
   const notes = [
@@ -325,6 +399,34 @@ function allocationRefusal(reason: string, d: Decision): DcmError {
       `port${d.ports.length > 1 ? 's' : ''} ${d.ports.join(', ')} already in use on every address (${d.ipAliases.join(', ')})`,
     );
   return new DcmError('limit', 'no free SSH port left on this server; ask the administrator');
+}
+
+/**
+ * A job's container: the create spec (image, limits, mounts, GPUs, network,
+ * labels) with the user's command instead of dcm's init and sshd, as the user
+ * (or root where allowed) in their home, no port, no init script, and
+ * restart policy "no" (a job that ended stays ended).
+ */
+function jobSpec(base: ContainerSpec, user: UserRow, job: JobRequest, defaultCommand: string[]): ContainerSpec {
+  const home = job.root ? '/root' : `/home/${user.name}`;
+  const who = job.root ? 'root' : user.name;
+  const { entrypoint: _sshd, ...rest } = base;
+  return {
+    ...rest,
+    labels: { ...base.labels, [LABEL_RESTART]: 'no', [LABEL_JOB]: '1' },
+    cmd: job.command.length ? job.command : defaultCommand,
+    env: { ...base.env, HOME: home, USER: who, LOGNAME: who },
+    mounts: base.mounts.filter((m) => m.target !== INIT_PATH),
+    publish: [],
+    job: {
+      user: job.root ? '0:0' : `${user.uid}:${user.gid}`,
+      workingDir: home,
+      tty: job.tty,
+      openStdin: job.stdin,
+      stdinOnce: job.stdin && job.attached,
+      autoRemove: job.rm,
+    },
+  };
 }
 
 /** Inside the container a device node appears under /dev with its own name. */

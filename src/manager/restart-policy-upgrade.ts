@@ -18,7 +18,8 @@ import type { Deps } from './deps.js';
 export async function giveRestartPolicy(deps: Deps, live: Map<string, ContainerStatus>, dry: boolean): Promise<number[]> {
   const given: number[] = [];
   for (const row of deps.store.containers.all()) {
-    if (row.state !== 'created' || !row.docker_id || row.restart_policy_known) continue;
+    // A job ends for good (restart policy "no"): it is never given the policy.
+    if (row.state !== 'created' || !row.docker_id || row.restart_policy_known || row.job !== null) continue;
     const listed = live.get(row.docker_id);
     if (!listed || listed.labels[LABEL_RESTART] === RESTART_POLICY) continue;
     const st = await deps.engine.inspect(row.docker_id);

@@ -24,6 +24,8 @@ export interface ContainerView {
   rootLogin: boolean;
   ports: PortView[];
   createdAt: string;
+  /** A batch job (`run`): its command as given ([] for the image's own) and how it runs; null for a container with sshd. */
+  job: { command: string[]; tty: boolean; stdin: boolean; root: boolean; rm: boolean } | null;
 }
 
 export interface ImageView {

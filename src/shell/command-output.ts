@@ -21,6 +21,11 @@ export type LineKind = 'progress' | 'error';
 export interface CommandOutput {
   /** Part of standard output, as the command produces it. */
   write(text: string): Promise<void>;
+  /**
+   * Bytes a process in a container printed (an attached job or exec), passed
+   * on exactly as they came, to stdout or stderr; resolves when more may come.
+   */
+  raw(data: Buffer, to: 'stdout' | 'stderr'): Promise<void>;
   /** One line for standard error, without its newline. */
   line(text: string, kind: LineKind): void;
   /**
@@ -39,4 +44,6 @@ export interface CommandStream {
   write(text: string): Promise<void>;
   /** A progress line on stderr (left out with --json). Short, and each step once. */
   progress(line: string): void;
+  /** A container process's own output, bytes as they came (attached jobs and exec; text mode only). */
+  raw(data: Buffer, to: 'stdout' | 'stderr'): Promise<void>;
 }

@@ -5,6 +5,7 @@ import type { UserManager } from '../manager/user-manager.js';
 import type { UserRow } from '../store/users-repo.js';
 import type { ArgSpec, ParsedArgs } from '../args/parse.js';
 import type { CommandStream } from './command-output.js';
+import type { CommandInput } from './command-input.js';
 
 /** A command reaches dcm only through the managers: no store, policy or engine of its own. */
 export interface CommandContext {
@@ -18,12 +19,16 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Whether the policy gives the caller this command (canonical name): help lists only those. */
   available: (command: string) => boolean;
+  /** The caller's terminal and input; only attached commands (run, attach, exec) read them. */
+  input: CommandInput;
 }
 
 /** What a command produced when it ended: text for people, data for --json (written after anything it streamed). */
 export interface Output {
   text: string;
   json: unknown;
+  /** The exit code when it is not 0 for success: a job's own (run, wait, attach, exec). */
+  code?: number;
 }
 
 export interface Command {

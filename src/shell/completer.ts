@@ -11,7 +11,7 @@ import { COMMANDS, findCommand } from './commands/index.js';
 /** Words the REPL itself understands besides the command table. */
 const REPL_WORDS = ['exit', 'quit'];
 
-const TAKES_CONTAINER = new Set(['show', 'start', 'stop', 'restart', 'pause', 'unpause', 'rm', 'logs', 'commit']);
+const TAKES_CONTAINER = new Set(['show', 'start', 'stop', 'restart', 'pause', 'unpause', 'rm', 'logs', 'commit', 'attach', 'wait', 'exec']);
 
 export type Completer = (line: string) => [string[], string];
 
@@ -43,7 +43,8 @@ function candidates(store: Store, user: string, words: string[], available: (com
   if (TAKES_CONTAINER.has(cmd.name)) {
     return store.containers.byOwner(user).flatMap((c) => [String(c.id), ...(c.name ? [c.name] : [])]);
   }
-  if (cmd.name === 'create') return store.images.visibleTo(user).map((i) => (i.owner ? shortImageName(user, i.ref) : i.ref));
+  if (cmd.name === 'create' || cmd.name === 'run')
+    return store.images.visibleTo(user).map((i) => (i.owner ? shortImageName(user, i.ref) : i.ref));
   if (cmd.name === 'rmi') return store.images.ownedBy(user).map((i) => shortImageName(user, i.ref));
   return [];
 }

@@ -14,6 +14,7 @@ import type { CommandContext } from './command.js';
 import type { CommandOutput, CommandStream } from './command-output.js';
 import { commandHelp, findCommand, helpPage } from './commands/index.js';
 import { commandGrant, effectivePolicy, type CommandGrant } from '../policy/effective.js';
+import { NO_INPUT, type CommandInput } from './command-input.js';
 import { clip, printable } from '../names.js';
 import { StorageFailure, explainStorageFailure } from '../store/db-errors.js';
 import { CommandRate } from './command-rate.js';
@@ -59,6 +60,7 @@ export class CommandCore {
     words: string[],
     output: CommandOutput,
     signal: AbortSignal = new AbortController().signal,
+    input: CommandInput = NO_INPUT,
   ): Promise<number> {
     const [name, ...rest] = words;
     // Decided before parsing so that even a usage error answers in JSON; after
@@ -68,7 +70,7 @@ export class CommandCore {
       const user = this.deps.store.users.get(userName);
       if (!user) throw new DcmError('denied', `${userName} is not a dcm user; ask the administrator to run dcm-useradd`);
       assertRowNotBlocked(user);
-      if (!name) return await this.stream(userName, ['help'], output, signal);
+      if (!name) return await this.stream(userName, ['help'], output, signal, input);
       const wait = this.rate.take(user.name);
       if (wait > 0)
         throw new DcmError(
@@ -94,6 +96,10 @@ export class CommandCore {
         progress: (line) => {
           if (!json) output.line(printable(line), 'progress');
         },
+        raw: (data, to) => {
+          if (json) throw new Error(`${cmd.name} streamed output in --json mode`);
+          return output.raw(data, to);
+        },
       };
       const ctx: CommandContext = {
         user,
@@ -103,11 +109,12 @@ export class CommandCore {
         out,
         signal,
         available: (command) => this.grant(user.name, command).granted,
+        input,
       };
       const result = await cmd.run(ctx, args);
       const body = json ? JSON.stringify(result.json, null, 2) : result.text;
       if (body) await output.write(body + '\n');
-      return 0;
+      return result.code ?? 0;
     } catch (caught) {
       const e = explainStorageFailure(caught, this.deps.store.path) ?? caught;
       if (!(e instanceof DcmError) || e.adminDetail)
@@ -140,6 +147,10 @@ export class CommandCore {
     const code = await this.stream(userName, words, {
       write: async (text) => {
         stdout += text;
+      },
+      raw: async (data, to) => {
+        if (to === 'stdout') stdout += data.toString();
+        else stderr += data.toString();
       },
       line: (text) => {
         stderr += `${text}\n`;

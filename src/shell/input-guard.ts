@@ -123,6 +123,8 @@ export class InputGuard {
   private readonly onData = (d: Buffer | string) => this.take(typeof d === 'string' ? Buffer.from(d) : d);
   private readonly onEnd = () => {
     this.sourceEnded = true;
+    const d = this.diverted;
+    if (d) d.busy = d.busy.then(d.onEnd);
     this.schedule();
   };
 
@@ -186,8 +188,37 @@ export class InputGuard {
     this.input.end();
   }
 
+  /**
+   * Hands every byte from the source to `onData` instead (an attached job
+   * reads the input: keys as they are, Ctrl-C included, nothing measured or
+   * sliced), each piece awaited before more is read; what was typed ahead
+   * while the command ran goes first. `onEnd` at the source's end. Returns
+   * the function that puts the guard back as it was.
+   */
+  divert(onData: (d: Buffer) => Promise<void>, onEnd: () => void): () => void {
+    const d = { onData, onEnd, busy: Promise.resolve() };
+    this.diverted = d;
+    const ahead = this.queue.splice(0);
+    this.queued = 0;
+    for (const b of ahead) this.toDiverted(b);
+    if (this.sourceEnded) d.busy = d.busy.then(onEnd);
+    this.source.resume();
+    return () => {
+      if (this.diverted === d) this.diverted = null;
+    };
+  }
+
+  private diverted: { onData: (d: Buffer) => Promise<void>; onEnd: () => void; busy: Promise<void> } | null = null;
+
+  private toDiverted(b: Buffer): void {
+    const d = this.diverted!;
+    this.source.pause();
+    d.busy = d.busy.then(() => d.onData(b)).then(() => void (this.closed || this.diverted !== d || this.source.resume()));
+  }
+
   private take(d: Buffer): void {
     if (this.closed) return;
+    if (this.diverted) return this.toDiverted(d);
     const ctrlC = this.held && this.o.terminal && this.onInterrupt ? d.lastIndexOf(CTRL_C) : -1;
     if (ctrlC >= 0) {
       this.queue.length = 0;

@@ -2,6 +2,7 @@
 import type { ContainerView, ImageView } from '../manager/views.js';
 import { formatSize } from '../sizes.js';
 import { endLine } from '../manager/container-state.js';
+import { clip, printable } from '../names.js';
 
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -18,11 +19,30 @@ function portsText(c: ContainerView): string {
   return c.ports.map((p) => `${p.ip}:${p.host}->${p.container}`).join(', ');
 }
 
+/** A job's command as `show` prints it: its words, escaped and clipped; the image's own when it gave none. */
+export function jobCommand(c: ContainerView): string {
+  if (!c.job) return '';
+  return c.job.command.length ? clip(printable(c.job.command.join(' ')), 40) : "(the image's command)";
+}
+
+/** The state, with the exit code of one that has ended. */
+function stateText(c: ContainerView): string {
+  return c.end?.exitCode !== null && c.end?.exitCode !== undefined ? `${c.state} (${c.end.exitCode})` : c.state;
+}
+
 export function containersTable(list: ContainerView[]): string {
-  if (list.length === 0) return 'no containers (create one with "create")';
+  if (list.length === 0) return 'no containers (create one with "create", or run a job with "run")';
   return table(
     ['ID', 'NAME', 'IMAGE', 'STATE', 'SSH', 'PORTS'],
-    list.map((c) => [String(c.id), c.name ?? '-', c.image, c.state, `${c.host}:${c.sshPort}`, portsText(c) || '-']),
+    list.map((c) => [
+      String(c.id),
+      c.name ?? '-',
+      c.image,
+      stateText(c),
+      // A job has no sshd: its command stands where the address would.
+      c.job ? `job: ${jobCommand(c)}${c.job.rm ? ' (--rm)' : ''}` : `${c.host}:${c.sshPort}`,
+      portsText(c) || '-',
+    ]),
   );
 }
 
@@ -40,6 +60,18 @@ export function reachText(c: ContainerView, user: string): string {
   // Nothing to reach: the engine no longer has it.
   if (c.state === 'gone') return `${head}: ${c.status}`;
   const ended = endLine(c.state, c.end);
+  if (c.job) {
+    const how = [
+      c.job.root ? 'as root' : `as ${user}`,
+      ...(c.job.tty ? ['with a terminal'] : []),
+      ...(c.job.rm ? ['removed when it ends'] : []),
+    ];
+    return [
+      `job ${head.slice('container '.length)}`,
+      `  command: ${jobCommand(c)} (${how.join(', ')})`,
+      ...(ended ? [`  ${ended}`] : []),
+    ].join('\n');
+  }
   const lines = [
     head,
     ...(ended ? [`  ${ended}`] : []),
@@ -63,5 +95,6 @@ export function containerJson(c: ContainerView) {
     sshPort: c.sshPort,
     ports: c.ports,
     createdAt: c.createdAt,
+    job: c.job,
   };
 }

@@ -21,6 +21,7 @@ import { printable } from '../names.js';
 import { InputGuard } from './input-guard.js';
 import type { CommandOutput, LineKind } from './command-output.js';
 import { writableOutput } from './writable-output.js';
+import type { CommandInput, TtySize } from './command-input.js';
 
 /** Where the shell reads and writes. */
 export interface ReplIo {
@@ -48,7 +49,7 @@ export interface ReplOptions {
    * storage create and start bind. Wizards and completion still read through
    * `core`. `signal` aborts on Ctrl-C or when the session goes away.
    */
-  run?: (words: string[], output: CommandOutput, signal: AbortSignal) => Promise<number>;
+  run?: (words: string[], output: CommandOutput, signal: AbortSignal, input: CommandInput) => Promise<number>;
 }
 
 const HISTORY_SIZE = 500;
@@ -180,7 +181,21 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     return lines.shift()!;
   };
 
-  const runCommand = o.run ?? ((words: string[], output: CommandOutput, signal: AbortSignal) => core.stream(user, words, output, signal));
+  const runCommand =
+    o.run ??
+    ((words: string[], output: CommandOutput, signal: AbortSignal, input: CommandInput) => core.stream(user, words, output, signal, input));
+  /** The shell's terminal and input, for a command that attaches (run, attach, exec): the guard hands it every key meanwhile. */
+  const termOut = io.output as NodeJS.WritableStream & { columns?: number; rows?: number; on(e: 'resize', l: () => void): unknown };
+  const sizeNow = (): TtySize => ({ cols: termOut.columns || 80, rows: termOut.rows || 24 });
+  const commandInput: CommandInput = {
+    terminal: io.terminal ? sizeNow() : null,
+    open: (_raw, onData, onEnd) => guard.divert(onData, onEnd),
+    onResize(listener) {
+      const tell = () => listener(sizeNow());
+      termOut.on('resize', tell);
+      return () => void (termOut as NodeJS.EventEmitter).off('resize', tell);
+    },
+  };
   /** Runs one command, its output shown as it comes; Ctrl-C (or the session ending) stops one that runs until stopped. */
   const runWords = async (words: string[]) => {
     const stop = new AbortController();
@@ -195,7 +210,8 @@ export async function runRepl(o: ReplOptions): Promise<number> {
     try {
       const style = (text: string, kind: LineKind) => (kind === 'error' ? c.red(text) : c.dim(text));
       // Ctrl-C stops a command that runs until stopped; what any other command still prints is shown.
-      await runCommand(words, writableOutput(io.output, io.output, { ...(o.signal ? { gone: o.signal } : {}), style }), stop.signal);
+      const input = { ...commandInput, terminal: io.terminal ? sizeNow() : null };
+      await runCommand(words, writableOutput(io.output, io.output, { ...(o.signal ? { gone: o.signal } : {}), style }), stop.signal, input);
     } finally {
       guard.onInterrupt = null;
       o.signal?.removeEventListener('abort', end);
@@ -264,9 +280,11 @@ export async function runRepl(o: ReplOptions): Promise<number> {
       return runWords(built);
     }
     if ((cmd.name === 'rm' || cmd.name === 'rmi') && words.length > 1) {
-      const target = words.slice(1).find((w) => !w.startsWith('-'));
-      if (target === undefined) return runWords(words);
-      const what = cmd.name === 'rm' ? `container ${printable(target)} (your storage is kept)` : `image ${printable(target)}`;
+      const targets = words.slice(1).filter((w) => !w.startsWith('-'));
+      if (targets.length === 0) return runWords(words);
+      const named = printable(targets.join(', '));
+      const what =
+        cmd.name === 'rm' ? `container${targets.length > 1 ? 's' : ''} ${named} (your storage is kept)` : `image ${printable(targets[0]!)}`;
       const yes = await withPrompt((promptIo) => confirmRemoval(what, promptIo));
       if (!yes) {
         out('kept\n');

@@ -20,6 +20,7 @@ export function writableOutput(stdout: NodeJS.WritableStream, stderr: NodeJS.Wri
   return {
     admin: o.admin ?? false,
     write: (text) => writeDrained(stdout, text, o.gone),
+    raw: (data, to) => writeDrained(to === 'stdout' ? stdout : stderr, data, o.gone),
     line(text, kind) {
       const s = stderr as Sink;
       if (o.gone?.aborted || s.destroyed || s.writableEnded) return;
@@ -29,9 +30,9 @@ export function writableOutput(stdout: NodeJS.WritableStream, stderr: NodeJS.Wri
 }
 
 /** Writes, then resolves once the stream can take more (or is gone): at most one chunk waits per writer. */
-export function writeDrained(w: NodeJS.WritableStream, text: string, gone?: AbortSignal): Promise<void> {
+export function writeDrained(w: NodeJS.WritableStream, text: string | Buffer, gone?: AbortSignal): Promise<void> {
   const s = w as Sink;
-  if (!text || gone?.aborted || s.destroyed || s.writableEnded) return Promise.resolve();
+  if (!text.length || gone?.aborted || s.destroyed || s.writableEnded) return Promise.resolve();
   if (s.write(text)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

@@ -10,6 +10,7 @@ import { runRepl } from '../shell/repl.js';
 import { splitWords } from '../shell/words.js';
 import { DcmError, EXIT, exitCodeFor, userLine } from '../errors.js';
 import { channelTty, crlfWriter } from './tty-face.js';
+import { channelInput, type ChannelInput } from './channel-input.js';
 import type { SessionSlots } from './session-slots.js';
 import { answerUnreadRequest } from './oversized-request.js';
 import { writableOutput } from '../shell/writable-output.js';
@@ -101,7 +102,9 @@ export function handleSession(session: Session, s: SessionContext, client: Conne
     if (started) return reject?.();
     const b = begin(accept, 'exec');
     if (!b) return;
-    void runExec(b.ch, info.command, pty !== null, s).finally(b.release);
+    const input = channelInput(b.ch, pty ? { cols: pty.cols || 80, rows: pty.rows || 24 } : null);
+    resize = (cols, rows) => input.resized({ cols, rows });
+    void runExec(b.ch, info.command, input, s).finally(b.release);
   });
 
   session.on('shell', (accept, reject) => {
@@ -159,7 +162,8 @@ export function handleSession(session: Session, s: SessionContext, client: Conne
  * exit status. The command is told when the client goes away (the channel or
  * the connection closes) or presses Ctrl-C on its pty, so `logs -f` ends then.
  */
-async function runExec(ch: ServerChannel, command: string, hasPty: boolean, s: SessionContext): Promise<void> {
+async function runExec(ch: ServerChannel, command: string, input: ChannelInput, s: SessionContext): Promise<void> {
+  const hasPty = input.terminal !== null;
   s.busy(1);
   const out = hasPty ? crlfWriter(ch) : ch;
   const err = hasPty ? crlfWriter(ch.stderr) : ch.stderr;
@@ -168,12 +172,13 @@ async function runExec(ch: ServerChannel, command: string, hasPty: boolean, s: S
   const leave = () => (gone.abort(), stop.abort());
   s.signal.addEventListener('abort', leave, { once: true });
   ch.once('close', leave);
-  // With a pty the client's terminal is raw: Ctrl-C arrives as a byte, not as a signal.
-  if (hasPty) ch.on('data', (d: Buffer) => d.includes(CTRL_C) && stop.abort());
+  // With a pty the client's terminal is raw: Ctrl-C arrives as a byte, not as a signal
+  // (and while an attached job reads the input, it is the job's key).
+  if (hasPty) ch.on('data', (d: Buffer) => d.includes(CTRL_C) && !input.reading && stop.abort());
   try {
     if (command.length > MAX_COMMAND) throw commandTooLong();
     const words = splitWords(command);
-    ch.exit(await s.core.stream(s.user, words, writableOutput(out, err, { gone: gone.signal }), stop.signal));
+    ch.exit(await s.core.stream(s.user, words, writableOutput(out, err, { gone: gone.signal }), stop.signal, input));
   } catch (e) {
     err.write(`dcm: ${userLine(e)}\n`);
     ch.exit(exitCodeFor(e));

@@ -20,6 +20,10 @@ export interface ContainerRow {
   work_since?: number | null;
   /** 1 once reconcile found dcm's restart policy on a container made before dcm labelled it (migration 0010). */
   restart_policy_known?: number;
+  /** A batch job's JSON (JobFacts, manager/job-facts.ts); null for a container made by `create`. */
+  job: string | null;
+  /** 1: a job started with --rm; the engine removes its container when it ends, and the row goes too. */
+  auto_remove: number;
 }
 
 export interface PortRow {
@@ -65,12 +69,13 @@ export class ContainersRepo {
   }
 
   insert(
-    r: Pick<ContainerRow, 'id' | 'owner' | 'name' | 'image_ref' | 'image_id' | 'ip' | 'instance'> & { work_owner?: string | null },
+    r: Pick<ContainerRow, 'id' | 'owner' | 'name' | 'image_ref' | 'image_id' | 'ip' | 'instance'> &
+      Partial<Pick<ContainerRow, 'work_owner' | 'job' | 'auto_remove'>>,
   ): void {
     this.db
-      .prepare(`INSERT INTO containers (id, owner, name, image_ref, image_id, ip, instance, state, work_owner)
-                VALUES (@id, @owner, @name, @image_ref, @image_id, @ip, @instance, 'creating', @work_owner)`)
-      .run({ work_owner: null, ...r });
+      .prepare(`INSERT INTO containers (id, owner, name, image_ref, image_id, ip, instance, state, work_owner, job, auto_remove)
+                VALUES (@id, @owner, @name, @image_ref, @image_id, @ip, @instance, 'creating', @work_owner, @job, @auto_remove)`)
+      .run({ work_owner: null, job: null, auto_remove: 0, ...r });
   }
 
   setDockerId(id: number, dockerId: string): void {

@@ -185,7 +185,7 @@ test('bad input gets one line and leaves nothing behind', async () => {
       `port ${tp(30120)} is not allowed: ${ssh} is reserved for SSH ports — policy: ports.ssh ${ssh}`,
     ],
     [['create', '--cap-add', 'SYS_ADMIN'], 2, 'create: unknown option --cap-add (try "help create")'],
-    [['stop'], 2, 'stop: missing CONTAINER (usage: stop CONTAINER)'],
+    [['stop'], 2, 'stop: missing CONTAINER (usage: stop CONTAINER...)'],
     [['frobnicate'], 2, 'unknown command: frobnicate (type "help" for the list)'],
   ];
   for (const [args, code, line] of cases) {

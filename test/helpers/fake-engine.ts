@@ -13,6 +13,9 @@ import type {
   NetworkSpec,
   NetworkStatus,
   RunState,
+  StdioStream,
+  TtySize,
+  ExecSpec,
   UsernsRemap,
 } from '../../src/engine/engine.js';
 import { overlaps, parseCidr } from '../../src/net/user-subnets.js';
@@ -156,6 +159,32 @@ export class FakeEngine implements Engine {
       want.every(([k, v]) => n.labels[k!] !== undefined && (v === undefined || n.labels[k!] === v)),
     );
   }
+  /** A job's fake stdio: no output, input dropped; the fake job ends with `jobExitCode` when waited for. */
+  jobExitCode = 0;
+  async attach(id: string): Promise<StdioStream> {
+    this.get(id);
+    return quietStdio();
+  }
+  waitFor(id: string) {
+    const c = this.containers.get(id);
+    const exitCode = c ? Promise.resolve(this.jobExitCode) : Promise.reject(new DcmError('not-found', 'wait: not found'));
+    exitCode.catch(() => undefined);
+    return { registered: Promise.resolve(), exitCode };
+  }
+  async resize(id: string, _size: TtySize) {
+    this.get(id);
+  }
+  async createExec(id: string, _spec: ExecSpec) {
+    this.get(id);
+    return `exec-${id}`;
+  }
+  async startExec() {
+    return quietStdio();
+  }
+  async resizeExec() {}
+  async execExitCode() {
+    return 0;
+  }
   /** Containers given a restart policy by setRestartPolicy, in order. */
   restartPolicySet: string[] = [];
   async setRestartPolicy(id: string) {
@@ -166,4 +195,9 @@ export class FakeEngine implements Engine {
     const c = this.get(containerId);
     c.spec = { ...c.spec, network };
   }
+}
+
+/** Stdio of a fake process that prints nothing and ends at once. */
+function quietStdio(): StdioStream {
+  return { write: async () => {}, endInput() {}, pump: async () => {}, close() {} };
 }

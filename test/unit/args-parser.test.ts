@@ -96,3 +96,34 @@ test('help is generated from the spec: usage lines, summary, details and one lin
     ].join('\n'),
   );
 });
+
+test('several containers, a command after its image, and short switches written together', () => {
+  const several: ArgSpec = { positional: ['CONTAINER...'], flags: { force: { type: 'bool', short: 'f', help: '' } } };
+  assert.deepEqual(parseArgs('rm', ['-f', 'a', 'b', '--', '-c'], several), { flags: { force: true }, positional: ['a', 'b', '-c'] });
+  assert.throws(() => parseArgs('rm', ['-f'], several), refusal('rm: missing CONTAINER (usage: rm CONTAINER... [-f|--force])'));
+  const run: ArgSpec = {
+    positional: ['IMAGE', 'COMMAND?...'],
+    commandAfter: 1,
+    flags: {
+      interactive: { type: 'bool', short: 'i', help: '' },
+      tty: { type: 'bool', short: 't', help: '' },
+      detach: { type: 'bool', short: 'd', help: '' },
+      name: { type: 'string', help: '' },
+    },
+  };
+  // Options stand before IMAGE; every word after it is the command's, options included.
+  assert.deepEqual(parseArgs('run', ['-it', '--name', 'x', 'img', 'ls', '-la', '--json'], run), {
+    flags: { interactive: true, tty: true, name: 'x' },
+    positional: ['img', 'ls', '-la', '--json'],
+  });
+  // A "--" right after IMAGE is dropped; a later one is the command's.
+  assert.deepEqual(parseArgs('run', ['-d', 'img', '--', 'sh', '--', 'x'], run).positional, ['img', 'sh', '--', 'x']);
+  assert.deepEqual(parseArgs('run', ['img'], run).positional, ['img']);
+  assert.throws(
+    () => parseArgs('run', ['-d'], run),
+    refusal('run: missing IMAGE (usage: run [-i|--interactive] [-t|--tty] [-d|--detach] [--name VALUE] IMAGE [COMMAND...])'),
+  );
+  // Only switches join: a bundle with an unknown letter is refused whole.
+  assert.throws(() => parseArgs('run', ['-itx', 'img'], run), refusal('run: unknown option -itx (try "help run")'));
+  assert.throws(() => parseArgs('run', ['--it', 'img'], run), refusal('run: unknown option --it (try "help run")'));
+});

@@ -164,6 +164,8 @@ test('a living process removing a container made long ago owns the work; a dead 
     instance: 'i',
     state: 'removing' as const,
     created_at: old,
+    job: null,
+    auto_remove: 0,
   };
   const since = Date.now();
   assert.equal(workInFlight({ ...base, work_owner: myWorkOwner(), work_since: since }), true);

@@ -170,7 +170,7 @@ test('unknown commands and options get one line; nothing reaches the engine', as
   const r = await run('alice', 'create --privileged');
   assert.equal(r.code, 2);
   assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
-  assert.match((await run('alice', 'exec 1 sh')).stderr, /unknown command: exec/);
+  assert.match((await run('alice', 'frobnicate 1 sh')).stderr, /unknown command: frobnicate/);
   assert.match((await run('mallory', 'show')).stderr, /not a dcm user/);
   assert.equal(engine.containers.size, 0);
 });

@@ -76,6 +76,9 @@ test('openServer on port 0 answers commands over ssh2 and over the root command 
     line: (t: string) => {
       stderr += `${t}\n`;
     },
+    raw: async (d: Buffer) => {
+      stdout += d.toString();
+    },
   };
   const viaSocket = await forwardCommand(sock, gatherDoorFacts('alice'), { door: 'local', words: ['show', 'lab', '--json'] }, collect);
   assert.equal(viaSocket?.code, 0, stderr);

@@ -100,7 +100,8 @@ test('completion: commands, own containers only, own images, flags', () => {
     store.images.insert({ ref: 'dcm/u/bob/theirs:v1', docker_id: 'sha256:d', owner: 'bob', source: null });
     const c = makeCompleter(store, 'alice');
     assert.deepEqual(c('sh')[0], ['show']);
-    assert.deepEqual(c('ex')[0], ['exit']);
+    assert.deepEqual(c('ex')[0], ['exec', 'exit']);
+    assert.deepEqual(c('run ')[0], ['dcm/debian-base:bookworm', 'mine:v1']);
     assert.deepEqual(c('stop ')[0], ['31001', 'web']);
     assert.deepEqual(c('rm s')[0], [], "another user's container is never offered");
     assert.deepEqual(c('create ')[0], ['dcm/debian-base:bookworm', 'mine:v1']);

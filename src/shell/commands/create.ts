@@ -7,7 +7,7 @@ const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const GPU_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** A preset or mount name: checked here so odd text never reaches the policy's error lines. */
-function policyName(text: string, what: string): string {
+export function policyName(text: string, what: string): string {
   if (!NAME_RE.test(text)) throw new DcmError('invalid', `invalid ${what} name "${clip(text)}" (see "whoami" for yours)`);
   return text;
 }
@@ -29,7 +29,7 @@ function parseMounts(words: string[]): { names: string[]; modes: Record<string, 
 }
 
 /** `--gpus N` takes any N free GPUs; `--gpus 0,3` or `--gpus device=3` takes those. */
-function parseGpus(text: string): { count: number } | { ids: string[] } {
+export function parseGpus(text: string): { count: number } | { ids: string[] } {
   if (/^\d{1,4}$/.test(text)) return { count: Number(text) };
   const ids = text
     .replace(/^device=/, '')

@@ -15,6 +15,10 @@ import { rmi } from './rmi.js';
 import { show } from './show.js';
 import { version } from './version.js';
 import { whoami } from './whoami.js';
+import { run } from './run.js';
+import { attach } from './attach.js';
+import { wait } from './wait.js';
+import { exec } from './exec.js';
 
 const help: Command = {
   name: 'help',
@@ -55,6 +59,7 @@ export function helpPage(available: (command: string) => boolean, topic?: string
 
 export const COMMANDS: Command[] = [
   create,
+  run,
   show,
   start,
   stop,
@@ -63,6 +68,9 @@ export const COMMANDS: Command[] = [
   unpause,
   rm,
   logs,
+  attach,
+  wait,
+  exec,
   commit,
   images,
   rmi,

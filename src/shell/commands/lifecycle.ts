@@ -1,14 +1,16 @@
-/** start, stop, restart, pause, unpause: same shape, one engine action each. */
+/** start, stop, restart, pause, unpause: same shape, one engine action each, on one container or several. */
 import type { Action } from '../../manager/container-manager.js';
+import type { ContainerView } from '../../manager/views.js';
 import type { Command } from '../command.js';
 import { containerJson } from '../render.js';
+import { eachContainer } from './several.js';
 
 const verbs: Record<Action, [string, string]> = {
-  start: ['start a stopped container', 'started'],
-  stop: ['stop a running container', 'stopped'],
-  restart: ['restart a container', 'restarted'],
-  pause: ['freeze all processes of a container', 'paused'],
-  unpause: ['resume a paused container', 'unpaused'],
+  start: ['start stopped containers', 'started'],
+  stop: ['stop running containers', 'stopped'],
+  restart: ['restart containers', 'restarted'],
+  pause: ['freeze all processes of containers', 'paused'],
+  unpause: ['resume paused containers', 'unpaused'],
 };
 
 function lifecycle(action: Action): Command {
@@ -16,10 +18,11 @@ function lifecycle(action: Action): Command {
   return {
     name: action,
     summary,
-    args: { positional: ['CONTAINER'], flags: {} },
+    details: 'Several containers may be named: if any is not yours (or does not exist), nothing is done to any.',
+    args: { positional: ['CONTAINER...'], flags: {} },
     async run(ctx, a) {
-      const c = await ctx.containers.act(ctx.user.name, a.positional[0]!, action);
-      return { text: `${done} ${c.id}${c.name ? ` (${c.name})` : ''}: now ${c.state}`, json: containerJson(c) };
+      const line = (c: ContainerView) => `${done} ${c.id}${c.name ? ` (${c.name})` : ''}: now ${c.state}`;
+      return eachContainer(ctx, a, (ref) => ctx.containers.act(ctx.user.name, ref, action), line, containerJson);
     },
   };
 }
