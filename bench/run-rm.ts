@@ -33,8 +33,8 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<num
 }
 
 async function main(): Promise<void> {
-  const env = new TestEnv({ tag: 'benchrun', sshPorts: '30090-30094' });
-  const alone = new TestEnv({ tag: 'benchrun2', sshPorts: '30095-30097' });
+  const env = new TestEnv({ tag: 'benchrun', sshPorts: '30090-30094', extraYaml: 'defaults:\n  commands: { allow: [run] }' });
+  const alone = new TestEnv({ tag: 'benchrun2', sshPorts: '30095-30097', extraYaml: 'defaults:\n  commands: { allow: [run] }' });
   // What sudo's env_reset leaves a door (see bench/create-ready.ts): not the benchmark shell's own variables.
   const doorEnv = (e: TestEnv) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...e.env });
   const rawNet = `${env.instance}-raw-net`;

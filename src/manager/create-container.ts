@@ -273,15 +273,7 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);
       }
       const ports = decision.ports;
-      const choice = chooseAllocation({
-        aliases: decision.ipAliases,
-        sshRange: decision.sshRange,
-        cursor: store.sshPortCursor.read(),
-        usedIds: store.containers.ids(),
-        usedOn: (ip) => store.containers.portsOnIp(ip),
-        extraPorts: ports,
-        hostBusy,
-      });
+      const choice = allocate(store, decision, hostBusy);
       if ('reason' in choice) throw allocationRefusal(choice.reason, decision);
       const r: ContainerRow = {
         id: choice.sshPort,
@@ -353,15 +345,7 @@ export async function planCreate(deps: Deps, user: UserRow, req: CreateRequest):
     ],
     config.mount_probe_timeout * 1000,
   );
-  const choice = chooseAllocation({
-    aliases: d.ipAliases,
-    sshRange: d.sshRange,
-    cursor: store.sshPortCursor.read(),
-    usedIds: store.containers.ids(),
-    usedOn: (ip) => store.containers.portsOnIp(ip),
-    extraPorts: d.ports,
-    hostBusy: new Set(),
-  });
+  const choice = allocate(store, d, new Set());
   if ('reason' in choice) throw allocationRefusal(choice.reason, d);
   const row: ContainerRow = {
     id: choice.sshPort,
@@ -389,6 +373,19 @@ export async function planCreate(deps: Deps, user: UserRow, req: CreateRequest):
     notes.push('your network is made at your first create; NEW stands for the random part of its name');
   }
   return { request: await engine.createRequest({ ...buildSpec(deps, user, row, d), network }), notes };
+}
+
+/** An IP alias and SSH port (and the extra ports) for a decision, from what the store holds now; `hostBusy` are ip:port pairs found taken on the host. */
+function allocate(store: Deps['store'], d: Decision, hostBusy: Set<string>) {
+  return chooseAllocation({
+    aliases: d.ipAliases,
+    sshRange: d.sshRange,
+    cursor: store.sshPortCursor.read(),
+    usedIds: store.containers.ids(),
+    usedOn: (ip) => store.containers.portsOnIp(ip),
+    extraPorts: d.ports,
+    hostBusy,
+  });
 }
 
 /** One line for a port choice that found nothing. */

@@ -4,12 +4,15 @@
  * and users). This table is the one place a command's default is set: a new
  * command is added here with `true` (granted unless denied) or `false` (off
  * until a layer allows it). Commands that let users run or bring images of
- * their own choosing (`run`, `load`, `pull`, when they arrive) go in with
- * `false`, so that an upgrade never hands them out on its own. Pure data, so
+ * their own choosing (`run`; `load` and `pull` when they arrive) go in with
+ * `false`, so that an upgrade never hands them out on its own. `attach`,
+ * `wait` and `exec` act only on the user's own running containers, as an
+ * `ssh -p` login into them does, and are on. Pure data, so
  * that the configuration schema can read it without loading the shell.
  */
 export const COMMAND_DEFAULTS = {
   create: true,
+  run: false,
   show: true,
   start: true,
   stop: true,
@@ -18,6 +21,9 @@ export const COMMAND_DEFAULTS = {
   unpause: true,
   rm: true,
   logs: true,
+  attach: true,
+  wait: true,
+  exec: true,
   commit: true,
   images: true,
   rmi: true,

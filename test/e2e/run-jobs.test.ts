@@ -18,7 +18,11 @@ import { join } from 'node:path';
 import { BASE_IMAGE, BIN, TestEnv, dockerInspect, run, type RunResult } from '../helpers/env.js';
 import { sleep } from '../helpers/ssh.js';
 
-const env = new TestEnv({ tag: 'runjobs', sshPorts: '30050-30069', extraYaml: 'defaults:\n  limits: { memory: 512m, pids: 200 }' });
+const env = new TestEnv({
+  tag: 'runjobs',
+  sshPorts: '30050-30069',
+  extraYaml: 'defaults:\n  limits: { memory: 512m, pids: 200 }\n  commands: { allow: [run] }',
+});
 
 before(async () => {
   await env.registerBase();
@@ -180,7 +184,11 @@ test('run -d --rm: the engine removes it when it ends, and its row goes at the n
 });
 
 test('jobs count against the same quotas as create', async () => {
-  const limited = new TestEnv({ tag: 'runjobq', sshPorts: '30070-30074', extraYaml: 'defaults:\n  limits: { max_containers: 1 }' });
+  const limited = new TestEnv({
+    tag: 'runjobq',
+    sshPorts: '30070-30074',
+    extraYaml: 'defaults:\n  limits: { max_containers: 1 }\n  commands: { allow: [run] }',
+  });
   try {
     await limited.registerBase();
     await limited.addUser('carol');
@@ -279,7 +287,7 @@ test('usage: --json needs -d, -t needs a terminal, --root needs root rights, a c
     const r = await env.dcm('alice', ...words);
     assert.deepEqual([r.code, r.stderr], [code, line], words.join(' '));
   }
-  const host = new TestEnv({ tag: 'runjobh', sshPorts: '30075-30079', extraYaml: 'defaults:\n  user: host' });
+  const host = new TestEnv({ tag: 'runjobh', sshPorts: '30075-30079', extraYaml: 'defaults:\n  user: host\n  commands: { allow: [run] }' });
   try {
     await host.registerBase();
     await host.addUser('dave');

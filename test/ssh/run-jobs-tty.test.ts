@@ -17,13 +17,16 @@ import { BASE_IMAGE, BIN, TestEnv, dockerInspect, run, type TestUser } from '../
 import { tp } from '../helpers/ports.js';
 import { KEY, Typist, endSuite, sleep, ssh, sshOpts, startSuite, type ServerProc } from '../helpers/ssh.js';
 
+/** `run` is off unless the policy allows it (policy/command-grants.ts). */
+const RUN_ALLOWED = 'defaults:\n  commands: { allow: [run] }';
+
 const PORT = tp(30098);
 const CTRL_P = '\x10';
 const CTRL_Q = '\x11';
 
 describe('attached jobs on a terminal', () => {
-  const env = new TestEnv({ tag: 'runtty', sshPorts: '30080-30086' });
-  const alone = new TestEnv({ tag: 'runtty2', sshPorts: '30087-30089' });
+  const env = new TestEnv({ tag: 'runtty', sshPorts: '30080-30086', extraYaml: RUN_ALLOWED });
+  const alone = new TestEnv({ tag: 'runtty2', sshPorts: '30087-30089', extraYaml: RUN_ALLOWED });
   let server: ServerProc | undefined;
   let alice: TestUser;
 

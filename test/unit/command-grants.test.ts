@@ -38,14 +38,14 @@ test('grants merge: allow and deny accumulate over the layers, and a deny in any
   const cfg = cfgOf(LAYERS);
   const alice = effectivePolicy(cfg, 'alice', ['staff', 'students']);
   // commit: denied by defaults, allowed by staff → denied; logs: denied by students, allowed by staff → denied;
-  // rmi: denied by students, allowed by alice → denied; everything else: the built-in table.
+  // rmi: denied by students, allowed by alice → denied; everything else: the built-in table (run is off there).
   assert.deepEqual(commandGrant(alice, 'commit'), { granted: false, from: 'defaults', rule: 'commands.deny "commit" (defaults)' });
   assert.deepEqual(commandGrant(alice, 'logs'), { granted: false, from: 'group students', rule: 'commands.deny "logs" (group students)' });
   assert.deepEqual(commandGrant(alice, 'rmi'), { granted: false, from: 'group students', rule: 'commands.deny "rmi" (group students)' });
   assert.deepEqual(commandGrant(alice, 'show'), { granted: true, from: 'built-in' });
   assert.deepEqual(
     grantedCommands(alice),
-    GRANTABLE_COMMANDS.filter((c) => !['commit', 'logs', 'rmi'].includes(c)),
+    GRANTABLE_COMMANDS.filter((c) => !['commit', 'logs', 'rmi', 'run'].includes(c)),
   );
   // Only staff: its allow of logs stands (nothing denies it), commit stays denied by defaults.
   const bob = effectivePolicy(cfg, 'bob', ['staff']);
@@ -64,8 +64,8 @@ test('grants merge: allow and deny accumulate over the layers, and a deny in any
 });
 
 test('a command off by default in the table is there only where a layer allows it, and a deny still wins', () => {
-  // The table as it will read once `run` arrives off by default.
-  const table = { ...COMMAND_DEFAULTS, run: false };
+  const table = COMMAND_DEFAULTS;
+  assert.equal(table.run, false);
   const cfg = { commands: { allow: [] as { value: string; from: string }[], deny: [] as { value: string; from: string }[] } };
   assert.deepEqual(commandGrant(cfg, 'run', table), {
     granted: false,
@@ -87,15 +87,20 @@ test('the grant table and the command table name the same commands (help aside),
   );
   const aliases = Object.fromEntries(COMMANDS.flatMap((c) => (c.aliases ?? []).map((a) => [a, c.name])));
   assert.deepEqual(aliases, { ...COMMAND_ALIASES });
-  // Every command that exists today is granted by default (the issue: everything but run/load/pull).
-  assert.ok(Object.values(COMMAND_DEFAULTS).every((v) => v === true));
+  // Every command is granted by default but run (load and pull will join it): they run or bring images of the user's choosing.
+  assert.deepEqual(
+    Object.entries(COMMAND_DEFAULTS)
+      .filter(([, on]) => !on)
+      .map(([c]) => c),
+    ['run'],
+  );
 });
 
 test('the policy file is refused at load for a command name it does not know, with one line naming the field', () => {
   const load = (deny: string[]) => () => cfgOf({ groups: { students: { commands: { deny } } } });
   assert.throws(load(['commit', 'docker']), {
     message:
-      'config: groups.students.commands.deny.1: unknown command "docker": one of create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, gpus, whoami, version',
+      'config: groups.students.commands.deny.1: unknown command "docker": one of create, run, show, start, stop, restart, pause, unpause, rm, logs, attach, wait, exec, commit, images, rmi, gpus, whoami, version',
   });
   assert.throws(load(['ps']), { message: 'config: groups.students.commands.deny.0: ps is another name for show: write show' });
   assert.throws(load(['help']), {
@@ -134,7 +139,24 @@ test('the core: a command not granted is absent from help and completion, and us
   const listed = JSON.parse((await t.core.run('alice', ['help', '--json'])).stdout) as { name: string }[];
   assert.deepEqual(
     listed.map((c) => c.name),
-    ['create', 'show', 'start', 'stop', 'restart', 'pause', 'unpause', 'rm', 'images', 'gpus', 'whoami', 'version', 'help'],
+    [
+      'create',
+      'show',
+      'start',
+      'stop',
+      'restart',
+      'pause',
+      'unpause',
+      'rm',
+      'attach',
+      'wait',
+      'exec',
+      'images',
+      'gpus',
+      'whoami',
+      'version',
+      'help',
+    ],
   );
   assert.deepEqual(await t.core.run('alice', ['help', 'commit']), {
     code: 0,
