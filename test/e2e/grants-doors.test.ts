@@ -80,7 +80,24 @@ groups:
   const listed = (help: string) => [...help.matchAll(/^ {2}([a-z]+)(?: \([a-z,]+\))? {2,}/gm)].map((m) => m[1]);
 
   test('help lists only the commands granted, in every door', async () => {
-    const all = ['create', 'show', 'start', 'stop', 'restart', 'pause', 'unpause', 'rm', 'logs', 'commit', 'images', 'rmi'];
+    // run is off by default and no layer here allows it.
+    const all = [
+      'create',
+      'show',
+      'start',
+      'stop',
+      'restart',
+      'pause',
+      'unpause',
+      'rm',
+      'logs',
+      'attach',
+      'wait',
+      'exec',
+      'commit',
+      'images',
+      'rmi',
+    ];
     const tail = ['gpus', 'whoami', 'version', 'help'];
     // alice: students deny logs and rmi; staff's allow of commit loses to the defaults' deny.
     for (const [door, r] of await doors(alice, 'help')) {
@@ -202,7 +219,7 @@ groups:
 
   test('a policy naming a command dcm does not know is refused at load, with one line naming the field', async () => {
     const bad = join(env.stateDir, 'bad-grants.yaml');
-    writeFileSync(bad, readFileSync(env.configFile, 'utf8').replace('deny: [logs, rmi]', 'deny: [logs, rmi, exec]'));
+    writeFileSync(bad, readFileSync(env.configFile, 'utf8').replace('deny: [logs, rmi]', 'deny: [logs, rmi, frobnicate]'));
     // An installation of its own (no dcm-server serves it), so the door reads the file itself.
     const state = mkdtempSync(join(tmpdir(), 'dcm-grantdoor-bad-'));
     const r = await run(process.execPath, [BIN.dcm, '--user', 'alice', 'show'], { ...env.env, DCM_STATE_DIR: state, DCM_CONFIG: bad });
@@ -210,7 +227,7 @@ groups:
     assert.deepEqual(r, {
       code: 7,
       stdout: '',
-      stderr: `dcm: ${bad}: groups.students.commands.deny.2: unknown command "exec": one of create, show, start, stop, restart, pause, unpause, rm, logs, commit, images, rmi, gpus, whoami, version\n`,
+      stderr: `dcm: ${bad}: groups.students.commands.deny.2: unknown command "frobnicate": one of create, run, show, start, stop, restart, pause, unpause, rm, logs, attach, wait, exec, commit, images, rmi, gpus, whoami, version\n`,
     });
     const check = await env.tool('admin', 'policy', 'check', bad);
     assert.equal(check.code, 7);
