@@ -103,11 +103,7 @@ export async function createContainer(
   // Looked up once, outside any transaction (getent may ask a directory service).
   const who = policyUser(deps, user);
   const first = decideWithUsage(deps, user, who, groups, preq, runningNow);
-  if (job?.root && first.runAs)
-    throw new DcmError(
-      'denied',
-      'run --root is refused: you may not be root in your containers (the administrator set "user: host"); nothing was created',
-    );
+  if (job?.root && first.runAs) throw rootRefused();
   const hostChecks = async () => {
     await probeMounts(first.mounts, config.mount_probe_timeout * 1000);
     await probeDevices(
@@ -269,6 +265,8 @@ async function reserve(deps: Deps, user: UserRow, inp: ReserveInput): Promise<{ 
       assertNotBlocked(store, user.name); // dcm-userdel may have begun since the command started
       assertKeysInSync(store, user.name); // a key revocation may have been refused since
       const decision = decideWithUsage(deps, user, inp.who, inp.groups, inp.preq, inp.runningNow);
+      // Decided again with the policy as it is now (it reloads while commands run): root too.
+      if (inp.job?.root && decision.runAs) throw rootRefused();
       if (inp.name && store.containers.ownedByName(user.name, inp.name)) {
         throw new DcmError('conflict', `you already have a container named ${inp.name}`);
       }
@@ -387,6 +385,12 @@ function allocate(store: Deps['store'], d: Decision, hostBusy: Set<string>) {
     hostBusy,
   });
 }
+
+const rootRefused = () =>
+  new DcmError(
+    'denied',
+    'run --root is refused: you may not be root in your containers (the administrator set "user: host"); nothing was created',
+  );
 
 /** One line for a port choice that found nothing. */
 function allocationRefusal(reason: string, d: Decision): DcmError {

@@ -21,6 +21,7 @@ import type { UserRow } from '../store/users-repo.js';
 import type { Deps } from './deps.js';
 import { createContainer, type CreateRequest } from './create-container.js';
 import { jobOf } from './job-facts.js';
+import { effectivePolicy } from '../policy/effective.js';
 
 /** The caller's side of an attached job, as a door gives it. */
 export interface JobIo {
@@ -51,8 +52,8 @@ export async function pruneEndedJobs(deps: Deps, owner: string, listed?: Set<str
     if (!r.auto_remove || r.state !== 'created' || !r.docker_id) continue;
     if (listed?.has(r.docker_id)) continue;
     if (await engine.inspect(r.docker_id)) continue;
-    store.containers.delete(r.id);
-    gone.push(r.id);
+    // By id, owner and Docker id: the id may have been freed and taken by another create while we asked.
+    if (store.containers.deleteIfSame(r)) gone.push(r.id);
   }
   return gone;
 }
@@ -136,9 +137,12 @@ export async function execIn(deps: Deps, user: UserRow, row: ContainerRow, x: Ex
   const id = row.docker_id!;
   const st = await deps.engine.inspect(id);
   if (st?.state !== 'running') throw notRunning(row, st?.state ?? 'gone');
-  // Root only where the container lets root in (`user: host` makes it "no").
-  if (x.root && st.labels[LABEL_ROOT_LOGIN] === 'no')
-    throw new DcmError('denied', `exec --root is refused: you may not be root in container ${row.id} (the administrator set "user: host")`);
+  // Root only where both the container was made to let root in (a container made before the label
+  // existed says nothing, and counts as no) and the policy still lets this user be root.
+  if (x.root && mayNotBeRoot(deps, user))
+    throw new DcmError('denied', `exec --root is refused: you may not be root in your containers (the administrator set "user: host")`);
+  if (x.root && st.labels[LABEL_ROOT_LOGIN] !== 'yes')
+    throw new DcmError('denied', `exec --root is refused: container ${row.id} was not made to let root in`);
   const home = x.root ? '/root' : `/home/${user.name}`;
   const who = x.root ? 'root' : user.name;
   const spec: ExecSpec = {
@@ -152,7 +156,7 @@ export async function execIn(deps: Deps, user: UserRow, row: ContainerRow, x: Ex
   const execId = await deps.engine.createExec(id, spec);
   const stdio = await deps.engine.startExec(execId, x.tty);
   if (x.tty && io.terminal) await deps.engine.resizeExec(execId, io.terminal).catch(() => undefined);
-  const stopResize = x.tty && io.onResize ? io.onResize((s) => void deps.engine.resizeExec(execId, s).catch(() => undefined)) : null;
+  const stopResize = x.tty && io.onResize ? io.onResize(latestSize((s) => deps.engine.resizeExec(execId, s))) : null;
   const stopInput =
     x.stdin && io.openInput
       ? io.openInput(
@@ -232,7 +236,7 @@ async function follow(
 ): Promise<AttachEnd> {
   wait.exitCode.catch(() => undefined);
   if (tty && io.terminal) await resize(io.terminal).catch(() => undefined);
-  const stopResize = tty && io.onResize ? io.onResize((s) => void resize(s).catch(() => undefined)) : null;
+  const stopResize = tty && io.onResize ? io.onResize(latestSize(resize)) : null;
   let detached = false;
   // Detach keys on a terminal only: piped input passes as it is, whatever bytes it holds.
   const keys = tty
@@ -272,9 +276,39 @@ async function follow(
 /** An --rm job that ended: the engine removed its container; its row, and with it its id, goes now. */
 function forgetRow(deps: Deps, row: ContainerRow): void {
   deps.store.tx(() => {
-    deps.store.containers.delete(row.id);
+    // The row as read when the job began: a caller who stopped reading may come back long after another
+    // command pruned it and another user's create took its id; that row is not this job's.
+    if (!deps.store.containers.deleteIfSame(row)) return;
     deps.store.audit.record({ actor: row.owner, action: 'rm', target: row.id, ok: true, detail: 'job ended (--rm)' });
   });
+}
+
+/**
+ * Window sizes for the engine, one request at a time and only the latest: a
+ * client that floods window changes (each one a Docker resize) costs the
+ * engine one request in flight, never thousands at once.
+ */
+export function latestSize(send: (size: TtySize) => Promise<void>): (size: TtySize) => void {
+  let busy = false;
+  let next: TtySize | null = null;
+  const pump = async () => {
+    busy = true;
+    while (next) {
+      const size = next;
+      next = null;
+      await send(size).catch(() => undefined);
+    }
+    busy = false;
+  };
+  return (size) => {
+    next = size;
+    if (!busy) void pump();
+  };
+}
+
+/** The policy now says `user: host` for this user. */
+function mayNotBeRoot(deps: Deps, user: UserRow): boolean {
+  return effectivePolicy(deps.config, user.name, deps.store.users.groups(user.name)).runAs.value === 'host';
 }
 
 function notRunning(row: ContainerRow, state: string): DcmError {

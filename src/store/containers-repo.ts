@@ -103,6 +103,18 @@ export class ContainersRepo {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }
 
+  /**
+   * Deletes the row only while it is still the one read earlier (same owner,
+   * same Docker id): an id freed meanwhile may already name another user's
+   * container. Returns whether it deleted.
+   */
+  deleteIfSame(row: { id: number; owner: string; docker_id: string | null }): boolean {
+    return (
+      this.db.prepare('DELETE FROM containers WHERE id = ? AND owner = ? AND docker_id IS ?').run(row.id, row.owner, row.docker_id)
+        .changes > 0
+    );
+  }
+
   countByOwner(owner: string): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM containers WHERE owner = ?').get(owner) as { n: number }).n;
   }
