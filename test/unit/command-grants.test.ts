@@ -190,6 +190,16 @@ test('the core: a command not granted is absent from help and completion, and us
   assert.equal(t.core.helpFor('alice', 'logs'), 'command logs is not available to you');
 });
 
+test('show --gpus, another way to the GPU listing, is refused where gpus is not granted', async () => {
+  const t = setup({ groups: { students: { commands: { deny: ['gpus'] } } } });
+  assert.deepEqual(await t.core.run('alice', ['show', '--gpus']), {
+    code: 4,
+    stdout: '',
+    stderr: 'dcm: show --gpus is not available to you: the policy does not grant gpus\n',
+  });
+  assert.equal((await t.core.run('bob', ['show', '--gpus'])).code, 0, 'bob, not a student, has gpus');
+});
+
 test('version: dcm and the engine; an engine that does not answer is said on its line, exit 0', async () => {
   const t = setup({});
   const r = await t.core.run('bob', ['version']);
