@@ -321,7 +321,11 @@ test('dcm-server killed while it serves an SSH exec: its restart repairs at once
     const killedAt = await killAt('userdel:after-containers', BIN.userdel, ['gone']);
     kills++;
     const left = await leftovers(['gone'], ['gone']);
-    await server.waitLog(/reconcile \(periodic\): repaired .*usersDeleted/, 15_000);
+    // Bounded, with room for a loaded machine (it takes about 2 s on a quiet one); on a miss, what reconcile would do now.
+    await server.waitLog(/reconcile \(periodic\): repaired .*usersDeleted/, 60_000).catch(async (e: Error) => {
+      const dry = await env.tool('admin', 'reconcile', '--dry-run');
+      throw new Error(`${e.message}\ndcm-admin reconcile --dry-run now: ${dry.code} ${dry.stdout}${dry.stderr}`);
+    });
     const took = Date.now() - killedAt;
     const after = await leftovers(['gone'], ['gone']);
     assert.deepEqual(after, zero, JSON.stringify(after));
