@@ -22,6 +22,7 @@ import { tp } from '../test/helpers/ports.js';
 import { openApp } from '../src/main.js';
 import { clientCfg, ssh2Connect, ssh2Exec, startServer } from '../test/helpers/ssh.js';
 import { median } from '../test/helpers/stats.js';
+import { doorEnv, doorPair } from './door-pair.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 7, 30);
 const DEADLINE = Date.now() + 10 * 60 * 1000;
@@ -35,14 +36,9 @@ async function untilLogin(key: string, port: number): Promise<void> {
   throw new Error(`no login on port ${port}`);
 }
 
-/**
- * `dcm --user bench ARGS --json` with the environment a door really starts
- * with: sudo's env_reset (or sshd) leaves PATH, HOME and a few more, so
- * variables of the benchmark's own shell (NODE_OPTIONS, NODE_EXTRA_CA_CERTS,
- * which costs every Node start tens of ms) do not reach it.
- */
+/** `dcm --user bench ARGS --json` with the environment a door really starts with (doorEnv). */
 function cliJson(e: TestEnv, ...args: string[]): Promise<{ id: number; sshPort: number }> {
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...e.env };
+  const env = doorEnv(e);
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [BIN.dcm, '--user', 'bench', ...args, '--json'], { env }, (err, stdout, stderr) => {
       if (err) reject(new Error(`dcm ${args.join(' ')}: ${stderr}`));
@@ -55,12 +51,7 @@ async function main(): Promise<void> {
   const env = new TestEnv({ tag: 'bench', sshPorts: '33600-33649' });
   const alone = new TestEnv({ tag: 'bench2', sshPorts: '33650-33689' });
   try {
-    await env.registerBase();
-    await alone.registerBase();
-    const u = await env.addUser('bench');
-    // The same key for the installation without a server.
-    const a = await alone.tool('useradd', 'bench', '--key', `${u.keyFile}.pub`);
-    if (a.code !== 0) throw new Error(a.stderr);
+    const u = await doorPair(env, alone);
     // The raw baseline gets the same key as root's authorized_keys.
     const rawKeys = join(env.stateDir, 'raw-ssh');
     mkdirSync(rawKeys, { mode: 0o700 });

@@ -17,6 +17,7 @@ import { TestEnv, BASE_IMAGE, BIN } from '../test/helpers/env.js';
 import { tp } from '../test/helpers/ports.js';
 import { startServer } from '../test/helpers/ssh.js';
 import { median } from '../test/helpers/stats.js';
+import { doorEnv, doorPair } from './door-pair.js';
 
 const rounds = Math.min(Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 10, 40);
 const DEADLINE = Date.now() + 10 * 60 * 1000;
@@ -35,15 +36,9 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<num
 async function main(): Promise<void> {
   const env = new TestEnv({ tag: 'benchrun', sshPorts: '30090-30094', extraYaml: 'defaults:\n  commands: { allow: [run] }' });
   const alone = new TestEnv({ tag: 'benchrun2', sshPorts: '30095-30097', extraYaml: 'defaults:\n  commands: { allow: [run] }' });
-  // What sudo's env_reset leaves a door (see bench/create-ready.ts): not the benchmark shell's own variables.
-  const doorEnv = (e: TestEnv) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...e.env });
   const rawNet = `${env.instance}-raw-net`;
   try {
-    await env.registerBase();
-    await alone.registerBase();
-    const u = await env.addUser('bench');
-    const a = await alone.tool('useradd', 'bench', '--key', `${u.keyFile}.pub`);
-    if (a.code !== 0) throw new Error(a.stderr);
+    await doorPair(env, alone);
     execFileSync('docker', ['network', 'create', '--label', `dcm.instance=${env.instance}`, rawNet], { stdio: 'ignore' });
     const server = await startServer(env, tp(30099));
     const door = ['--user', 'bench', 'run', '--rm', BASE_IMAGE, 'true'];
